@@ -1,0 +1,47 @@
+"""Boot configuration: data dir, database URL, secrets. Read from flags and ROOST_* variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Config(BaseSettings):
+    """Everything Roost needs to know before it can open its database."""
+
+    model_config = SettingsConfigDict(env_prefix="ROOST_", extra="ignore")
+
+    data_dir: Path = Field(default=Path("./roost_data"))
+    #: empty means the embedded SQLite file ``<data_dir>/data.db``
+    db_url: str = ""
+    http: str = "127.0.0.1:8090"
+    workers: int = 1
+    dev: bool = False
+    #: SQLite read connections (the writer is always a single connection)
+    sqlite_read_pool: int = 4
+    #: maximum request body size in bytes (PocketBase's default is 32 MiB)
+    body_limit: int = 32 << 20
+
+    @field_validator("workers")
+    @classmethod
+    def _positive_workers(cls, value: int) -> int:
+        if value < 1:
+            raise ValueError("workers must be at least 1")
+        return value
+
+    @property
+    def database_url(self) -> str:
+        """The SQLAlchemy async URL for the configured database."""
+        url = self.db_url.strip()
+        if not url:
+            return f"sqlite+aiosqlite:///{(self.data_dir / 'data.db').resolve()}"
+        for prefix, driver in (
+            ("postgresql://", "postgresql+asyncpg://"),
+            ("postgres://", "postgresql+asyncpg://"),
+            ("sqlite:///", "sqlite+aiosqlite:///"),
+        ):
+            if url.startswith(prefix):
+                return driver + url[len(prefix) :]
+        return url

@@ -1,0 +1,86 @@
+"""The App hub: owns the database, the collection cache and settings; bootstraps a data dir."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from roost.config import Config
+from roost.core.collection_store import CollectionStore
+from roost.core.collections import Collection
+from roost.core.db import Database
+from roost.core.fields.date import now_string
+from roost.core.settings import Settings
+from roost.core.system_collections import initial_collections
+
+SYSTEM_TABLES = (
+    'CREATE TABLE IF NOT EXISTS "_migrations" ("file" VARCHAR(255) PRIMARY KEY NOT NULL, "applied" BIGINT NOT NULL)',
+    'CREATE TABLE IF NOT EXISTS "_collections" ("id" VARCHAR(255) PRIMARY KEY NOT NULL, "name" VARCHAR(255) NOT NULL, '
+    '"type" VARCHAR(32) NOT NULL, "system" BOOLEAN NOT NULL, "data" TEXT NOT NULL, "created" VARCHAR(32) NOT NULL, '
+    '"updated" VARCHAR(32) NOT NULL)',
+    'CREATE TABLE IF NOT EXISTS "_params" ("id" VARCHAR(255) PRIMARY KEY NOT NULL, "value" TEXT, '
+    '"created" VARCHAR(32) NOT NULL, "updated" VARCHAR(32) NOT NULL)',
+)
+
+
+class App:
+    """Everything a request needs, built once per process by the composition root."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.db = Database(config.database_url, read_pool=config.sqlite_read_pool)
+        self.collections = CollectionStore(self.db)
+        self.settings = Settings(self.db)
+        self.started = time.time()
+
+    @property
+    def dialect(self) -> str:
+        return self.db.dialect
+
+    async def bootstrap(self) -> None:
+        """Open the database, apply system migrations and load caches."""
+        if self.db.dialect == "sqlite":
+            Path(self.config.data_dir).mkdir(parents=True, exist_ok=True)
+        await self.db.ping()
+        async with self.db.transaction() as conn:
+            for sql in SYSTEM_TABLES:
+                await conn.execute(_for_dialect(sql, conn.dialect))
+        await self.collections.load()
+        applied = {r["file"] for r in await self.db.fetch_all('SELECT "file" FROM "_migrations"')}
+        if "1_initial_collections" not in applied:
+            await self._create_initial_collections()
+        await self.settings.load()
+
+    async def _create_initial_collections(self) -> None:
+        async with self.db.transaction() as conn:
+            for data in initial_collections():
+                coll = self.collections.build(data)
+                coll.system = bool(data.get("system"))
+                if self.collections.get(coll.id) is None:
+                    await self.collections.save(coll, None, conn)
+            await conn.execute(
+                'INSERT INTO "_migrations" ("file", "applied") VALUES (:f, :t)',
+                {"f": "1_initial_collections", "t": int(time.time() * 1_000_000)},
+            )
+
+    def find_collection(self, name_or_id: str) -> Collection | None:
+        return self.collections.get(name_or_id)
+
+    async def close(self) -> None:
+        await self.db.close()
+
+
+def _for_dialect(sql: str, dialect: str) -> str:
+    if dialect == "mysql":
+        return sql.replace('"', "`")
+    return sql
+
+
+def dumps(value: Any) -> bytes:
+    return orjson.dumps(value)
+
+
+__all__ = ["App", "now_string"]

@@ -1,0 +1,339 @@
+"""Persisting collections: validation of definitions, DDL, and the in-memory cache.
+
+Collections are stored as JSON in ``_collections``; every change runs in one write transaction
+with its DDL, so a failed change leaves both the definition and the table as they were.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+
+from roost.core import schema_sync
+from roost.core.collections import AUTH, BASE, COLLECTION_TYPES, RULE_NAMES, VIEW, Collection, default_collection_id
+from roost.core.db import Connection, Database, quote_ident
+from roost.core.errors import BadRequest, FieldError, ValidationFailed
+from roost.core.fields import FIELD_TYPES, Field, default_field_id, field_from_dict
+from roost.core.fields.date import now_string
+from roost.core.system_collections import auth_indexes, auth_options, auth_system_fields, id_field
+
+NAME_RE = re.compile(r"^\w+$")
+RESERVED_FIELD_NAMES = {"collectionId", "collectionName", "expand"}
+#: validates one rule of a collection; returns an error message or None
+RuleValidator = Callable[[Collection, str], "str | None"]
+
+
+class CollectionStore:
+    """The cache of collections and the only writer of ``_collections``."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._by_id: dict[str, Collection] = {}
+        self._by_name: dict[str, Collection] = {}
+        self.rule_validator: RuleValidator | None = None
+
+    # ----- cache ------------------------------------------------------------------------------
+    async def load(self) -> None:
+        rows = await self.db.fetch_all('SELECT "data" FROM "_collections" ORDER BY "created", "id"')
+        by_id: dict[str, Collection] = {}
+        for row in rows:
+            coll = Collection.from_dict(orjson.loads(row["data"]))
+            by_id[coll.id] = coll
+        self._by_id = by_id
+        self._by_name = {c.name.lower(): c for c in by_id.values()}
+
+    def get(self, name_or_id: str) -> Collection | None:
+        return self._by_id.get(name_or_id) or self._by_name.get(name_or_id.lower())
+
+    def all(self) -> list[Collection]:
+        return list(self._by_id.values())
+
+    # ----- building from client JSON ---------------------------------------------------------
+    def build(self, data: dict[str, Any], existing: Collection | None = None) -> Collection:
+        """Merge client JSON over defaults (or over ``existing``) into a complete collection."""
+        if not isinstance(data, dict):
+            raise BadRequest("Failed to load the collection type data due to invalid formatting.")
+        base = existing.to_storage() if existing else {}
+        merged = {**base, **{k: v for k, v in data.items() if k not in ("created", "updated", "system")}}
+        ctype = merged.get("type") or BASE
+        if existing is not None:
+            merged["type"] = existing.type
+            merged["id"] = existing.id
+        if not existing:
+            merged["id"] = data.get("id") or default_collection_id(str(ctype), str(merged.get("name", "")))
+            merged.setdefault("system", False)
+        if ctype == AUTH:
+            defaults = auth_options()
+            for key, value in defaults.items():
+                if key not in merged:
+                    merged[key] = value
+                elif isinstance(value, dict) and isinstance(merged[key], dict):
+                    merged[key] = {**value, **(base.get(key) or {}), **merged[key]}
+        fields_in = merged.get("fields") or []
+        if not isinstance(fields_in, list) or not all(isinstance(f, dict) for f in fields_in):
+            raise BadRequest("Failed to load the submitted data due to invalid formatting.")
+        for f in fields_in:
+            if f.get("type") not in FIELD_TYPES:
+                raise BadRequest("Failed to load the submitted data due to invalid formatting.")
+        merged["fields"] = self._with_system_fields(str(ctype), fields_in, existing)
+        if ctype == AUTH and not existing and "indexes" not in data:
+            merged["indexes"] = auth_indexes(str(merged.get("name", "")), str(merged["id"]))
+        try:
+            coll = Collection.from_dict(merged)
+        except (TypeError, ValueError, KeyError) as exc:
+            raise BadRequest("Failed to load the submitted data due to invalid formatting.") from exc
+        coll.created = existing.created if existing else ""
+        coll.updated = existing.updated if existing else ""
+        coll.system = existing.system if existing else False
+        coll.version = (existing.version + 1) if existing else 1
+        return coll
+
+    def _with_system_fields(
+        self, ctype: str, fields_in: list[dict[str, Any]], existing: Collection | None
+    ) -> list[dict[str, Any]]:
+        """Keep the system fields a collection type requires, whatever the client sent."""
+        if ctype == VIEW:
+            return fields_in
+        required = auth_system_fields() if ctype == AUTH else [id_field()]
+        if existing is not None:
+            required = [f.to_dict() for f in existing.fields if f.system] or required
+        out = [dict(f) for f in fields_in]
+        by_id = {f.get("id"): f for f in out if f.get("id")}
+        by_name = {f.get("name"): f for f in out}
+        prefix = []
+        for sys_field in required:
+            sid = sys_field.get("id") or default_field_id(sys_field["type"], sys_field["name"])
+            sent = by_id.get(sid) or (by_name.get(sys_field["name"]) if by_name.get(sys_field["name"], {}).get("type") == sys_field["type"] else None)
+            if sent is None:
+                prefix.append(sys_field)
+            else:
+                # system fields keep their name, type and system flag; options may be tuned
+                sent.update(name=sys_field["name"], type=sys_field["type"], system=True, id=sid)
+        return prefix + out
+
+    # ----- validation -------------------------------------------------------------------------
+    def validate(self, coll: Collection, existing: Collection | None) -> None:
+        errors: dict[str, Any] = {}
+        if not coll.name:
+            errors["name"] = FieldError("validation_required", "Cannot be blank.")
+        elif not NAME_RE.match(coll.name) or len(coll.name) > 255:
+            errors["name"] = FieldError("validation_match_invalid", "Must be in a valid format.")
+        else:
+            other = self._by_name.get(coll.name.lower())
+            if other is not None and other.id != coll.id:
+                errors["name"] = FieldError(
+                    "validation_collection_name_exists", "Collection name must be unique (case insensitive)."
+                )
+            elif existing is not None and existing.system and existing.name != coll.name:
+                errors["name"] = FieldError("validation_collection_system_name_change", "System collection name cannot be changed.")
+        if coll.type not in COLLECTION_TYPES:
+            errors["type"] = FieldError("validation_in_invalid", "Must be a valid value.")
+        elif coll.type == VIEW:
+            errors["viewQuery"] = FieldError("validation_view_unsupported", "View collections are not supported yet.")
+        if existing is None and coll.id in self._by_id:
+            errors["id"] = FieldError("validation_collection_id_exists", "Collection id must be unique.")
+        elif existing is None and coll.id and not re.match(r"^\w+$", coll.id):
+            errors["id"] = FieldError("validation_match_invalid", "Must be in a valid format.")
+        field_errors = self._validate_fields(coll, existing)
+        if field_errors:
+            errors["fields"] = field_errors
+        index_errors = {str(i): FieldError("validation_invalid_index_expression", "Invalid CREATE INDEX expression.")
+                        for i, stmt in enumerate(coll.indexes) if not self._index_ok(stmt, coll)}  # fmt: skip
+        if index_errors:
+            errors["indexes"] = index_errors
+        if not errors:
+            errors.update(self._validate_rules(coll))
+        if errors:
+            raise ValidationFailed("Failed to create collection." if existing is None else "Failed to update collection.", errors)
+
+    def _validate_fields(self, coll: Collection, existing: Collection | None) -> dict[str, Any]:
+        errors: dict[str, Any] = {}
+        seen_names: set[str] = set()
+        seen_ids: set[str] = set()
+        old_ids = {f.id: f for f in existing.fields} if existing else {}
+        for i, field in enumerate(coll.fields):
+            err: dict[str, Any] = {}
+            if not field.name:
+                err["name"] = FieldError("validation_required", "Cannot be blank.")
+            elif field.name in RESERVED_FIELD_NAMES:
+                err["name"] = FieldError("validation_not_in_invalid", "Must not be in list.")
+            elif not NAME_RE.match(field.name) or field.name.lower() in seen_names or field.id in seen_ids:
+                err["name"] = FieldError(
+                    "validation_duplicated_field_name",
+                    f"Duplicated or invalid field name {field.name}.",
+                    {"fieldName": field.name},
+                )
+            old = old_ids.get(field.id)
+            if old is not None and old.type != field.type:
+                err["type"] = FieldError("validation_field_type_change", "Field type cannot be changed.")
+            if not err:
+                err.update(field.validate_definition(coll))
+            if err:
+                errors[str(i)] = err
+            seen_names.add(field.name.lower())
+            seen_ids.add(field.id)
+        if existing is not None:
+            for old in existing.fields:
+                if old.system and not any(f.id == old.id for f in coll.fields):
+                    errors.setdefault("fields", FieldError("validation_system_field_change", "System fields cannot be removed."))
+        return errors
+
+    def _index_ok(self, statement: str, coll: Collection) -> bool:
+        index = schema_sync.parse_index(statement)
+        if index is None:
+            return False
+        names = set(coll.field_names())
+        return all(col.name in names for col in index.columns)
+
+    def _validate_rules(self, coll: Collection) -> dict[str, Any]:
+        errors: dict[str, Any] = {}
+        names = list(RULE_NAMES) + (["authRule", "manageRule"] if coll.is_auth else [])
+        for name in names:
+            rule = coll.rule(name)
+            if rule is None or rule == "":
+                if name == "manageRule" and rule == "":
+                    errors[name] = FieldError("validation_required", "Cannot be blank.")
+                continue
+            if not isinstance(rule, str):
+                errors[name] = FieldError("validation_invalid_rule", "Invalid rule.")
+                continue
+            message = self.rule_validator(coll, rule) if self.rule_validator else None
+            if message:
+                errors[name] = FieldError("validation_invalid_rule", f"Invalid rule. Raw error: {message}")
+        return errors
+
+    # ----- persistence ------------------------------------------------------------------------
+    async def create(self, data: dict[str, Any]) -> Collection:
+        coll = self.build(data)
+        self.validate(coll, None)
+        await self.save(coll, None)
+        return coll
+
+    async def update(self, existing: Collection, data: dict[str, Any]) -> Collection:
+        coll = self.build(data, existing)
+        self.validate(coll, existing)
+        await self.save(coll, existing)
+        return coll
+
+    async def save(self, coll: Collection, existing: Collection | None, conn: Connection | None = None) -> None:
+        """Write the definition and apply DDL in one transaction, then refresh the cache."""
+        now = now_string()
+        coll.created = coll.created or now
+        coll.updated = now
+        if conn is None:
+            async with self.db.transaction() as tx:
+                await self._save_in(tx, coll, existing)
+        else:
+            await self._save_in(conn, coll, existing)
+        self._remember(coll, existing)
+
+    async def _save_in(self, conn: Connection, coll: Collection, existing: Collection | None) -> None:
+        dialect = conn.dialect
+        if existing is None:
+            for sql in schema_sync.create_table_sql(coll, dialect):
+                await conn.execute(sql)
+            await conn.execute(
+                'INSERT INTO "_collections" ("id", "name", "type", "system", "data", "created", "updated") '
+                "VALUES (:id, :name, :type, :system, :data, :created, :updated)",
+                self._row(coll),
+            )
+        else:
+            await alter_table(conn, existing, coll)
+            await conn.execute(
+                'UPDATE "_collections" SET "name" = :name, "type" = :type, "system" = :system, "data" = :data, '
+                '"created" = :created, "updated" = :updated WHERE "id" = :id',
+                self._row(coll),
+            )
+
+    def _row(self, coll: Collection) -> dict[str, Any]:
+        return {
+            "id": coll.id, "name": coll.name, "type": coll.type, "system": coll.system,
+            "data": orjson.dumps({**coll.to_storage(), "version": coll.version}).decode(),
+            "created": coll.created, "updated": coll.updated,
+        }  # fmt: skip
+
+    def _remember(self, coll: Collection, existing: Collection | None) -> None:
+        if existing is not None:
+            self._by_name.pop(existing.name.lower(), None)
+        self._by_id[coll.id] = coll
+        self._by_name[coll.name.lower()] = coll
+
+    async def delete(self, coll: Collection) -> None:
+        if coll.system:
+            raise BadRequest("Failed to delete collection.")
+        referencing = [
+            c.name for c in self._by_id.values() if c.id != coll.id
+            for f in c.fields if f.type == "relation" and getattr(f, "collectionId", "") == coll.id
+        ]  # fmt: skip
+        if referencing:
+            raise BadRequest(
+                "Failed to delete collection.",
+                {"id": FieldError("validation_collection_in_use", f"The collection is referenced by {', '.join(sorted(set(referencing)))}.")},
+            )
+        async with self.db.transaction() as conn:
+            await conn.execute(f"DROP TABLE {quote_ident(coll.table, conn.dialect)}")
+            await conn.execute('DELETE FROM "_collections" WHERE "id" = :id', {"id": coll.id})
+        self._by_id.pop(coll.id, None)
+        self._by_name.pop(coll.name.lower(), None)
+
+    def forget(self, coll: Collection) -> None:
+        self._by_id.pop(coll.id, None)
+        self._by_name.pop(coll.name.lower(), None)
+
+    def snapshot(self) -> tuple[dict[str, Collection], dict[str, Collection]]:
+        return dict(self._by_id), dict(self._by_name)
+
+    def restore(self, snap: tuple[dict[str, Collection], dict[str, Collection]]) -> None:
+        self._by_id, self._by_name = snap
+
+
+async def alter_table(conn: Connection, old: Collection, new: Collection) -> None:
+    """Apply the difference between two definitions of one collection to its table."""
+    d = conn.dialect
+    q = lambda name: quote_ident(name, d)  # noqa: E731
+    for sql in schema_sync.drop_indexes_sql(old, d):
+        await conn.execute(sql)
+    if old.table != new.table:
+        await conn.execute(f"ALTER TABLE {q(old.table)} RENAME TO {q(new.table)}")
+    table = q(new.table)
+    new_by_id = {f.id: f for f in new.fields}
+    old_by_id = {f.id: f for f in old.fields}
+    for field in old.fields:
+        if field.id not in new_by_id and field.name != "id":
+            await conn.execute(f"ALTER TABLE {table} DROP COLUMN {q(field.name)}")
+    for field in new.fields:
+        before = old_by_id.get(field.id)
+        if before is None:
+            await conn.execute(f"ALTER TABLE {table} ADD COLUMN {schema_sync.column_sql(field, d)}")
+            continue
+        if before.name != field.name:
+            await conn.execute(f"ALTER TABLE {table} RENAME COLUMN {q(before.name)} TO {q(field.name)}")
+        if before.column_type(d) != field.column_type(d) and field.name != "id":
+            await _convert_column(conn, new.table, before, field)
+    for sql in schema_sync.index_statements(new, d):
+        await conn.execute(sql)
+
+
+async def _convert_column(conn: Connection, table: str, old: Field, new: Field) -> None:
+    """Change a column's storage type by copying converted values through a temporary column."""
+    d = conn.dialect
+    q = lambda name: quote_ident(name, d)  # noqa: E731
+    tmp = f"_tmp_{new.name}"
+    temp_field = copy.copy(new)
+    temp_field.name = tmp
+    await conn.execute(f"ALTER TABLE {q(table)} ADD COLUMN {schema_sync.column_sql(temp_field, d)}")
+    rows = await conn.fetch_all(f"SELECT {q('id')} AS id, {q(new.name)} AS v FROM {q(table)}")
+    params = [{"id": r["id"], "v": new.to_db(new.coerce(old.from_db(r["v"])))} for r in rows]
+    if params:
+        placeholder = ":v" if not (new.json_column and d == "postgresql") else "CAST(:v AS JSONB)"
+        await conn.execute(f"UPDATE {q(table)} SET {q(tmp)} = {placeholder} WHERE {q('id')} = :id", params)
+    await conn.execute(f"ALTER TABLE {q(table)} DROP COLUMN {q(new.name)}")
+    await conn.execute(f"ALTER TABLE {q(table)} RENAME COLUMN {q(tmp)} TO {q(new.name)}")
+
+
+def field_from_json(data: dict[str, Any]) -> Field:
+    return field_from_dict(data)

@@ -1,0 +1,117 @@
+"""Runtime settings stored in the database (``_params`` row ``settings``), PocketBase's keys."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import orjson
+
+from roost.core.db import Database
+from roost.core.errors import BadRequest
+from roost.core.fields.date import now_string
+
+#: secret keys that are stored but never output
+SECRET_PATHS = (("smtp", "password"), ("s3", "secret"), ("backups", "s3", "secret"))
+
+
+def default_settings() -> dict[str, Any]:
+    s3 = {"enabled": False, "bucket": "", "region": "", "endpoint": "", "accessKey": "", "forcePathStyle": False}
+    return {
+        "superuserIPs": [],
+        "smtp": {"enabled": False, "port": 587, "host": "smtp.example.com", "username": "",
+                 "authMethod": "", "tls": False, "localName": ""},
+        "backups": {"cron": "", "cronMaxKeep": 3, "s3": dict(s3)},
+        "s3": dict(s3),
+        "meta": {"accentColor": "#1055c9", "appName": "Acme", "appURL": "http://localhost:8090",
+                 "senderName": "Support", "senderAddress": "support@example.com", "hideControls": False},
+        "rateLimits": {
+            "rules": [
+                {"label": "*:auth", "audience": "", "duration": 3, "maxRequests": 2},
+                {"label": "*:create", "audience": "", "duration": 5, "maxRequests": 20},
+                {"label": "/api/batch", "audience": "", "duration": 1, "maxRequests": 3},
+                {"label": "/api/", "audience": "", "duration": 10, "maxRequests": 300},
+            ],
+            "excludedIPs": [],
+            "enabled": False,
+        },
+        "trustedProxy": {"headers": [], "useLeftmostIP": False},
+        "batch": {"enabled": False, "maxRequests": 50, "timeout": 3, "maxBodySize": 0},
+        "logs": {"maxDataSize": 0, "maxDays": 5, "minLevel": 0, "logIP": True, "logAuthId": False},
+    }  # fmt: skip
+
+
+def _merge(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for key, value in patch.items():
+        if key not in out:
+            continue
+        if isinstance(out[key], dict) and isinstance(value, dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+class Settings:
+    """Cached runtime settings; ``data`` is the full (secret-bearing) document."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.data = default_settings()
+
+    async def load(self) -> None:
+        row = await self.db.fetch_one('SELECT "value" FROM "_params" WHERE "id" = :id', {"id": "settings"})
+        if row and row["value"]:
+            self.data = _merge(default_settings(), orjson.loads(row["value"]))
+
+    def public(self) -> dict[str, Any]:
+        out = copy.deepcopy(self.data)
+        for path in SECRET_PATHS:
+            node: Any = out
+            for key in path[:-1]:
+                node = node.get(key, {}) if isinstance(node, dict) else {}
+            if isinstance(node, dict):
+                node.pop(path[-1], None)
+        return out
+
+    async def update(self, patch: dict[str, Any]) -> dict[str, Any]:
+        if not isinstance(patch, dict):
+            raise BadRequest("An error occurred while loading the submitted data.")
+        new = _merge(self.data, patch)
+        self._validate(new)
+        now = now_string()
+        async with self.db.transaction() as conn:
+            value = orjson.dumps(new).decode()
+            changed = await conn.execute(
+                'UPDATE "_params" SET "value" = :v, "updated" = :u WHERE "id" = :id', {"v": value, "u": now, "id": "settings"}
+            )
+            if not changed:
+                await conn.execute(
+                    'INSERT INTO "_params" ("id", "value", "created", "updated") VALUES (:id, :v, :u, :u)',
+                    {"v": value, "u": now, "id": "settings"},
+                )
+        self.data = new
+        return self.public()
+
+    def _validate(self, data: dict[str, Any]) -> None:
+        from roost.core.errors import FieldError, ValidationFailed
+
+        errors: dict[str, Any] = {}
+        batch = data.get("batch", {})
+        batch_errors = {}
+        for key in ("maxRequests", "timeout"):
+            value = batch.get(key)
+            if not isinstance(value, int) or isinstance(value, bool) or (batch.get("enabled") and value <= 0):
+                batch_errors[key] = FieldError("validation_required", "Cannot be blank.")
+        if batch_errors:
+            errors["batch"] = batch_errors
+        meta = data.get("meta", {})
+        if not meta.get("appName"):
+            errors["meta"] = {"appName": FieldError("validation_required", "Cannot be blank.")}
+        if errors:
+            raise ValidationFailed("An error occurred while submitting the form.", errors)
+
+    @property
+    def batch(self) -> dict[str, Any]:
+        return dict(self.data["batch"])
