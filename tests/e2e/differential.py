@@ -52,6 +52,7 @@ _RECORD_ID = re.compile(r"^[a-z0-9]{15}$")
 _TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{3}Z$")
 _JWT = re.compile(r"^eyJ[\w-]*\.[\w-]+\.[\w-]+$")
 _FILE_NAME = re.compile(r"^(.+)_[a-z0-9]{10}(\.\w+)$")
+_FILE_NAME_INSIDE = re.compile(r"([\w.-]+)_[a-z0-9]{10}(\.\w+)\b")
 _VIEW_FIELD_ID = re.compile(r"^_clone_\w+$")
 _NOW_WINDOW = dt.timedelta(days=2)
 
@@ -137,6 +138,7 @@ class Normaliser:
         file_name = _FILE_NAME.match(text)
         if file_name and "/" not in text and " " not in text:
             return f"{file_name.group(1)}_<rand>{file_name.group(2)}"
+        text = _FILE_NAME_INSIDE.sub(r"\1_<rand>\2", text)
         for known, placeholder in self._ids.items():
             if known in text:
                 text = text.replace(known, placeholder)
