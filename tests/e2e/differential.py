@@ -53,6 +53,7 @@ _TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{3}Z$")
 _JWT = re.compile(r"^eyJ[\w-]*\.[\w-]+\.[\w-]+$")
 _FILE_NAME = re.compile(r"^(.+)_[a-z0-9]{10}(\.\w+)$")
 _FILE_NAME_INSIDE = re.compile(r"([\w.-]+)_[a-z0-9]{10}(\.\w+)\b")
+_RANDOM_INDEX_NAME = re.compile(r"\b(idx_\w+?)(?<!_pbc)_[a-z0-9]{10}\b")
 _VIEW_FIELD_ID = re.compile(r"^_clone_\w+$")
 _NOW_WINDOW = dt.timedelta(days=2)
 
@@ -76,6 +77,10 @@ def _checked(path: Path, requests: list[dict[str, Any]]) -> list[dict[str, Any]]
     duplicates = {name for name in names if names.count(name) > 1}
     if duplicates:
         raise ValueError(f"{path.name}: duplicate request names {sorted(duplicates)}")
+    declared = {"guest", "superuser"} | {r["save_auth"] for r in requests if "save_auth" in r}
+    unknown = {r["auth"] for r in requests if r.get("auth", "guest") not in declared}
+    if unknown:
+        raise ValueError(f"{path.name}: auth names never saved with save_auth: {sorted(unknown)}")
     return list(requests)
 
 
@@ -139,6 +144,7 @@ class Normaliser:
         if file_name and "/" not in text and " " not in text:
             return f"{file_name.group(1)}_<rand>{file_name.group(2)}"
         text = _FILE_NAME_INSIDE.sub(r"\1_<rand>\2", text)
+        text = _RANDOM_INDEX_NAME.sub(r"\1_<rand>", text)
         for known, placeholder in self._ids.items():
             if known in text:
                 text = text.replace(known, placeholder)
@@ -216,9 +222,9 @@ def _build(request: dict[str, Any], captures: dict[str, Any], tokens: dict[str, 
         path += ("&" if "?" in path else "?") + urlencode(query, doseq=True)
     headers = dict(render(request.get("headers", {}), captures))
     auth = request.get("auth", "guest")
-    if auth != "guest":
-        if auth not in tokens:
-            raise KeyError(f"request {request['name']!r}: unknown auth {auth!r}")
+    if auth != "guest" and auth in tokens:
+        # A named auth whose login failed on this server is sent as a guest; the failed login
+        # and everything after it then show up as differences instead of stopping the run.
         headers.setdefault("Authorization", tokens[auth])
     options: dict[str, Any] = {"headers": headers}
     if "json" in request:
@@ -285,14 +291,19 @@ def run_corpus(base_url: str, path: Path, superuser: tuple[str, str]) -> list[Ou
         login.raise_for_status()
         tokens = {"superuser": login.json()["token"]}
         for request in requests:
-            built = _build(request, captures, tokens)
+            label = f"{request['method']} {request['path']}"
+            try:
+                built = _build(request, captures, tokens)
+            except (KeyError, IndexError, ValueError) as exc:
+                body = {"<not sent>": f"template failed: {exc}"}
+                outcomes.append(Outcome(request["name"], label, -1, body))
+                continue
             response = http.request(**built)
             body = _decode(response)
             if request.get("capture"):
                 captures[request["capture"]] = body
             if request.get("save_auth") and isinstance(body, dict) and "token" in body:
                 tokens[request["save_auth"]] = body["token"]
-            label = f"{request['method']} {request['path']}"
             outcomes.append(
                 Outcome(request["name"], label, response.status_code, normaliser.normalise(body))
             )
