@@ -9,6 +9,7 @@ asyncpg pool for both. Every SQL string passes through :func:`_text`, which cach
 from __future__ import annotations
 
 import re
+from contextvars import ContextVar
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from functools import lru_cache
@@ -32,6 +33,7 @@ SQLITE_PRAGMAS = (
 )
 
 Row = Mapping[str, Any]
+_current_tx: ContextVar[Connection | None] = ContextVar("roost_current_tx", default=None)
 
 
 class DatabaseUnavailable(RoostError):
@@ -127,13 +129,28 @@ class Database:
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[Connection]:
+        """A read connection; inside a transaction, that transaction's connection (so it sees its writes)."""
+        current = _current_tx.get()
+        if current is not None:
+            yield current
+            return
         async with self._read.connect() as conn:
             yield Connection(conn, self.dialect)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Connection]:
+        """A write transaction. Nested calls in the same task join the outer one (batch requests)."""
+        current = _current_tx.get()
+        if current is not None:
+            yield current
+            return
         async with self._write.begin() as conn:
-            yield Connection(conn, self.dialect)
+            wrapped = Connection(conn, self.dialect)
+            token = _current_tx.set(wrapped)
+            try:
+                yield wrapped
+            finally:
+                _current_tx.reset(token)
 
     async def fetch_all(self, sql: str, params: Mapping[str, Any] | None = None) -> list[Row]:
         async with self.read() as conn:
@@ -180,3 +197,12 @@ def _tune_sqlite(engine: AsyncEngine, begin: str) -> None:
 def _short(exc: BaseException) -> str:
     orig = getattr(exc, "orig", None) or exc
     return str(orig).strip().splitlines()[0] if str(orig).strip() else type(orig).__name__
+
+
+def json_array_contains(column_sql: str, param: str, dialect: str) -> str:
+    """SQL that is true when the JSON array in ``column_sql`` holds the text bound to ``param``."""
+    if dialect == "postgresql":
+        return f"({column_sql} @> jsonb_build_array(CAST(:{param} AS TEXT)))"
+    if dialect == "mysql":
+        return f"JSON_CONTAINS({column_sql}, JSON_QUOTE(:{param}))"
+    return f"EXISTS (SELECT 1 FROM json_each({column_sql}) WHERE json_each.value = :{param})"

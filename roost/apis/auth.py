@@ -1,0 +1,56 @@
+"""Auth routes of auth collections: methods, password login, refresh."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from roost.apis.records import present_records
+from roost.apis.request import app_of, auth_token, read_body, request_info
+from roost.apis.responses import json_response
+from roost.core.auth import flows
+from roost.core.collections import Collection
+from roost.core.events import RequestInfo
+from roost.core.record_io import Record
+
+
+def _auth_collection(request: Request) -> Collection:
+    return flows.require_auth_collection(app_of(request).collections.get(request.path_params["collection"]))
+
+
+async def _auth_response(request: Request, coll: Collection, record: Record, token: str, info: RequestInfo) -> Response:
+    app = app_of(request)
+    expand_param = request.query_params.get("expand", "")
+    if expand_param:
+        await present_records(request, coll, [record], info)
+    from roost.core.expand import present
+
+    return json_response(request, {"record": present(app, coll, record, info, show_email=True), "token": token})
+
+
+async def auth_methods(request: Request) -> Response:
+    return json_response(request, flows.auth_methods(_auth_collection(request)))
+
+
+async def auth_with_password(request: Request) -> Response:
+    coll = _auth_collection(request)
+    body, _ = await read_body(request)
+    info = await request_info(request, body)
+    info.context = "password"
+    record, token = await flows.auth_with_password(app_of(request), coll, body, info)
+    return await _auth_response(request, coll, record, token, info)
+
+
+async def auth_refresh(request: Request) -> Response:
+    coll = _auth_collection(request)
+    info = await request_info(request)
+    record, token = await flows.auth_refresh(app_of(request), coll, info, auth_token(request))
+    return await _auth_response(request, coll, record, token, info)
+
+
+routes = [
+    Route("/api/collections/{collection}/auth-methods", auth_methods, methods=["GET"]),
+    Route("/api/collections/{collection}/auth-with-password", auth_with_password, methods=["POST"]),
+    Route("/api/collections/{collection}/auth-refresh", auth_refresh, methods=["POST"]),
+]

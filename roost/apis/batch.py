@@ -1,0 +1,143 @@
+"""``POST /api/batch``: several record writes in one transaction, through the same core calls."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from roost.apis.errors import STATUS, sentenize
+from roost.apis.picker import pick_fields
+from roost.apis.records import render
+from roost.apis.request import app_of, infer_value, request_info
+from roost.apis.responses import json_response
+from roost.core import records
+from roost.core.app import App
+from roost.core.errors import BadRequest, FieldError, Forbidden, NotFound, RoostError, ValidationFailed
+from roost.core.events import RequestInfo
+
+_URL_RE = re.compile(r"^/api/collections/(?P<collection>[^/?]+)/records(?:/(?P<id>[^/?]+))?/?$")
+_FILE_KEY_RE = re.compile(r"^requests(?:\.(\d+)|\[(\d+)\])\.(.+)$")
+
+
+async def _read_requests(request: Request) -> list[Any]:
+    ctype = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if ctype == "multipart/form-data":
+        form = await request.form()
+        payload = form.get("@jsonPayload")
+        data = orjson.loads(str(payload)) if payload is not None else {}
+        reqs = data.get("requests") if isinstance(data, dict) else None
+        if isinstance(reqs, list):
+            for key in form:
+                match = _FILE_KEY_RE.match(key)
+                if match and not hasattr(form[key], "filename"):
+                    idx = int(match.group(1) or match.group(2))
+                    if idx < len(reqs) and isinstance(reqs[idx], dict):
+                        reqs[idx].setdefault("body", {})[match.group(3)] = infer_value(str(form[key]))
+        return reqs if isinstance(reqs, list) else []
+    raw = await request.body()
+    data = orjson.loads(raw) if raw.strip() else {}
+    reqs = data.get("requests") if isinstance(data, dict) else None
+    return reqs if isinstance(reqs, list) else []
+
+
+def _validate(reqs: list[Any], max_requests: int) -> None:
+    errors: dict[str, Any] = {}
+    if not reqs:
+        errors["requests"] = FieldError("validation_required", "Cannot be blank.")
+    elif len(reqs) > max_requests:
+        errors["requests"] = FieldError("validation_length_too_long", f"The length must be no more than {max_requests}.", {"max": max_requests})
+    else:
+        per: dict[str, Any] = {}
+        for i, item in enumerate(reqs):
+            if not isinstance(item, dict):
+                per[str(i)] = {"method": FieldError("validation_required", "Cannot be blank.")}
+                continue
+            method = str(item.get("method", "")).upper()
+            err: dict[str, Any] = {}
+            if method not in ("POST", "PATCH", "PUT", "DELETE"):
+                err["method"] = FieldError("validation_in_invalid", "Must be a valid value.")
+            if not item.get("url"):
+                err["url"] = FieldError("validation_required", "Cannot be blank.")
+            if err:
+                per[str(i)] = err
+        if per:
+            errors["requests"] = per
+    if errors:
+        raise ValidationFailed("Something went wrong while processing your request.", errors)
+
+
+async def _run_one(app: App, outer: RequestInfo, item: dict[str, Any]) -> tuple[int, Any]:
+    method = str(item["method"]).upper()
+    parts = urlsplit(str(item["url"]))
+    match = _URL_RE.match(parts.path)
+    query = dict(parse_qsl(parts.query))
+    if not match or (method == "POST" and match.group("id")) or (method in ("PATCH", "DELETE") and not match.group("id")):
+        raise BadRequest("Invalid batch request data.")
+    coll = app.collections.get(match.group("collection"))
+    if coll is None:
+        raise NotFound("Missing or invalid collection context.")
+    body = item.get("body") or {}
+    if not isinstance(body, dict):
+        raise BadRequest("Failed to load the submitted data due to invalid formatting.")
+    headers = dict(outer.headers)
+    for key, value in (item.get("headers") or {}).items():
+        if str(key).lower() != "authorization":
+            headers[str(key).lower().replace("-", "_")] = str(value)
+    info = RequestInfo(auth=outer.auth, auth_collection=outer.auth_collection, method=method, query=query,
+                       headers=headers, body=body, context="batch", ip=outer.ip)  # fmt: skip
+    record_id = match.group("id")
+    if method == "PUT":
+        method, record_id = ("PATCH", body["id"]) if body.get("id") and await records.fetch_record(app, coll, str(body["id"])) else ("POST", None)
+    if method == "DELETE":
+        await records.delete_record(app, coll, str(record_id), info)
+        return 204, None
+    if method == "POST":
+        record = await records.create_record(app, coll, body, info)
+    else:
+        record = await records.update_record(app, coll, str(record_id), body, info)
+    out = (await render(app, coll, [record], info, query.get("expand", "")))[0]
+    return 200, pick_fields(out, query["fields"]) if query.get("fields") else out
+
+
+def _failure(index: int, exc: RoostError) -> BadRequest:
+    status = STATUS.get(exc.kind, 400)
+    inner = {"data": exc.data, "message": sentenize(exc.message), "status": status}
+    return BadRequest(
+        "Batch transaction failed.",
+        {"requests": {str(index): {"code": "batch_request_failed", "message": "Batch request failed.", "response": inner}}},
+    )
+
+
+async def batch(request: Request) -> Response:
+    app = app_of(request)
+    settings = app.settings.batch
+    if not settings.get("enabled"):
+        raise Forbidden("Batch requests are not allowed.")
+    try:
+        reqs = await _read_requests(request)
+    except (orjson.JSONDecodeError, ValueError) as exc:
+        raise BadRequest("Failed to load the submitted data due to invalid formatting.") from exc
+    _validate(reqs, int(settings.get("maxRequests") or 50))
+    outer = await request_info(request)
+    results: list[dict[str, Any]] = []
+    try:
+        async with asyncio.timeout(float(settings.get("timeout") or 3)), app.db.transaction():
+            for index, item in enumerate(reqs):
+                try:
+                    status, body = await _run_one(app, outer, item)
+                except RoostError as exc:
+                    raise _failure(index, exc) from exc
+                results.append({"status": status, "body": body})
+    except TimeoutError as exc:
+        raise BadRequest("Batch transaction failed.") from exc
+    return json_response(request, results)
+
+
+routes = [Route("/api/batch", batch, methods=["POST"])]

@@ -1,0 +1,42 @@
+"""RoostError -> PocketBase's ``{status, message, data}`` envelope. The only place that knows HTTP codes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from starlette.responses import Response
+
+from roost.core.errors import RoostError
+
+STATUS = {
+    "bad_request": 400,
+    "unauthorized": 401,
+    "forbidden": 403,
+    "not_found": 404,
+    "payload_too_large": 413,
+    "too_many_requests": 429,
+    "internal": 500,
+}
+
+
+def sentenize(message: str) -> str:
+    """Upper-case the first letter and end with a period, as PocketBase's messages do."""
+    message = message.strip()
+    if not message:
+        return message
+    message = message[0].upper() + message[1:]
+    return message if message.endswith((".", "!", "?")) else message + "."
+
+
+def error_body(status: int, message: str, data: dict[str, Any] | None = None) -> bytes:
+    return orjson.dumps({"data": data or {}, "message": sentenize(message), "status": status})
+
+
+def error_response(exc: RoostError) -> Response:
+    status = STATUS.get(exc.kind, 400)
+    return Response(error_body(status, exc.message, exc.data), status_code=status, media_type="application/json")
+
+
+def json_error(status: int, message: str, data: dict[str, Any] | None = None) -> Response:
+    return Response(error_body(status, message, data), status_code=status, media_type="application/json")

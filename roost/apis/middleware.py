@@ -1,0 +1,107 @@
+"""The HTTP edge in one fixed order: request id -> CORS -> security headers -> body limit -> errors.
+
+Written as plain ASGI (no BaseHTTPMiddleware) so the hot path adds no extra task or copy.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from roost.apis.errors import error_body, error_response
+from roost.core.errors import PayloadTooLarge, RoostError
+
+log = logging.getLogger("roost.http")
+
+SECURITY_HEADERS = [
+    (b"cross-origin-opener-policy", b"same-origin"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"SAMEORIGIN"),
+    (b"x-xss-protection", b"1; mode=block"),
+]
+CORS_METHODS = b"GET,HEAD,PUT,PATCH,POST,DELETE"
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+class EdgeMiddleware:
+    """Security headers, CORS, request ids, body limit and the last-resort error envelope."""
+
+    def __init__(self, app: ASGIApp, *, body_limit: int) -> None:
+        self.app = app
+        self.body_limit = body_limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        origin = headers.get(b"origin")
+        request_id = headers.get(b"x-request-id") or secrets.token_hex(8).encode()
+        if scope["method"] == "OPTIONS" and b"access-control-request-method" in headers:
+            await self._preflight(send, headers)
+            return
+        extra = [*SECURITY_HEADERS, (b"vary", b"Origin"), (b"x-request-id", request_id)]
+        if origin is not None:
+            extra.append((b"access-control-allow-origin", b"*"))
+        started = False
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                message["headers"] = [*message.get("headers", []), *extra]
+            await send(message)
+
+        received = 0
+
+        async def receive_limited() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.body_limit:
+                    raise _BodyTooLarge()
+            return message
+
+        try:
+            await self.app(scope, receive_limited, send_wrapper)
+        except _BodyTooLarge:
+            if not started:
+                await _send_bytes(send_wrapper, 413, error_body(413, "Request entity too large."))
+        except RoostError as exc:
+            if not started:
+                response = error_response(exc)
+                await response(scope, receive, send_wrapper)
+        except Exception:
+            log.exception("unhandled error (request id %s)", request_id.decode(errors="replace"))
+            if not started:
+                await _send_bytes(send_wrapper, 500, error_body(500, "Something went wrong while processing your request."))
+
+    async def _preflight(self, send: Send, headers: dict[bytes, bytes]) -> None:
+        out = [
+            (b"access-control-allow-origin", b"*"),
+            (b"access-control-allow-methods", CORS_METHODS),
+            (b"vary", b"Origin"),
+            (b"vary", b"Access-Control-Request-Method"),
+            (b"vary", b"Access-Control-Request-Headers"),
+        ]
+        requested = headers.get(b"access-control-request-headers")
+        if requested:
+            out.append((b"access-control-allow-headers", requested))
+        await send({"type": "http.response.start", "status": 204, "headers": out})
+        await send({"type": "http.response.body", "body": b""})
+
+
+async def _send_bytes(send: Any, status: int, body: bytes) -> None:
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})  # fmt: skip
+    await send({"type": "http.response.body", "body": body})
+
+
+__all__ = ["EdgeMiddleware", "PayloadTooLarge"]

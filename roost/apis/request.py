@@ -1,0 +1,150 @@
+"""Turning a Starlette request into core inputs: RequestInfo, body data and list parameters."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import orjson
+from starlette.datastructures import UploadFile
+from starlette.requests import Request
+
+from roost.core.app import App
+from roost.core.auth import tokens
+from roost.core.errors import BadRequest
+from roost.core.events import RequestInfo
+from roost.core.queries import ListQuery
+
+GO_TRUE = {"1", "t", "T", "TRUE", "true", "True"}
+GO_FALSE = {"0", "f", "F", "FALSE", "false", "False"}
+
+
+def app_of(request: Request) -> App:
+    app: App = request.app.state.roost
+    return app
+
+
+def auth_token(request: Request) -> str:
+    header = request.headers.get("authorization", "").strip()
+    if header[:7].lower() == "bearer ":
+        header = header[7:].strip()
+    return header
+
+
+async def request_info(request: Request, body: dict[str, Any] | None = None) -> RequestInfo:
+    """Build (once per request) the transport-neutral caller description."""
+    cached = request.scope.get("roost.info")
+    if cached is not None:
+        if body is not None:
+            cached.body = body
+        return cached  # type: ignore[no-any-return]
+    info = RequestInfo(
+        method=request.method,
+        query=dict(request.query_params),
+        headers={k.lower().replace("-", "_"): v for k, v in request.headers.items()},
+        body=body or {},
+        ip=request.client.host if request.client else "",
+    )
+    token = auth_token(request)
+    if token:
+        found = await tokens.verify(app_of(request), token)
+        if found is not None:
+            info.auth_collection, info.auth, _claims = found
+    request.scope["roost.info"] = info
+    return info
+
+
+def parse_go_bool(value: str | None) -> bool:
+    if value is None or value == "":
+        return False
+    if value in GO_TRUE:
+        return True
+    if value in GO_FALSE:
+        return False
+    raise BadRequest()
+
+
+def _int_param(request: Request, name: str, default: int) -> int:
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise BadRequest() from exc
+
+
+def list_query(request: Request) -> ListQuery:
+    params = request.query_params
+    return ListQuery(
+        page=_int_param(request, "page", 1),
+        per_page=_int_param(request, "perPage", 30),
+        sort=params.get("sort", ""),
+        filter=params.get("filter", ""),
+        skip_total=parse_go_bool(params.get("skipTotal")),
+    )
+
+
+def infer_value(raw: str) -> Any:
+    """Multipart/urlencoded value guessing: bools, and numbers whose canonical form is identical."""
+    if raw == "true":
+        return True
+    if raw == "false":
+        return False
+    try:
+        number = float(raw)
+    except ValueError:
+        return raw
+    if number != number or number in (float("inf"), float("-inf")):
+        return raw
+    return number if canonical_float(number) == raw else raw
+
+
+def canonical_float(number: float) -> str:
+    """Go's ``strconv.FormatFloat(v, 'f', -1, 64)``."""
+    text = repr(number)
+    if "e" in text or "E" in text:
+        text = format(Decimal(text), "f")
+    if text.endswith(".0"):
+        text = text[:-2]
+    return text
+
+
+async def read_body(request: Request) -> tuple[dict[str, Any], dict[str, list[UploadFile]]]:
+    """The request body as a dict (plus uploaded files by field name)."""
+    ctype = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    files: dict[str, list[UploadFile]] = {}
+    if ctype in ("multipart/form-data", "application/x-www-form-urlencoded"):
+        try:
+            form = await request.form()
+        except Exception as exc:  # multipart parser errors have no common base class
+            raise BadRequest("Failed to load the submitted data due to invalid formatting.") from exc
+        data: dict[str, Any] = {}
+        for key in form:
+            values = form.getlist(key)
+            uploads = [v for v in values if isinstance(v, UploadFile)]
+            if uploads:
+                files.setdefault(key, []).extend(uploads)
+                continue
+            texts = [infer_value(str(v)) for v in values]
+            if key == "@jsonPayload":
+                for payload in values:
+                    try:
+                        decoded = orjson.loads(str(payload))
+                    except orjson.JSONDecodeError as exc:
+                        raise BadRequest("Failed to load the submitted data due to invalid formatting.") from exc
+                    if isinstance(decoded, dict):
+                        data.update(decoded)
+                continue
+            data[key] = texts[0] if len(texts) == 1 else texts
+        return data, files
+    raw = await request.body()
+    if not raw.strip():
+        return {}, files
+    try:
+        decoded = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise BadRequest("Failed to load the submitted data due to invalid formatting.") from exc
+    if not isinstance(decoded, dict):
+        raise BadRequest("Failed to load the submitted data due to invalid formatting.")
+    return decoded, files

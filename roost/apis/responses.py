@@ -1,0 +1,22 @@
+"""JSON responses: orjson bytes, with ``?fields=`` picking applied to every 2xx body."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from roost.apis.picker import pick_fields
+
+
+def json_response(request: Request, data: Any, status: int = 200) -> Response:
+    fields = request.query_params.get("fields")
+    if fields:
+        data = pick_fields(data, fields)
+    return Response(orjson.dumps(data), status_code=status, media_type="application/json")
+
+
+def no_content() -> Response:
+    return Response(status_code=204)

@@ -1,0 +1,69 @@
+"""Builds the ASGI application from a core App."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Match, Route
+
+from roost.apis import auth, batch, collections, health, records, settings
+from roost.apis.errors import error_response, json_error
+from roost.apis.middleware import EdgeMiddleware
+from roost.core.app import App
+from roost.core.errors import RoostError
+
+
+async def _not_found(request: Request) -> Response:
+    # a known path with another method is "resource not found"; an unknown path is "file not found"
+    for route in request.app.router.routes:
+        if route.path != "/{path:path}" and route.matches(request.scope)[0] == Match.PARTIAL:
+            return json_error(404, "The requested resource wasn't found.")
+    return json_error(404, "File not found.")
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    status = getattr(exc, "status_code", 500)
+    if status in (404, 405):
+        return json_error(404, "The requested resource wasn't found.")
+    return json_error(status, "Something went wrong while processing your request.")
+
+
+async def _roost_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RoostError)
+    return error_response(exc)
+
+
+def build_asgi(app: App, *, manage_lifespan: bool = True) -> EdgeMiddleware:
+    """The full ASGI app: routes, error mapping and the edge middleware."""
+
+    @asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        if manage_lifespan:
+            await app.bootstrap()
+        try:
+            yield
+        finally:
+            if manage_lifespan:
+                await app.close()
+
+    routes = [
+        *health.routes,
+        *collections.routes,
+        *records.routes,
+        *auth.routes,
+        *batch.routes,
+        *settings.routes,
+        Route("/{path:path}", _not_found, methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]),
+    ]
+    starlette = Starlette(
+        routes=routes,
+        exception_handlers={HTTPException: _http_error, RoostError: _roost_error},
+        lifespan=lifespan,
+    )
+    starlette.state.roost = app
+    return EdgeMiddleware(starlette, body_limit=app.config.body_limit)

@@ -1,0 +1,148 @@
+"""``roost serve | superuser | version``, with PocketBase's flags."""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import socket
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from roost import __version__
+from roost.config import Config
+
+DIR_HELP = "the data directory (default ./roost_data)"
+
+
+def _config(**values: Any) -> Config:
+    clean = {k: v for k, v in values.items() if v is not None}
+    if "dir" in clean:
+        clean["data_dir"] = Path(clean.pop("dir"))
+    try:
+        return Config(**clean)
+    except ValueError as exc:
+        raise click.UsageError(str(exc).splitlines()[-1].strip()) from exc
+
+
+def _fail(message: str) -> None:
+    click.echo(f"Error: {message}", err=True)
+    sys.exit(1)
+
+
+def _check_dir(config: Config) -> None:
+    if config.db_url:
+        return
+    try:
+        config.data_dir.mkdir(parents=True, exist_ok=True)
+        probe = config.data_dir / ".roost_write_test"
+        probe.write_text("ok")
+        probe.unlink()
+    except OSError as exc:
+        _fail(f"the data dir {config.data_dir} is not writable ({exc.strerror or exc}).")
+
+
+def _check_port(host: str, port: int) -> None:
+    try:
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((host, port))
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            _fail(f"the address {host}:{port} is already in use.")
+        _fail(f"cannot listen on {host}:{port} ({exc.strerror or exc}).")
+
+
+async def _open(config: Config) -> Any:
+    from roost.core.app import App
+    from roost.core.db import DatabaseUnavailable
+
+    app = App(config)
+    try:
+        await app.bootstrap()
+    except DatabaseUnavailable as exc:
+        await app.close()
+        _fail(exc.message)
+    return app
+
+
+@click.group()
+def main() -> None:
+    """Roost: a backend in one Python package, compatible with the PocketBase SDKs."""
+
+
+@main.command()
+def version() -> None:
+    """Print the Roost version."""
+    click.echo(f"roost version {__version__}")
+
+
+@main.command()
+@click.option("--http", default=None, help="address to listen on (default 127.0.0.1:8090)")
+@click.option("--dir", default=None, help=DIR_HELP)
+@click.option("--db-url", default=None, help="database URL (postgresql://...); default embedded SQLite in --dir")
+@click.option("--workers", default=None, type=int, help="worker processes (needs a cross-process broker)")
+@click.option("--dev", is_flag=True, default=None, help="development mode (verbose logs)")
+def serve(http: str | None, dir: str | None, db_url: str | None, workers: int | None, dev: bool | None) -> None:
+    """Start the web server."""
+    config = _config(http=http, dir=dir, db_url=db_url, workers=workers, dev=dev)
+    host, _, port_text = config.http.rpartition(":")
+    if not port_text.isdigit() or not host:
+        raise click.UsageError(f"--http must look like HOST:PORT, got {config.http!r}")
+    if config.workers > 1:
+        _fail("--workers above 1 needs a cross-process broker (--redis-url), which this build does not have yet.")
+    _check_dir(config)
+    asyncio.run(_probe(config))
+    _check_port(host, int(port_text))
+    from roost.app import Roost
+
+    click.echo(f"Roost {__version__} serving http://{config.http}/api/ (data: {config.database_url.split('://')[0]})")
+    Roost(config).run()
+
+
+async def _probe(config: Config) -> None:
+    app = await _open(config)
+    await app.close()
+
+
+@main.group()
+def superuser() -> None:
+    """Manage superusers."""
+
+
+def _superuser_command(action: str) -> Any:
+    @click.argument("email")
+    @click.argument("password", required=action != "delete")
+    @click.option("--dir", default=None, help=DIR_HELP)
+    @click.option("--db-url", default=None, help="database URL")
+    def command(email: str, password: str | None, dir: str | None, db_url: str | None) -> None:
+        config = _config(dir=dir, db_url=db_url)
+        _check_dir(config)
+        message = asyncio.run(_superuser(config, action, email, password or ""))
+        click.echo(message)
+
+    command.__doc__ = f"{action.capitalize()} a superuser."
+    return superuser.command(name=action)(command)
+
+
+async def _superuser(config: Config, action: str, email: str, password: str) -> str:
+    from roost.core.superusers import manage_superuser
+
+    app = await _open(config)
+    try:
+        return await manage_superuser(app, action, email, password)
+    except Exception as exc:  # report any failure as one line
+        from roost.core.errors import RoostError
+
+        if isinstance(exc, RoostError):
+            detail = "; ".join(f"{k}: {v.get('message', v) if isinstance(v, dict) else v}" for k, v in exc.data.items())
+            _fail(f"{exc.message} {detail}".strip())
+        raise
+    finally:
+        await app.close()
+
+
+for _action in ("create", "upsert", "update", "delete"):
+    _superuser_command(_action)

@@ -1,0 +1,123 @@
+"""Auth flows that core offers to every transport: password login, refresh and method listing."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from typing import TYPE_CHECKING, Any
+
+from roost.core.auth import tokens
+from roost.core.collections import Collection
+from roost.core.db import quote_ident
+from roost.core.errors import BadRequest, Forbidden, NotFound, Unauthorized, ValidationFailed
+from roost.core.events import RequestInfo
+from roost.core.fields import FieldError
+from roost.core.record_io import Record, codec_for
+from roost.core.rules import compile_condition
+
+if TYPE_CHECKING:
+    from roost.core.app import App
+
+ALIAS = '"_r"'
+AUTH_CONTEXT_MISSING = "Missing or invalid auth collection context."
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """A real bcrypt hash, so an unknown identity costs the same time as a wrong password."""
+    import bcrypt
+
+    return bcrypt.hashpw(b"roost-no-such-user", bcrypt.gensalt(10)).decode()
+
+
+def require_auth_collection(coll: Collection | None) -> Collection:
+    if coll is None or not coll.is_auth:
+        raise NotFound(AUTH_CONTEXT_MISSING)
+    return coll
+
+
+async def _find_by_identity(app: App, coll: Collection, field_name: str, identity: str) -> Record | None:
+    codec = codec_for(coll, app.dialect)
+    column = f'"_r".{quote_ident(field_name, app.dialect)}'
+    cond = f"LOWER({column}) = LOWER(:v)" if field_name == "email" else f"{column} = :v"
+    row = await app.db.fetch_one(f'SELECT {codec.select(ALIAS)} FROM {codec.table} AS "_r" WHERE {cond} LIMIT 1', {"v": identity})
+    return codec.decode(row) if row else None
+
+
+async def auth_with_password(app: App, coll: Collection, body: dict[str, Any], info: RequestInfo) -> tuple[Record, str]:
+    """Check an identity/password pair; returns the record and a fresh auth token."""
+    from roost.core.auth.passwords import verify_password
+
+    options = coll.options.get("passwordAuth") or {}
+    if not options.get("enabled"):
+        raise BadRequest("The collection is not configured to allow password authentication.")
+    identity = body.get("identity")
+    password = body.get("password")
+    errors = {}
+    if not isinstance(identity, str) or not identity:
+        errors["identity"] = FieldError("validation_required", "Cannot be blank.")
+    if not isinstance(password, str) or not password:
+        errors["password"] = FieldError("validation_required", "Cannot be blank.")
+    if errors:
+        raise ValidationFailed("An error occurred while validating the submitted data.", errors)
+    fields = list(options.get("identityFields") or [])
+    wanted = body.get("identityField")
+    if wanted:
+        fields = [f for f in fields if f == wanted]
+    record = None
+    for name in fields:
+        if coll.get_field(name) is not None:
+            record = await _find_by_identity(app, coll, name, str(identity))
+            if record is not None:
+                break
+    stored = str(record.get("password", "")) if record else _dummy_hash()
+    ok = await asyncio.to_thread(verify_password, str(password), stored)
+    if record is None or not ok:
+        raise BadRequest("Failed to authenticate.")
+    await check_auth_rule(app, coll, record, info)
+    return record, tokens.issue(coll, record)
+
+
+async def check_auth_rule(app: App, coll: Collection, record: Record, info: RequestInfo) -> None:
+    rule = coll.rule("authRule")
+    denied = "The request doesn't satisfy the collection requirements to authenticate."
+    if rule is None:
+        raise Forbidden(denied)
+    if rule == "":
+        return
+    sql, params = compile_condition(app, coll, rule, info, '"_r"', allow_hidden=True)
+    params["_aid"] = record["id"]
+    row = await app.db.fetch_one(f'SELECT 1 FROM {quote_ident(coll.table, app.dialect)} AS "_r" WHERE "_r"."id" = :_aid AND ({sql})', params)
+    if row is None:
+        raise Forbidden(denied)
+
+
+async def auth_refresh(app: App, coll: Collection, info: RequestInfo, token: str) -> tuple[Record, str]:
+    if info.auth is None or info.auth_collection is None:
+        raise Unauthorized("The request requires valid record authorization token.")
+    if info.auth_collection.id != coll.id:
+        raise Forbidden(f"The request requires auth record from {coll.name} collection.")
+    claims = tokens.unverified_claims(token) or {}
+    record = dict(info.auth)
+    await check_auth_rule(app, coll, record, info)
+    if claims.get("refreshable") is False:
+        return record, token
+    return record, tokens.issue(coll, record)
+
+
+def auth_methods(coll: Collection) -> dict[str, Any]:
+    password = coll.options.get("passwordAuth") or {}
+    oauth2 = coll.options.get("oauth2") or {}
+    mfa = coll.options.get("mfa") or {}
+    otp = coll.options.get("otp") or {}
+    identity_fields = list(password.get("identityFields") or [])
+    enabled = bool(password.get("enabled"))
+    return {
+        "password": {"identityFields": identity_fields, "enabled": enabled},
+        "oauth2": {"providers": [], "enabled": bool(oauth2.get("enabled"))},
+        "mfa": {"enabled": bool(mfa.get("enabled")), "duration": int(mfa.get("duration", 0)) if mfa.get("enabled") else 0},
+        "otp": {"enabled": bool(otp.get("enabled")), "duration": int(otp.get("duration", 0)) if otp.get("enabled") else 0},
+        "authProviders": [],
+        "usernamePassword": enabled and "username" in identity_fields,
+        "emailPassword": enabled and "email" in identity_fields,
+    }

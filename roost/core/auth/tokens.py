@@ -1,0 +1,76 @@
+"""JWTs as PocketBase makes them: HS256, signed with the record's tokenKey + collection secret."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+import jwt
+
+from roost.core.collections import Collection
+from roost.core.record_io import Record
+
+if TYPE_CHECKING:
+    from roost.core.app import App
+
+AUTH = "auth"
+FILE = "file"
+VERIFICATION = "verification"
+PASSWORD_RESET = "passwordReset"
+EMAIL_CHANGE = "emailChange"
+
+#: token type -> the collection option holding its secret and duration
+TOKEN_OPTION = {
+    AUTH: "authToken",
+    FILE: "fileToken",
+    VERIFICATION: "verificationToken",
+    PASSWORD_RESET: "passwordResetToken",
+    EMAIL_CHANGE: "emailChangeToken",
+}
+
+
+def signing_key(coll: Collection, record: Record, token_type: str) -> str:
+    return str(record.get("tokenKey", "")) + coll.token_secret(TOKEN_OPTION[token_type])
+
+
+def issue(coll: Collection, record: Record, token_type: str = AUTH, *, duration: int = 0, **claims: Any) -> str:
+    """Sign a token of ``token_type`` for ``record``; ``duration`` 0 means the collection default."""
+    seconds = duration or coll.token_duration(TOKEN_OPTION[token_type])
+    payload: dict[str, Any] = {
+        "collectionId": coll.id,
+        "exp": int(time.time()) + seconds,
+        "id": record["id"],
+        "type": token_type,
+        **claims,
+    }
+    if token_type == AUTH:
+        payload.setdefault("refreshable", True)
+    return jwt.encode(payload, signing_key(coll, record, token_type), algorithm="HS256")
+
+
+def unverified_claims(token: str) -> dict[str, Any] | None:
+    try:
+        claims = jwt.decode(token, options={"verify_signature": False, "verify_exp": False})
+    except jwt.PyJWTError:
+        return None
+    return claims if isinstance(claims, dict) else None
+
+
+async def verify(app: App, token: str, token_type: str = AUTH) -> tuple[Collection, Record, dict[str, Any]] | None:
+    """The (collection, record, claims) a valid token belongs to, or None for any invalid token."""
+    from roost.core.records import fetch_record
+
+    claims = unverified_claims(token)
+    if not claims or claims.get("type") != token_type:
+        return None
+    coll = app.collections.get(str(claims.get("collectionId", "")))
+    if coll is None or not coll.is_auth or coll.id != claims.get("collectionId"):
+        return None
+    record = await fetch_record(app, coll, str(claims.get("id", "")))
+    if record is None:
+        return None
+    try:
+        verified = jwt.decode(token, signing_key(coll, record, token_type), algorithms=["HS256"])
+    except jwt.PyJWTError:
+        return None
+    return coll, record, verified

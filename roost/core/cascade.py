@@ -1,0 +1,70 @@
+"""Deleting a record together with what its relations demand.
+
+For every relation field that points at the deleted record's collection: a cascading relation
+deletes the referencing record once it would hold no ids; a non-cascading one drops the id, and
+a required one that would become empty blocks the delete.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from roost.core.collections import Collection
+from roost.core.db import Connection, json_array_contains, quote_ident
+from roost.core.errors import BadRequest
+from roost.core.record_io import codec_for
+
+if TYPE_CHECKING:
+    from roost.core.app import App
+
+REQUIRED_REFERENCE = (
+    "Failed to delete record. Make sure that the record is not part of a required relation reference."
+)
+MAX_DEPTH = 32
+
+
+def references_to(app: App, coll: Collection) -> list[tuple[Collection, Any]]:
+    """(collection, relation field) pairs that point at ``coll``."""
+    out = []
+    for other in app.collections.all():
+        if other.is_view:
+            continue
+        for field in other.fields:
+            if field.type == "relation" and getattr(field, "collectionId", "") == coll.id:
+                out.append((other, field))
+    return out
+
+
+async def delete_with_cascade(app: App, conn: Connection, coll: Collection, record_id: str, depth: int = 0) -> None:
+    if depth > MAX_DEPTH:
+        raise BadRequest("Failed to delete record.")
+    for other, field in references_to(app, coll):
+        await _detach(app, conn, other, field, record_id, depth)
+    await conn.execute(f'DELETE FROM {quote_ident(coll.table, conn.dialect)} WHERE "id" = :id', {"id": record_id})
+
+
+async def _detach(app: App, conn: Connection, other: Collection, field: Any, record_id: str, depth: int) -> None:
+    d = conn.dialect
+    column = quote_ident(field.name, d)
+    codec = codec_for(other, d)
+    if field.is_multiple():
+        cond = json_array_contains(column, "ref", d)
+    else:
+        cond = f"{column} = :ref"
+    rows = await conn.fetch_all(f"SELECT {codec.select('_r')} FROM {codec.table} AS _r WHERE {cond.replace(column, '_r.' + column)}", {"ref": record_id})
+    for row in rows:
+        ref = codec.decode(row)
+        if other.id == app.collections.get(field.collectionId).id and ref["id"] == record_id:  # type: ignore[union-attr]
+            continue  # self reference on the record being deleted
+        current = ref.get(field.name)
+        remaining = [v for v in current if v != record_id] if isinstance(current, list) else []
+        if not remaining and field.cascadeDelete:
+            await delete_with_cascade(app, conn, other, ref["id"], depth + 1)
+            continue
+        if not remaining and field.required:
+            raise BadRequest(REQUIRED_REFERENCE)
+        new_value = remaining if field.is_multiple() else ""
+        placeholder = codec.placeholder(field.name, "v")
+        await conn.execute(
+            f'UPDATE {codec.table} SET {column} = {placeholder} WHERE "id" = :id', {"v": field.to_db(new_value), "id": ref["id"]}
+        )

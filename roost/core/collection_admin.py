@@ -1,0 +1,56 @@
+"""Bulk collection operations: truncate and import."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from roost.core.cascade import delete_with_cascade, references_to
+from roost.core.collections import Collection
+from roost.core.db import quote_ident
+from roost.core.errors import BadRequest, FieldError, RoostError, ValidationFailed
+
+if TYPE_CHECKING:
+    from roost.core.app import App
+
+
+async def truncate(app: App, coll: Collection) -> None:
+    """Delete every record of ``coll``, running the same cascades as single deletes."""
+    if coll.is_view:
+        raise BadRequest("Unsupported collection type.")
+    table = quote_ident(coll.table, app.dialect)
+    async with app.db.transaction() as conn:
+        if not references_to(app, coll):
+            await conn.execute(f"DELETE FROM {table}")
+            return
+        for row in await conn.fetch_all(f'SELECT "id" FROM {table}'):
+            await delete_with_cascade(app, conn, coll, row["id"])
+
+
+async def import_collections(app: App, items: Any, delete_missing: bool) -> None:
+    """Create or update each collection in ``items``; optionally delete the ones not listed."""
+    if not isinstance(items, list) or not items or not all(isinstance(i, dict) for i in items):
+        raise ValidationFailed(
+            "An error occurred while validating the submitted data.",
+            {"collections": FieldError("validation_required", "Cannot be blank.")},
+        )
+    snapshot = app.collections.snapshot()
+    try:
+        for data in items:
+            existing = app.collections.get(str(data.get("id") or "")) or app.collections.get(str(data.get("name") or ""))
+            if existing is None:
+                await app.collections.create(data)
+            else:
+                await app.collections.update(existing, data)
+        if delete_missing:
+            keep = {str(d.get("id") or "") for d in items} | {str(d.get("name") or "").lower() for d in items}
+            for coll in app.collections.all():
+                if not coll.system and coll.id not in keep and coll.name.lower() not in keep:
+                    await app.collections.delete(coll)
+    except RoostError as exc:
+        await app.collections.load()
+        if not app.collections.all():
+            app.collections.restore(snapshot)
+        raise ValidationFailed(
+            "An error occurred while validating the submitted data.",
+            {"collections": FieldError("validation_collections_import_failure", f"Failed to import the collections configuration. Raw error: {exc.message}")},
+        ) from exc

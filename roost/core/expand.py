@@ -1,0 +1,142 @@
+"""``?expand=``: relations and back-relations, one batched query per relation and level.
+
+Expanded records are attached under the private key ``@expand`` as ``{name: (collection, value)}``
+where value is a record or a list of records. Targets the caller may not view are left out, and
+expand problems are never reported to the caller (PocketBase behaviour).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from roost.core.collections import Collection
+from roost.core.db import json_array_contains, quote_ident
+from roost.core.errors import RoostError
+from roost.core.events import RequestInfo
+from roost.core.record_io import Record, can_see_email, codec_for
+from roost.core.rules import compile_condition
+
+if TYPE_CHECKING:
+    from roost.core.app import App
+
+MAX_DEPTH = 6
+ALIAS = '"_r"'
+MAX_BACK_RELATIONS = 1000
+log = logging.getLogger("roost.expand")
+
+
+def parse_expand(text: str) -> dict[str, Any]:
+    tree: dict[str, Any] = {}
+    for path in text.split(","):
+        node = tree
+        for part in [p.strip() for p in path.strip().split(".") if p.strip()][:MAX_DEPTH]:
+            node = node.setdefault(part, {})
+    return tree
+
+
+async def expand_records(app: App, coll: Collection, records: list[Record], expand: str, info: RequestInfo) -> None:
+    tree = parse_expand(expand)
+    for record in records:
+        record.setdefault("@expand", {})
+    if tree and records:
+        await _expand_level(app, coll, records, tree, info)
+
+
+async def _expand_level(app: App, coll: Collection, records: list[Record], tree: dict[str, Any], info: RequestInfo) -> None:
+    for key, children in tree.items():
+        try:
+            target, related = await _fetch_related(app, coll, records, key, info)
+        except RoostError as exc:
+            log.debug("expand %s.%s skipped: %s", coll.name, key, exc.message)
+            continue
+        if target is None:
+            continue
+        if children and related:
+            for r in related.values():
+                r.setdefault("@expand", {})
+            await _expand_level(app, target, list(related.values()), children, info)
+        for record in records:
+            _attach(coll, record, key, target, related)
+
+
+def _attach(coll: Collection, record: Record, key: str, target: Collection, related: dict[str, Record]) -> None:
+    field = coll.get_field(key)
+    if field is not None:
+        value = record.get(key)
+        if isinstance(value, list):
+            found = [related[v] for v in value if v in related]
+            if found:
+                record["@expand"][key] = (target, found)
+        elif value and value in related:
+            record["@expand"][key] = (target, related[value])
+        return
+    back_field = key.split("_via_", 1)[1]
+    matches = [r for r in related.values() if record["id"] in _ids(r.get(back_field))]
+    if matches:
+        record["@expand"][key] = (target, matches[:MAX_BACK_RELATIONS])
+
+
+def _ids(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+async def _fetch_related(
+    app: App, coll: Collection, records: list[Record], key: str, info: RequestInfo
+) -> tuple[Collection | None, dict[str, Record]]:
+    field = coll.get_field(key)
+    if field is not None:
+        if field.type != "relation":
+            return None, {}
+        target = app.collections.get(getattr(field, "collectionId", ""))
+        ids = {v for r in records for v in _ids(r.get(key)) if v}
+        if target is None or not ids:
+            return target, {}
+        names = ", ".join(f":e{n}" for n in range(len(ids)))
+        cond = f'"_r"."id" IN ({names})'
+        params: dict[str, Any] = {f"e{n}": v for n, v in enumerate(sorted(ids))}
+        return target, await _query(app, target, cond, params, info)
+    if "_via_" not in key:
+        return None, {}
+    target_name, back_name = key.split("_via_", 1)
+    target = app.collections.get(target_name)
+    back = target.get_field(back_name) if target else None
+    if target is None or back is None or back.type != "relation" or getattr(back, "collectionId", "") != coll.id:
+        return None, {}
+    column = f'"_r".{quote_ident(back_name, app.dialect)}'
+    ids = sorted({r["id"] for r in records})
+    params = {f"e{n}": v for n, v in enumerate(ids)}
+    if back.is_multiple():
+        cond = " OR ".join(json_array_contains(column, f"e{n}", app.dialect) for n in range(len(ids)))
+    else:
+        cond = f"{column} IN ({', '.join(f':e{n}' for n in range(len(ids)))})"
+    return target, await _query(app, target, f"({cond})", params, info)
+
+
+async def _query(app: App, target: Collection, cond: str, params: dict[str, Any], info: RequestInfo) -> dict[str, Record]:
+    if not info.is_superuser:
+        rule = target.rule("viewRule")
+        if rule is None:
+            return {}
+        if rule:
+            expand_info = RequestInfo(**{**info.__dict__, "context": "expand"})
+            sql, p = compile_condition(app, target, rule, expand_info, '"_r"', allow_hidden=True)
+            cond += f" AND ({sql})"
+            params.update(p)
+    codec = codec_for(target, app.dialect)
+    rows = await app.db.fetch_all(f'SELECT {codec.select(ALIAS)} FROM {codec.table} AS "_r" WHERE {cond}', params)
+    return {row["id"]: codec.decode(row) for row in rows}
+
+
+def present(app: App, coll: Collection, record: Record, info: RequestInfo, *, show_email: bool | None = None) -> dict[str, Any]:
+    """The API JSON of a record, with its ``expand`` tree when one was requested."""
+    codec = codec_for(coll, app.dialect)
+    email = can_see_email(coll, record, info) if show_email is None else show_email
+    out = codec.export(record, show_hidden=info.is_superuser, show_email=email)
+    expanded = record.get("@expand")
+    if expanded is not None:
+        out["expand"] = {
+            key: [present(app, c, r, info) for r in value] if isinstance(value, list) else present(app, c, value, info)
+            for key, (c, value) in expanded.items()
+        }
+    return out
