@@ -85,6 +85,20 @@ class SdkRun(Mapping[str, StepResult]):
         return len(self._by_name)
 
 
+def js(value: Any) -> str:
+    """A Python value as a JS literal (JSON is valid JS)."""
+    return json.dumps(value)
+
+
+def superuser_login(server: Any, client: str = "default") -> dict[str, str]:
+    """The step that signs client ``client`` in as the launcher's superuser."""
+    return step(
+        f"superuser login ({client})",
+        f"client({js(client)}).collection('_superusers')"
+        f".authWithPassword({js(server.superuser_email)}, {js(server.superuser_password)})",
+    )
+
+
 def step(name: str, expr: str, save: str | None = None) -> dict[str, str]:
     """One SDK call, e.g. ``step("create", "pb.collection('posts').create({title: 'a'})")``."""
     item = {"name": name, "expr": expr}
