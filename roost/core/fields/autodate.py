@@ -1,0 +1,60 @@
+"""The ``autodate`` field type (``created``/``updated`` style timestamps)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from roost.core.errors import FieldError
+from roost.core.fields.base import Field, register
+from roost.core.fields.date import normalize_datetime, now_string
+
+if TYPE_CHECKING:
+    from roost.core.collections import Collection
+
+
+@register
+class AutodateField(Field):
+    """A datetime stamped by the server on create and/or update; client input is ignored.
+
+    The records pipeline calls :meth:`stamp` before validation. Unlike other types, PocketBase
+    outputs no ``help`` and no ``required`` key for autodate fields.
+    """
+
+    type: ClassVar[str] = "autodate"
+    COLUMN: ClassVar[dict[str, str]] = {
+        "sqlite": "TEXT DEFAULT '' NOT NULL",
+        "postgresql": "TEXT DEFAULT '' NOT NULL",
+        "mysql": "VARCHAR(32) NOT NULL DEFAULT ''",
+    }
+    OPTIONS: ClassVar[dict[str, Any]] = {"onCreate": False, "onUpdate": False}
+    onCreate: bool
+    onUpdate: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        out = super().to_dict()
+        out.pop("help", None)
+        return out
+
+    def coerce(self, raw: Any) -> str:
+        return normalize_datetime(raw)
+
+    def from_db(self, raw: Any) -> str:
+        return normalize_datetime(raw)
+
+    def accepts_client_value(self) -> bool:
+        """Client-submitted values are always dropped for autodate fields."""
+        return False
+
+    def stamp(self, current: Any, is_new: bool, now: str | None = None) -> str:
+        """The value to store for a create (``is_new``) or update of a record."""
+        if (is_new and self.onCreate) or (not is_new and self.onUpdate):
+            return now or now_string()
+        return normalize_datetime(current)
+
+    def validate_definition(self, collection: Collection) -> dict[str, FieldError]:
+        errors = super().validate_definition(collection)
+        if not self.onCreate and not self.onUpdate:
+            message = "Either onCreate or onUpdate must be enabled."
+            errors["onCreate"] = FieldError("validation_required", message)
+            errors["onUpdate"] = FieldError("validation_required", message)
+        return errors
