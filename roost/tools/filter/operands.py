@@ -1,0 +1,110 @@
+"""What the compiler and a :class:`FieldResolver` exchange: operands and the parameter binder."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from roost.tools.filter.dialects import Dialect, get_dialect
+from roost.tools.filter.errors import FilterError
+
+TEXT = "text"
+NUMBER = "number"
+BOOL = "bool"
+JSON = "json"
+NULL = "null"
+KINDS = (TEXT, NUMBER, BOOL, JSON, NULL)
+
+_PREFIX_RE = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
+
+
+@dataclass(frozen=True)
+class Operand:
+    """One side of a comparison, as resolved from a literal, identifier or function.
+
+    Attributes:
+        sql: scalar SQL expression (unused when ``source`` is set; ignored when ``static``).
+        kind: value type: ``text`` (also dates), ``number``, ``bool``, ``json`` (a JSON value that
+            compares with ``IS``, never coalesced) or ``null``.
+        source: for a multi-valued operand, a correlated ``SELECT <expr> AS v FROM ...`` yielding
+            one row per value; ``kind`` then describes ``v``.
+        static: the value is known at compile time (literal, macro, request value); ``value``
+            holds it and the compiler binds it, so it never appears in SQL text.
+        value: the static Python value (``None``, ``str``, ``int``, ``float`` or ``bool``).
+        guard: an extra SQL condition ANDed to every comparison using this scalar operand
+            (e.g. ``emailVisibility = TRUE``).
+    """
+
+    sql: str = "NULL"
+    kind: str = TEXT
+    source: str | None = None
+    static: bool = False
+    value: Any = None
+    guard: str | None = None
+
+    @property
+    def multi(self) -> bool:
+        """True for a multi-valued operand (``source`` is set)."""
+        return self.source is not None
+
+    @classmethod
+    def of_value(cls, value: Any) -> Operand:
+        """A static operand; lists and dicts become their JSON text."""
+        if isinstance(value, list | tuple | dict):
+            value = json.dumps(value, separators=(",", ":"), default=str)
+        if value is None:
+            return cls(kind=NULL, static=True)
+        if isinstance(value, bool):
+            return cls(kind=BOOL, static=True, value=value)
+        if isinstance(value, int | float):
+            return cls(kind=NUMBER, static=True, value=value)
+        return cls(kind=TEXT, static=True, value=str(value))
+
+    @classmethod
+    def null(cls) -> Operand:
+        """The SQL NULL operand (what a missing ``@request.*`` key resolves to)."""
+        return cls(kind=NULL, static=True)
+
+
+class Binder:
+    """Collects bound parameters and hands out unique placeholder and alias names.
+
+    Share one binder between every fragment that ends up in the same statement (e.g. the list
+    filter and the listRule) so parameter and alias names never collide.
+    """
+
+    def __init__(self, dialect: Dialect | str = "sqlite", prefix: str = "p") -> None:
+        if not _PREFIX_RE.match(prefix):
+            raise FilterError("Invalid parameter prefix.")
+        self.dialect = get_dialect(dialect)
+        self.prefix = prefix
+        self.params: dict[str, Any] = {}
+        self._aliases = 0
+
+    def bind(self, value: Any) -> str:
+        """Bind ``value`` and return the SQL that reads it (``NULL`` for None)."""
+        if value is None:
+            return "NULL"
+        name = f"{self.prefix}{len(self.params)}"
+        self.params[name] = self.dialect.adapt_value(value)
+        return self.dialect.param(name, value)
+
+    def alias(self, hint: str = "t") -> str:
+        """A fresh table alias, unique within this binder."""
+        self._aliases += 1
+        return f"__{self.prefix}{hint}{self._aliases}"
+
+
+class FieldResolver(Protocol):
+    """Resolves identifiers of a filter into operands. Implemented by ``roost.core.resolver``.
+
+    ``resolve`` receives the identifier as written (with modifiers, e.g. ``tags:length``; never a
+    datetime macro) and must return an :class:`Operand` whose SQL binds every user-supplied value
+    through ``binder``. It raises :class:`FilterError` for an unknown or forbidden field.
+    """
+
+    def resolve(self, name: str, binder: Binder) -> Operand:
+        """Resolve one identifier."""
+        ...

@@ -1,0 +1,77 @@
+"""The ``sort`` query parameter: parsing and compiling to an ORDER BY list."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from roost.tools.filter.errors import FilterError, shorten
+from roost.tools.filter.operands import Binder, FieldResolver
+
+MAX_SORT_FIELDS = 8
+MAX_SORT_FIELD_LENGTH = 255
+RANDOM = "@random"
+ROWID = "@rowid"
+
+_NAME_RE = re.compile(r"[A-Za-z_@#][A-Za-z0-9_.:@#]*\Z")
+
+
+@dataclass(frozen=True)
+class SortField:
+    """One sort key: a field path and its direction."""
+
+    name: str
+    descending: bool = False
+
+
+def parse_sort(
+    text: str, *, max_fields: int = MAX_SORT_FIELDS, max_length: int = MAX_SORT_FIELD_LENGTH
+) -> tuple[SortField, ...]:
+    """Parse ``-created,+title,@random`` into sort fields (an empty text gives none).
+
+    Raises:
+        FilterError: on too many fields, a too long or malformed field name.
+    """
+    if not isinstance(text, str):
+        raise FilterError("The sort must be a string.")
+    if not text.strip():
+        return ()
+    parts = text.split(",")
+    if len(parts) > max_fields:
+        raise FilterError(f"Too many sort fields (max {max_fields}).")
+    fields = []
+    for raw in parts:
+        part = raw.strip()
+        descending = part.startswith("-")
+        name = part[1:] if part[:1] in ("-", "+") else part
+        if len(name) > max_length:
+            raise FilterError(f"A sort field is longer than {max_length} characters.")
+        if not _NAME_RE.match(name):
+            raise FilterError(f"Invalid sort field {shorten(name)!r}.")
+        fields.append(SortField(name, descending))
+    return tuple(fields)
+
+
+def compile_sort(fields: tuple[SortField, ...], resolver: FieldResolver, binder: Binder) -> str:
+    """The ORDER BY list (without the keyword) of ``fields``; '' when there are none.
+
+    ``@rowid`` is passed to the resolver, which knows the base table alias.
+
+    Raises:
+        FilterError: when a field does not resolve to a column expression.
+    """
+    terms = []
+    for field in fields:
+        direction = "DESC" if field.descending else "ASC"
+        if field.name == RANDOM:
+            terms.append(binder.dialect.random())
+            continue
+        operand = resolver.resolve(field.name, binder)
+        if operand.static:
+            raise FilterError(f"Invalid sort field {shorten(field.name)!r}.")
+        sql = operand.sql
+        if operand.source is not None:
+            alias = binder.alias("o")
+            sql = f"(SELECT {alias}.v FROM ({operand.source}) AS {alias} LIMIT 1)"
+        terms.append(f"{sql} {direction}")
+    return ", ".join(terms)
