@@ -16,6 +16,8 @@ class Config(BaseSettings):
     data_dir: Path = Field(default=Path("./roost_data"))
     #: empty means the embedded SQLite file ``<data_dir>/data.db``
     db_url: str = ""
+    #: PostgreSQL schema to use (search_path); empty means the server default
+    db_schema: str = ""
     http: str = "127.0.0.1:8090"
     workers: int = 1
     dev: bool = False

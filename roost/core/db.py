@@ -59,7 +59,8 @@ _PG_UNIQUE_KEY = re.compile(r"Key \((.+?)\)=")
 
 
 def _unique_columns(exc: IntegrityError) -> list[str] | None:
-    message = str(exc.orig)
+    cause = getattr(exc.orig, "__cause__", None)
+    message = f"{exc.orig} {getattr(cause, 'detail', '') or ''}"
     match = _SQLITE_UNIQUE.search(message)
     if match:
         return [part.strip().split(".")[-1] for part in match.group(1).split(",")]
@@ -107,7 +108,7 @@ class Connection:
 class Database:
     """The app's database: a read side and a serialised (SQLite) or pooled (PostgreSQL) write side."""
 
-    def __init__(self, url: str, *, read_pool: int = 4) -> None:
+    def __init__(self, url: str, *, read_pool: int = 4, schema: str = "") -> None:
         self.url = url
         self.dialect = url.split(":", 1)[0].split("+", 1)[0]
         if self.dialect == "sqlite":
@@ -116,7 +117,8 @@ class Database:
             for engine, begin in ((self._write, "BEGIN IMMEDIATE"), (self._read, "BEGIN")):
                 _tune_sqlite(engine, begin)
         else:
-            self._write = create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=False)
+            connect_args = {"server_settings": {"search_path": schema}} if schema else {}
+            self._write = create_async_engine(url, pool_size=10, max_overflow=10, connect_args=connect_args)
             self._read = self._write
 
     async def ping(self) -> None:

@@ -80,6 +80,10 @@ class TextField(Field):
             return prefix
         return prefix + random_string_by_regex(self.autogeneratePattern)
 
+    def autogenerate(self) -> str | None:
+        """Base-protocol hook used by the records pipeline (None when there is no pattern)."""
+        return self.generate() if self.autogeneratePattern else None
+
     def needs_pk_uniqueness_check(self) -> bool:
         """True if a new id must be checked case-insensitively against existing rows.
 
