@@ -2,7 +2,6 @@ from __future__ import annotations
 
 from typing import Any
 
-
 from roost.core.collections import Collection
 from roost.core.fields import Field, ValidationContext, field_from_dict
 
