@@ -37,6 +37,7 @@ from roost.tools.filter.operands import (
     TEXT,
     Binder,
     FieldResolver,
+    Hoist,
     Operand,
 )
 from roost.tools.filter.parser import MAX_EXPRESSIONS, MAX_LENGTH, parse
@@ -65,6 +66,7 @@ __all__ = [
     "Expr",
     "FieldResolver",
     "FilterError",
+    "Hoist",
     "Identifier",
     "Join",
     "Literal",
@@ -96,6 +98,7 @@ def parse_filter(
     cache_key: Hashable = None,
     max_length: int = MAX_LENGTH,
     max_expressions: int = MAX_EXPRESSIONS,
+    user: bool = True,
 ) -> Expr:
     """Parse a filter, using the shared LRU cache keyed by ``(cache_key, expression)``.
 
@@ -104,10 +107,13 @@ def parse_filter(
         cache_key: e.g. the collection's version, so a changed collection gets fresh entries.
         max_length: longest accepted text (PocketBase: 3500).
         max_expressions: most comparisons accepted (PocketBase: 200).
+        user: False for a stored rule: the rule limits replace the two above.
 
     Raises:
         FilterError: on any syntax error or exceeded limit.
     """
+    if not user:
+        max_length, max_expressions = RULE_MAX_LENGTH, RULE_MAX_EXPRESSIONS
     key = (cache_key, expression, max_length, max_expressions)
     cached = PARSE_CACHE.get(key)
     if cached is not None:

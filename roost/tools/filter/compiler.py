@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import replace
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from roost.tools.filter import functions
 from roost.tools.filter.ast import (
@@ -54,8 +54,7 @@ _NUMERIC_RE = re.compile(r"\s*[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?\s*\Z")
 _LITERAL_IDENTIFIERS: dict[str, Any] = {"null": None, "true": 1, "false": 0}
 
 
-@dataclass(frozen=True)
-class CompiledFilter:
+class CompiledFilter(NamedTuple):
     """A SQL condition and the parameters it binds (SQLAlchemy ``text()`` named style)."""
 
     sql: str
@@ -86,7 +85,12 @@ def compile_filter(
     """
     binder = binder or Binder(dialect)
     compiler = _Compiler(resolver, binder, params or {}, now)
-    return CompiledFilter(compiler.expr(expr), binder.params)
+    sql = compiler.expr(expr)
+    if compiler.hoists:
+        pad = binder.alias("pad")
+        joins = " ".join(f"LEFT JOIN {item} ON 1=1" for item in compiler.hoists.values())
+        sql = f"EXISTS (SELECT 1 FROM (SELECT 1 AS one) AS {pad} {joins} WHERE {sql})"
+    return CompiledFilter(sql, binder.params)
 
 
 class _Compiler:
@@ -101,6 +105,7 @@ class _Compiler:
         self.binder = binder
         self.params = params
         self.now = now
+        self.hoists: dict[str, str] = {}
 
     def expr(self, node: Expr) -> str:
         if isinstance(node, Join):
@@ -109,7 +114,10 @@ class _Compiler:
         return self.comparison(node)
 
     def comparison(self, node: Comparison) -> str:
-        return compare(self.operand(node.left), node.op, self.operand(node.right), self.binder)
+        left, right = self.operand(node.left), self.operand(node.right)
+        for hoist in (*left.hoists, *right.hoists):
+            self.hoists.setdefault(hoist.key, hoist.from_item)
+        return compare(left, node.op, right, self.binder)
 
     def operand(self, node: OperandNode) -> Operand:
         if isinstance(node, Literal):
@@ -142,7 +150,8 @@ def compare(left: Operand, op: str, right: Operand, binder: Binder) -> str:
     any_match = op in ANY_OPERATORS
     base = op[1:] if any_match else op
     if not left.multi and not right.multi:
-        return _scalar(left, base, right, binder)
+        cond = _scalar(left, base, right, binder)
+        return cond if any_match else _every(cond, left, base, right, binder)
     froms: list[str] = []
     nulls: list[str] = []
     elements = [_element(side, binder, froms, nulls) for side in (left, right)]
@@ -153,6 +162,22 @@ def compare(left: Operand, op: str, right: Operand, binder: Binder) -> str:
         return exists
     violation = f"NOT ({cond})" + ("" if base == "=" else " OR " + " OR ".join(nulls))
     return f"({exists} AND NOT EXISTS (SELECT 1 FROM {from_sql} WHERE {violation}))"
+
+
+def _every(cond: str, left: Operand, op: str, right: Operand, binder: Binder) -> str:
+    """Add the match-all check of hoisted (``@collection``) operands to ``cond``."""
+    sides = [s.hoists[0].every if len(s.hoists) == 1 else None for s in (left, right)]
+    if sides == [None, None]:
+        return cond
+    froms: list[str] = []
+    nulls: list[str] = []
+    elements = [
+        _element(replace(side, source=every), binder, froms, nulls) if every else side
+        for side, every in zip((left, right), sides, strict=True)
+    ]
+    inner = _scalar(elements[0], op, elements[1], binder)
+    violation = f"NOT ({inner})" + ("" if op == "=" else " OR " + " OR ".join(nulls))
+    return f"({cond} AND NOT EXISTS (SELECT 1 FROM {' CROSS JOIN '.join(froms)} WHERE {violation}))"
 
 
 def _element(side: Operand, binder: Binder, froms: list[str], nulls: list[str]) -> Operand:

@@ -7,11 +7,12 @@ function is applied to each value).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 
 from roost.tools.filter.ast import Call, Identifier, Literal
 from roost.tools.filter.ast import Operand as OperandNode
 from roost.tools.filter.errors import FilterError, shorten
-from roost.tools.filter.operands import NUMBER, TEXT, Binder, Operand
+from roost.tools.filter.operands import NUMBER, TEXT, Binder, Hoist, Operand
 
 MAX_STRFTIME_ARGS = 10
 
@@ -27,6 +28,8 @@ def call(name: str, args: list[Operand], nodes: Sequence[OperandNode], binder: B
     element = binder.alias("f")
     scalars = [Operand(sql=f"{element}.v", kind=a.kind) if a.multi else a for a in args]
     result = impl(scalars, nodes, binder)
+    hoists = tuple(Hoist(h.key, h.from_item) for a in args for h in a.hoists)
+    result = replace(result, hoists=hoists)
     if not multi:
         return result
     return Operand(

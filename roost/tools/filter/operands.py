@@ -21,6 +21,25 @@ _PREFIX_RE = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
 
 
 @dataclass(frozen=True)
+class Hoist:
+    """A table shared by every comparison of one compiled filter (``@collection.X[:alias]``).
+
+    The compiler wraps the whole filter in ``EXISTS (SELECT 1 FROM <padded from_item> WHERE
+    ...)`` so comparisons naming the same ``key`` see the same row, like PocketBase's join.
+
+    Attributes:
+        key: identity of the shared row (e.g. ``@collection.<id>:<alias>``).
+        from_item: ``"table" AS alias`` to add to the wrapping FROM.
+        every: an uncorrelated ``SELECT <expr> AS v FROM ...`` over all rows, used to apply the
+            match-all check of plain operators (None: no check).
+    """
+
+    key: str
+    from_item: str
+    every: str | None = None
+
+
+@dataclass(frozen=True)
 class Operand:
     """One side of a comparison, as resolved from a literal, identifier or function.
 
@@ -35,6 +54,7 @@ class Operand:
         value: the static Python value (``None``, ``str``, ``int``, ``float`` or ``bool``).
         guard: an extra SQL condition ANDed to every comparison using this scalar operand
             (e.g. ``emailVisibility = TRUE``).
+        hoists: shared tables ``sql`` refers to (see :class:`Hoist`).
     """
 
     sql: str = "NULL"
@@ -43,6 +63,7 @@ class Operand:
     static: bool = False
     value: Any = None
     guard: str | None = None
+    hoists: tuple[Hoist, ...] = ()
 
     @property
     def multi(self) -> bool:
@@ -82,6 +103,7 @@ class Binder:
         self.prefix = prefix
         self.params: dict[str, Any] = {}
         self._aliases = 0
+        self._hoisted: dict[str, str] = {}
 
     def bind(self, value: Any) -> str:
         """Bind ``value`` and return the SQL that reads it (``NULL`` for None)."""
@@ -95,6 +117,12 @@ class Binder:
         """A fresh table alias, unique within this binder."""
         self._aliases += 1
         return f"__{self.prefix}{hint}{self._aliases}"
+
+    def hoist_alias(self, key: str) -> str:
+        """The alias of shared table ``key`` (the same for every call with that key)."""
+        if key not in self._hoisted:
+            self._hoisted[key] = self.alias("h")
+        return self._hoisted[key]
 
 
 class FieldResolver(Protocol):

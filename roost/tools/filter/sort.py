@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from roost.tools.filter.compiler import CompiledFilter
+from roost.tools.filter.dialects import Dialect
 from roost.tools.filter.errors import FilterError, shorten
 from roost.tools.filter.operands import Binder, FieldResolver
 
@@ -52,14 +54,21 @@ def parse_sort(
     return tuple(fields)
 
 
-def compile_sort(fields: tuple[SortField, ...], resolver: FieldResolver, binder: Binder) -> str:
+def compile_sort(
+    fields: tuple[SortField, ...],
+    resolver: FieldResolver,
+    binder: Binder | Dialect | str = "sqlite",
+) -> CompiledFilter:
     """The ORDER BY list (without the keyword) of ``fields``; '' when there are none.
 
-    ``@rowid`` is passed to the resolver, which knows the base table alias.
+    ``@rowid`` is passed to the resolver, which knows the base table alias. Pass the binder of
+    the filter of the same statement so parameter names never collide.
 
     Raises:
         FilterError: when a field does not resolve to a column expression.
     """
+    if not isinstance(binder, Binder):
+        binder = Binder(binder)
     terms = []
     for field in fields:
         direction = "DESC" if field.descending else "ASC"
@@ -67,11 +76,11 @@ def compile_sort(fields: tuple[SortField, ...], resolver: FieldResolver, binder:
             terms.append(binder.dialect.random())
             continue
         operand = resolver.resolve(field.name, binder)
-        if operand.static:
+        if operand.static or operand.hoists:
             raise FilterError(f"Invalid sort field {shorten(field.name)!r}.")
         sql = operand.sql
         if operand.source is not None:
             alias = binder.alias("o")
             sql = f"(SELECT {alias}.v FROM ({operand.source}) AS {alias} LIMIT 1)"
         terms.append(f"{sql} {direction}")
-    return ", ".join(terms)
+    return CompiledFilter(", ".join(terms), binder.params)
