@@ -74,6 +74,10 @@ class Dialect:
         """A random ordering key."""
         return "RANDOM()"
 
+    def order_term(self, sql: str, descending: bool) -> str:
+        """One ORDER BY term; NULLs sort first ascending, as in SQLite."""
+        return f"{sql} {'DESC' if descending else 'ASC'}"
+
     def json_extract(self, column: str, path: Sequence[str], bind: Bind) -> str:
         """The JSON value at ``path`` in ``column`` (a SQL value in SQLite, JSONB in PostgreSQL)."""
         suffix = "".join(f"[{p}]" if p.isdigit() else f".{p}" for p in json_path_segments(path))
@@ -170,6 +174,9 @@ class PostgresDialect(Dialect):
         if kind == "text":
             return f"(CASE WHEN {sql} ~ '{_NUMERIC_TEXT}' THEN CAST({sql} AS DOUBLE PRECISION) END)"
         return sql
+
+    def order_term(self, sql: str, descending: bool) -> str:
+        return f"{sql} DESC NULLS LAST" if descending else f"{sql} ASC NULLS FIRST"
 
     def clamp(self, sql: str, low: str, high: str) -> str:
         return f"LEAST({high}, GREATEST({low}, {sql}))"

@@ -71,7 +71,6 @@ def compile_sort(
         binder = Binder(binder)
     terms = []
     for field in fields:
-        direction = "DESC" if field.descending else "ASC"
         if field.name == RANDOM:
             terms.append(binder.dialect.random())
             continue
@@ -82,5 +81,5 @@ def compile_sort(
         if operand.source is not None:
             alias = binder.alias("o")
             sql = f"(SELECT {alias}.v FROM ({operand.source}) AS {alias} LIMIT 1)"
-        terms.append(f"{sql} {direction}")
+        terms.append(binder.dialect.order_term(sql, field.descending))
     return CompiledFilter(", ".join(terms), binder.params)
