@@ -19,7 +19,14 @@ from roost.apis.request import app_of, infer_value, request_info
 from roost.apis.responses import json_response
 from roost.core import records
 from roost.core.app import App
-from roost.core.errors import BadRequest, FieldError, Forbidden, NotFound, RoostError, ValidationFailed
+from roost.core.errors import (
+    BadRequest,
+    FieldError,
+    Forbidden,
+    NotFound,
+    RoostError,
+    ValidationFailed,
+)
 from roost.core.events import RequestInfo
 
 _URL_RE = re.compile(r"^/api/collections/(?P<collection>[^/?]+)/records(?:/(?P<id>[^/?]+))?/?$")

@@ -13,6 +13,7 @@ from roost.core.collection_store import CollectionStore
 from roost.core.collections import Collection
 from roost.core.db import Database
 from roost.core.fields.date import now_string
+from roost.core.rules import validate_rule
 from roost.core.settings import Settings
 from roost.core.system_collections import initial_collections
 
@@ -34,6 +35,7 @@ class App:
         self.db = Database(config.database_url, read_pool=config.sqlite_read_pool, schema=config.db_schema)
         self.collections = CollectionStore(self.db)
         self.settings = Settings(self.db)
+        self.collections.rule_validator = lambda coll, rule: validate_rule(self, coll, rule)
         self.started = time.time()
 
     @property

@@ -9,8 +9,8 @@ import orjson
 from roost.core.collections import Collection
 from roost.core.events import RequestInfo
 from roost.core.fields import field_from_dict
-from roost.core.queries import ListQuery, Page, compile_order
-from roost.core.rules import compile_condition
+from roost.core.queries import ListQuery, Page
+from roost.core.rules import compile_condition, compile_order, new_binder
 
 if TYPE_CHECKING:
     from roost.core.app import App
@@ -27,12 +27,13 @@ _META = Collection(
 
 async def list_collections(app: App, query: ListQuery, info: RequestInfo) -> Page:
     q = query.normalised()
-    params: dict[str, Any] = {}
+    binder = new_binder(app)
     where = ""
     if q.filter.strip():
-        sql, params = compile_condition(app, _META, q.filter, info, '"_r"', allow_hidden=True, is_filter=True)
+        sql, _ = compile_condition(app, _META, q.filter, info, '"_r"', allow_hidden=True, is_filter=True, binder=binder)
         where = f" WHERE ({sql})"
-    order = compile_order(app, _META, q.sort, info, params)
+    order = compile_order(app, _META, q.sort, info, '"_r"', binder)
+    params: dict[str, Any] = binder.params
     base = f'FROM "_collections" AS "_r"{where}'
     rows = await app.db.fetch_all(
         f'SELECT "_r"."data" {base}{order} LIMIT {int(q.per_page)} OFFSET {int((q.page - 1) * q.per_page)}', params

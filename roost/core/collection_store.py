@@ -14,10 +14,18 @@ from typing import Any
 import orjson
 
 from roost.core import schema_sync
-from roost.core.collections import AUTH, BASE, COLLECTION_TYPES, RULE_NAMES, VIEW, Collection, default_collection_id
+from roost.core.collections import (
+    AUTH,
+    BASE,
+    COLLECTION_TYPES,
+    RULE_NAMES,
+    VIEW,
+    Collection,
+    default_collection_id,
+)
 from roost.core.db import Connection, Database, quote_ident
 from roost.core.errors import BadRequest, FieldError, ValidationFailed
-from roost.core.fields import FIELD_TYPES, Field, default_field_id, field_from_dict
+from roost.core.fields import FIELD_TYPES, Field, default_field_id
 from roost.core.fields.date import now_string
 from roost.core.system_collections import auth_indexes, auth_options, auth_system_fields, id_field
 
@@ -86,6 +94,8 @@ class CollectionStore:
             coll = Collection.from_dict(merged)
         except (TypeError, ValueError, KeyError) as exc:
             raise BadRequest("Failed to load the submitted data due to invalid formatting.") from exc
+        if any(getattr(f, "load_errors", None) for f in coll.fields):
+            raise BadRequest("Failed to load the submitted data due to invalid formatting.")
         coll.created = existing.created if existing else ""
         coll.updated = existing.updated if existing else ""
         coll.system = existing.system if existing else False
@@ -294,7 +304,10 @@ class CollectionStore:
 async def alter_table(conn: Connection, old: Collection, new: Collection) -> None:
     """Apply the difference between two definitions of one collection to its table."""
     d = conn.dialect
-    q = lambda name: quote_ident(name, d)  # noqa: E731
+
+    def q(name: str) -> str:
+        return quote_ident(name, d)
+
     for sql in schema_sync.drop_indexes_sql(old, d):
         await conn.execute(sql)
     if old.table != new.table:
@@ -321,7 +334,10 @@ async def alter_table(conn: Connection, old: Collection, new: Collection) -> Non
 async def _convert_column(conn: Connection, table: str, old: Field, new: Field) -> None:
     """Change a column's storage type by copying converted values through a temporary column."""
     d = conn.dialect
-    q = lambda name: quote_ident(name, d)  # noqa: E731
+
+    def q(name: str) -> str:
+        return quote_ident(name, d)
+
     tmp = f"_tmp_{new.name}"
     temp_field = copy.copy(new)
     temp_field.name = tmp
@@ -334,6 +350,3 @@ async def _convert_column(conn: Connection, table: str, old: Field, new: Field) 
     await conn.execute(f"ALTER TABLE {q(table)} DROP COLUMN {q(new.name)}")
     await conn.execute(f"ALTER TABLE {q(table)} RENAME COLUMN {q(tmp)} TO {q(new.name)}")
 
-
-def field_from_json(data: dict[str, Any]) -> Field:
-    return field_from_dict(data)

@@ -105,7 +105,7 @@ class Collection:
         out.update(
             name=self.name,
             type=self.type,
-            fields=[f.to_dict() for f in self.fields],
+            fields=[dict(sorted(f.to_dict().items())) for f in self.fields],
             indexes=list(self.indexes),
             created=self.created,
             updated=self.updated,

@@ -9,9 +9,9 @@ asyncpg pool for both. Every SQL string passes through :func:`_text`, which cach
 from __future__ import annotations
 
 import re
-from contextvars import ContextVar
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from functools import lru_cache
 from typing import Any
 
@@ -81,11 +81,12 @@ class Connection:
 
     async def fetch_all(self, sql: str, params: Mapping[str, Any] | None = None) -> list[Row]:
         result = await self._conn.execute(_text(sql), dict(params or {}))
-        return list(result.mappings().all())
+        return [dict(row) for row in result.mappings().all()]
 
     async def fetch_one(self, sql: str, params: Mapping[str, Any] | None = None) -> Row | None:
         result = await self._conn.execute(_text(sql), dict(params or {}))
-        return result.mappings().first()
+        row = result.mappings().first()
+        return None if row is None else dict(row)
 
     async def fetch_value(self, sql: str, params: Mapping[str, Any] | None = None) -> Any:
         result = await self._conn.execute(_text(sql), dict(params or {}))

@@ -104,12 +104,12 @@ async def _fetch_related(
     if target is None or back is None or back.type != "relation" or getattr(back, "collectionId", "") != coll.id:
         return None, {}
     column = f'"_r".{quote_ident(back_name, app.dialect)}'
-    ids = sorted({r["id"] for r in records})
-    params = {f"e{n}": v for n, v in enumerate(ids)}
+    back_ids = sorted({r["id"] for r in records})
+    params = {f"e{n}": v for n, v in enumerate(back_ids)}
     if back.is_multiple():
-        cond = " OR ".join(json_array_contains(column, f"e{n}", app.dialect) for n in range(len(ids)))
+        cond = " OR ".join(json_array_contains(column, f"e{n}", app.dialect) for n in range(len(back_ids)))
     else:
-        cond = f"{column} IN ({', '.join(f':e{n}' for n in range(len(ids)))})"
+        cond = f"{column} IN ({', '.join(f':e{n}' for n in range(len(back_ids)))})"
     return target, await _query(app, target, f"({cond})", params, info)
 
 

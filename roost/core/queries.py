@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from roost.core.collections import Collection
-from roost.core.errors import BadRequest, Forbidden, NotFound
+from roost.core.errors import Forbidden, NotFound
 from roost.core.events import RequestInfo
 from roost.core.record_io import Record, codec_for
-from roost.core.rules import compile_condition, require_rule
+from roost.core.rules import compile_condition, compile_order, new_binder, require_rule
 
 if TYPE_CHECKING:
     from roost.core.app import App
@@ -60,16 +60,17 @@ async def list_records(app: App, coll: Collection, query: ListQuery, info: Reque
     guard_user_expression(q.filter, info)
     guard_user_expression(q.sort, info)
     codec = codec_for(coll, app.dialect)
-    conditions, params = [], {}
+    binder = new_binder(app)
+    conditions = []
     if rule:
-        sql, p = compile_condition(app, coll, rule, info, ALIAS, allow_hidden=True)
+        sql, _ = compile_condition(app, coll, rule, info, ALIAS, allow_hidden=True, binder=binder)
         conditions.append(f"({sql})")
-        params.update(p)
     if q.filter.strip():
-        sql, p = compile_condition(app, coll, q.filter, info, ALIAS, allow_hidden=info.is_superuser, is_filter=True)
-        conditions.append(f"({_rename_params(sql, p, 'f', params)})")
+        sql, _ = compile_condition(app, coll, q.filter, info, ALIAS, allow_hidden=info.is_superuser, is_filter=True, binder=binder)
+        conditions.append(f"({sql})")
     where = (" WHERE " + " AND ".join(conditions)) if conditions else ""
-    order = compile_order(app, coll, q.sort, info, params)
+    order = compile_order(app, coll, q.sort, info, ALIAS, binder)
+    params = binder.params
     offset = (q.page - 1) * q.per_page
     base = f"FROM {codec.table} AS {ALIAS}{where}"
     page_sql = f"SELECT {codec.select(ALIAS)} {base}{order} LIMIT {int(q.per_page)} OFFSET {int(offset)}"
@@ -86,44 +87,17 @@ async def list_records(app: App, coll: Collection, query: ListQuery, info: Reque
     return Page(items, q.page, q.per_page, total_items, total_pages)
 
 
-def _rename_params(sql: str, params: dict[str, Any], prefix: str, into: dict[str, Any]) -> str:
-    """Merge ``params`` into ``into`` under fresh names so two compiled fragments never collide."""
-    import re
-
-    mapping = {name: f"{prefix}_{name}" for name in params}
-    for old, new in mapping.items():
-        into[new] = params[old]
-    if not mapping:
-        return sql
-    return re.sub(r":(\w+)", lambda m: ":" + mapping.get(m.group(1), m.group(1)), sql)
-
-
-def compile_order(app: App, coll: Collection, sort: str, info: RequestInfo, params: dict[str, Any]) -> str:
-    if not sort.strip():
-        return ""
-    from roost.core.resolver import RecordFieldResolver
-    from roost.tools.filter import FilterError, compile_sort, parse_sort
-
-    try:
-        items = parse_sort(sort)
-        resolver = RecordFieldResolver(
-            app.collections.get, coll, alias=ALIAS, info=info, allow_hidden=info.is_superuser, dialect=app.dialect
-        )
-        sql, p = compile_sort(items, resolver, app.dialect)
-    except FilterError as exc:
-        raise BadRequest("Something went wrong while processing your request.") from exc
-    return " ORDER BY " + _rename_params(sql, p, "s", params) if sql else ""
-
-
 async def view_record(app: App, coll: Collection, record_id: str, info: RequestInfo) -> Record:
     """One record the caller may view; 404 when it is missing or the view rule says no."""
     rule = require_rule(coll, "viewRule", info)
     codec = codec_for(coll, app.dialect)
-    params: dict[str, Any] = {"_rid": record_id}
+    binder = new_binder(app)
+    params = binder.params
+    params["_rid"] = record_id
     where = f"{ALIAS}.\"id\" = :_rid"
     if rule:
-        sql, p = compile_condition(app, coll, rule, info, ALIAS, allow_hidden=True)
-        where += f" AND ({_rename_params(sql, p, 'r', params)})"
+        sql, _ = compile_condition(app, coll, rule, info, ALIAS, allow_hidden=True, binder=binder)
+        where += f" AND ({sql})"
     row = await app.db.fetch_one(f"SELECT {codec.select(ALIAS)} FROM {codec.table} AS {ALIAS} WHERE {where}", params)
     if row is None:
         raise NotFound()

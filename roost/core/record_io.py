@@ -62,9 +62,7 @@ class Codec:
                 out[key] = coll.id
             elif key == "collectionName":
                 out[key] = coll.name
-            elif key in self.hidden and not show_hidden:
-                continue
-            elif key == "email" and coll.is_auth and not show_email and not record.get("emailVisibility"):
+            elif (key in self.hidden and not show_hidden) or (key == "email" and coll.is_auth and not show_email and not record.get("emailVisibility")):
                 continue
             else:
                 out[key] = record.get(key)

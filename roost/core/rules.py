@@ -11,11 +11,22 @@ from typing import TYPE_CHECKING, Any
 from roost.core.collections import Collection
 from roost.core.errors import BadRequest, Forbidden
 from roost.core.events import RequestInfo
+from roost.core.resolver import RecordFieldResolver
+from roost.tools.filter import (
+    Binder,
+    FilterError,
+    compile_filter,
+    compile_sort,
+    parse_filter,
+    parse_rule,
+    parse_sort,
+)
 
 if TYPE_CHECKING:
     from roost.core.app import App
 
 ONLY_SUPERUSERS = "Only superusers can perform this action."
+BAD_REQUEST = "Something went wrong while processing your request."
 
 
 def require_rule(coll: Collection, rule_name: str, info: RequestInfo) -> str | None:
@@ -31,6 +42,14 @@ def require_rule(coll: Collection, rule_name: str, info: RequestInfo) -> str | N
     return rule
 
 
+def new_binder(app: App, prefix: str = "p") -> Binder:
+    return Binder(app.dialect, prefix=prefix)
+
+
+def _resolver(app: App, coll: Collection, info: RequestInfo, alias: str, allow_hidden: bool) -> RecordFieldResolver:
+    return RecordFieldResolver(app.collections.get, coll, alias=alias, info=info, allow_hidden=allow_hidden, dialect=app.dialect)
+
+
 def compile_condition(
     app: App,
     coll: Collection,
@@ -40,33 +59,47 @@ def compile_condition(
     *,
     allow_hidden: bool,
     is_filter: bool = False,
+    binder: Binder | None = None,
 ) -> tuple[str, dict[str, Any]]:
     """Compile a rule or user filter into ``(sql, params)`` over ``alias``.
 
-    Raises BadRequest for an expression that does not parse or resolve.
+    Pass one ``binder`` for every fragment of the same statement. Raises BadRequest for an
+    expression that does not parse or resolve.
     """
-    from roost.core.resolver import RecordFieldResolver
-    from roost.tools.filter import FilterError, compile_filter, parse_filter
-
+    binder = binder or new_binder(app)
     try:
-        ast = parse_filter(expression, cache_key=f"{coll.id}:{coll.version}", user=is_filter)
-        resolver = RecordFieldResolver(
-            app.collections.get, coll, alias=alias, info=info, allow_hidden=allow_hidden, dialect=app.dialect
-        )
-        return compile_filter(ast, resolver, app.dialect)
+        key = (coll.id, coll.version)
+        tree = parse_filter(expression, cache_key=key) if is_filter else parse_rule(expression, cache_key=key)
+        compiled = compile_filter(tree, _resolver(app, coll, info, alias, allow_hidden), binder=binder)
     except FilterError as exc:
-        raise BadRequest("Something went wrong while processing your request.") from exc
+        raise BadRequest(BAD_REQUEST) from exc
+    return compiled.sql, compiled.params
+
+
+def compile_order(
+    app: App, coll: Collection, sort: str, info: RequestInfo, alias: str, binder: Binder
+) -> str:
+    """The ORDER BY clause (with a leading space) for a user ``sort``; '' when empty."""
+    if not sort.strip():
+        return ""
+    try:
+        compiled = compile_sort(parse_sort(sort), _resolver(app, coll, info, alias, info.is_superuser), binder)
+    except FilterError as exc:
+        raise BadRequest(BAD_REQUEST) from exc
+    return f" ORDER BY {compiled.sql}" if compiled.sql else ""
 
 
 def validate_rule(app: App, coll: Collection, expression: str) -> str | None:
-    """The parse or resolve error of a rule being saved on ``coll``, or None."""
-    from roost.core.resolver import RecordFieldResolver
-    from roost.tools.filter import FilterError, compile_filter, parse_filter
+    """The parse or resolve error of a rule being saved on ``coll`` (not cached yet), or None."""
 
+    def lookup(name_or_id: str) -> Collection | None:
+        if name_or_id in (coll.id, coll.name) or name_or_id.lower() == coll.name.lower():
+            return coll
+        return app.collections.get(name_or_id)
+
+    resolver = RecordFieldResolver(lookup, coll, alias='"_r"', info=RequestInfo(), allow_hidden=True, dialect=app.dialect)
     try:
-        ast = parse_filter(expression, cache_key=None, user=False)
-        resolver = RecordFieldResolver(app.collections.get, coll, alias="_r", info=RequestInfo(), allow_hidden=True, dialect=app.dialect)
-        compile_filter(ast, resolver, app.dialect)
+        compile_filter(parse_rule(expression), resolver, binder=new_binder(app))
     except FilterError as exc:
         return str(exc)
     return None

@@ -71,7 +71,9 @@ def parse_index(statement: str) -> IndexDef | None:
 
 def render_index(index: IndexDef, table: str, dialect: str) -> str:
     """The CREATE INDEX statement for ``dialect``."""
-    q = lambda name: quote_ident(name, dialect)  # noqa: E731
+    def q(name: str) -> str:
+        return quote_ident(name, dialect)
+
     cols = []
     for col in index.columns:
         expr = q(col.name)
