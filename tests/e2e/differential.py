@@ -56,6 +56,11 @@ _FILE_NAME_INSIDE = re.compile(r"([\w.-]+)_[a-z0-9]{10}(\.\w+)\b")
 _RANDOM_INDEX_NAME = re.compile(r"\b(idx_\w+?)(?<!_pbc)_[a-z0-9]{10}\b")
 _VIEW_FIELD_ID = re.compile(r"^_clone_\w+$")
 _NOW_WINDOW = dt.timedelta(days=2)
+_PLACEHOLDER = re.compile(r"\{[A-Z_]+(?::[\w]+)?\}")
+# Email template prose is each project's own writing; only the placeholders it uses must agree.
+_EMAIL_TEMPLATE_KEYS = {
+    "emailTemplate", "verificationTemplate", "resetPasswordTemplate", "confirmEmailChangeTemplate",
+}
 
 
 def corpus_files() -> list[Path]:
@@ -117,6 +122,10 @@ class Normaliser:
 
     def normalise(self, value: Any) -> Any:
         if isinstance(value, dict):
+            value = {
+                key: _template_outline(item) if key in _EMAIL_TEMPLATE_KEYS else item
+                for key, item in value.items()
+            }
             return {
                 self._string(key): "<random>"
                 if key in self.random_keys and isinstance(item, str) and item
@@ -158,6 +167,18 @@ class Normaliser:
     def _near_now(self, text: str) -> bool:
         moment = dt.datetime.strptime(text, "%Y-%m-%d %H:%M:%S.%fZ").replace(tzinfo=dt.UTC)
         return abs(moment - self.started) < _NOW_WINDOW
+
+
+def _template_outline(template: Any) -> Any:
+    if not isinstance(template, dict):
+        return template
+    outline = dict(template)
+    if isinstance(outline.get("subject"), str):
+        outline["subject"] = "<subject>"
+    if isinstance(outline.get("body"), str):
+        used = sorted(set(_PLACEHOLDER.findall(outline["body"])))
+        outline["body"] = "<body using " + " ".join(used) + ">"
+    return outline
 
 
 def _describe_jwt(token: str) -> str:
