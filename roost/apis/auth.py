@@ -10,6 +10,7 @@ from roost.apis.records import present_records
 from roost.apis.request import app_of, auth_token, read_body, request_info
 from roost.apis.responses import json_response
 from roost.core.auth import flows
+from roost.core.auth.impersonate import impersonate as impersonate_record
 from roost.core.collections import Collection
 from roost.core.events import RequestInfo
 from roost.core.record_io import Record
@@ -49,8 +50,17 @@ async def auth_refresh(request: Request) -> Response:
     return await _auth_response(request, coll, record, token, info)
 
 
+async def impersonate(request: Request) -> Response:
+    coll = _auth_collection(request)
+    body, _ = await read_body(request)
+    info = await request_info(request)
+    record, token = await impersonate_record(app_of(request), coll, request.path_params["id"], body, info)
+    return await _auth_response(request, coll, record, token, info)
+
+
 routes = [
     Route("/api/collections/{collection}/auth-methods", auth_methods, methods=["GET"]),
     Route("/api/collections/{collection}/auth-with-password", auth_with_password, methods=["POST"]),
     Route("/api/collections/{collection}/auth-refresh", auth_refresh, methods=["POST"]),
+    Route("/api/collections/{collection}/impersonate/{id}", impersonate, methods=["POST"]),
 ]

@@ -59,17 +59,18 @@ def _validate(reqs: list[Any], max_requests: int) -> None:
     if not reqs:
         errors["requests"] = FieldError("validation_required", "Cannot be blank.")
     elif len(reqs) > max_requests:
-        errors["requests"] = FieldError("validation_length_too_long", f"The length must be no more than {max_requests}.", {"max": max_requests})
+        errors["requests"] = FieldError(
+            "validation_length_too_long", f"The length must be no more than {max_requests}.", {"max": max_requests, "min": 0}
+        )
     else:
         per: dict[str, Any] = {}
         for i, item in enumerate(reqs):
             if not isinstance(item, dict):
                 per[str(i)] = {"method": FieldError("validation_required", "Cannot be blank.")}
                 continue
-            method = str(item.get("method", "")).upper()
             err: dict[str, Any] = {}
-            if method not in ("POST", "PATCH", "PUT", "DELETE"):
-                err["method"] = FieldError("validation_in_invalid", "Must be a valid value.")
+            if not item.get("method"):
+                err["method"] = FieldError("validation_required", "Cannot be blank.")
             if not item.get("url"):
                 err["url"] = FieldError("validation_required", "Cannot be blank.")
             if err:
@@ -77,7 +78,7 @@ def _validate(reqs: list[Any], max_requests: int) -> None:
         if per:
             errors["requests"] = per
     if errors:
-        raise ValidationFailed("Something went wrong while processing your request.", errors)
+        raise ValidationFailed("Invalid batch request data.", errors)
 
 
 async def _run_one(app: App, outer: RequestInfo, item: dict[str, Any]) -> tuple[int, Any]:
@@ -85,8 +86,13 @@ async def _run_one(app: App, outer: RequestInfo, item: dict[str, Any]) -> tuple[
     parts = urlsplit(str(item["url"]))
     match = _URL_RE.match(parts.path)
     query = dict(parse_qsl(parts.query))
-    if not match or (method == "POST" and match.group("id")) or (method in ("PATCH", "DELETE") and not match.group("id")):
-        raise BadRequest("Invalid batch request data.")
+    if (
+        not match
+        or method not in ("POST", "PUT", "PATCH", "DELETE")
+        or (method in ("POST", "PUT") and match.group("id"))
+        or (method in ("PATCH", "DELETE") and not match.group("id"))
+    ):
+        raise BadRequest()
     coll = app.collections.get(match.group("collection"))
     if coll is None:
         raise NotFound("Missing or invalid collection context.")
@@ -130,7 +136,7 @@ async def batch(request: Request) -> Response:
     try:
         reqs = await _read_requests(request)
     except (orjson.JSONDecodeError, ValueError) as exc:
-        raise BadRequest("Failed to load the submitted data due to invalid formatting.") from exc
+        raise BadRequest("Failed to read the submitted batch data.") from exc
     _validate(reqs, int(settings.get("maxRequests") or 50))
     outer = await request_info(request)
     results: list[dict[str, Any]] = []

@@ -14,8 +14,16 @@ from roost.apis.responses import json_response, no_content
 from roost.core import collection_admin
 from roost.core.collection_queries import list_collections
 from roost.core.collections import Collection
-from roost.core.errors import NotFound
+from roost.core.errors import BadRequest, NotFound, RoostError
 from roost.core.system_collections import scaffolds
+
+
+async def _read_definition(request: Request) -> dict[str, Any]:
+    try:
+        body, _ = await read_body(request)
+    except RoostError as exc:
+        raise BadRequest("Failed to load the collection type data due to invalid formatting.") from exc
+    return body
 
 
 def _collection(request: Request) -> Collection:
@@ -40,7 +48,7 @@ async def view_route(request: Request) -> Response:
 
 async def create_route(request: Request) -> Response:
     await require_superuser(request)
-    body, _ = await read_body(request)
+    body = await _read_definition(request)
     coll = await app_of(request).collections.create(body)
     return json_response(request, coll.to_dict())
 
@@ -48,7 +56,7 @@ async def create_route(request: Request) -> Response:
 async def update_route(request: Request) -> Response:
     await require_superuser(request)
     existing = _collection(request)
-    body, _ = await read_body(request)
+    body = await _read_definition(request)
     coll = await app_of(request).collections.update(existing, body)
     return json_response(request, coll.to_dict())
 
@@ -67,7 +75,7 @@ async def truncate_route(request: Request) -> Response:
 
 async def import_route(request: Request) -> Response:
     await require_superuser(request)
-    body, _ = await read_body(request)
+    body = await _read_definition(request)
     await collection_admin.import_collections(app_of(request), body.get("collections"), bool(body.get("deleteMissing")))
     return no_content()
 

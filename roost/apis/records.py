@@ -46,7 +46,7 @@ async def list_records(request: Request) -> Response:
 
 
 async def view_record(request: Request) -> Response:
-    coll = collection_or_404(request)
+    coll = collection_or_404(request, "Missing collection context.")
     info = await request_info(request)
     record = await queries.view_record(app_of(request), coll, request.path_params["id"], info)
     return json_response(request, (await present_records(request, coll, [record], info))[0])

@@ -144,7 +144,7 @@ async def read_body(request: Request) -> tuple[dict[str, Any], dict[str, list[Up
     try:
         decoded = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        raise BadRequest("Failed to load the submitted data due to invalid formatting.") from exc
+        raise BadRequest() from exc
     if not isinstance(decoded, dict):
-        raise BadRequest("Failed to load the submitted data due to invalid formatting.")
+        raise BadRequest()
     return decoded, files

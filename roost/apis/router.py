@@ -23,6 +23,8 @@ async def _not_found(request: Request) -> Response:
     for route in request.app.router.routes:
         if route.path != "/{path:path}" and route.matches(request.scope)[0] == Match.PARTIAL:
             return json_error(404, "The requested resource wasn't found.")
+    if request.method not in ("GET", "HEAD"):
+        return json_error(404, "The requested resource wasn't found.")
     return json_error(404, "File not found.")
 
 

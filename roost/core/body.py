@@ -41,8 +41,6 @@ def load_body(
         field = coll.get_field(name)
         if field is None or field.type == "autodate":
             continue
-        if name == "id" and not is_new:
-            continue
         if field.hidden and not info.is_superuser and field.type != "password":
             continue
         if modifier == "autogenerate":

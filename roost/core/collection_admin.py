@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import orjson
+
 from roost.core.cascade import delete_with_cascade, references_to
 from roost.core.collections import Collection
 from roost.core.db import quote_ident
@@ -34,8 +36,10 @@ async def import_collections(app: App, items: Any, delete_missing: bool) -> None
             {"collections": FieldError("validation_required", "Cannot be blank.")},
         )
     snapshot = app.collections.snapshot()
+    current: dict[str, Any] = {}
     try:
         for data in items:
+            current = data
             existing = app.collections.get(str(data.get("id") or "")) or app.collections.get(str(data.get("name") or ""))
             if existing is None:
                 await app.collections.create(data)
@@ -45,12 +49,28 @@ async def import_collections(app: App, items: Any, delete_missing: bool) -> None
             keep = {str(d.get("id") or "") for d in items} | {str(d.get("name") or "").lower() for d in items}
             for coll in app.collections.all():
                 if not coll.system and coll.id not in keep and coll.name.lower() not in keep:
+                    current = coll.to_dict()
                     await app.collections.delete(coll)
     except RoostError as exc:
         await app.collections.load()
         if not app.collections.all():
             app.collections.restore(snapshot)
+        details = orjson.dumps(_plain_errors(exc.data), option=orjson.OPT_INDENT_2).decode() if exc.data else exc.message
+        name, cid = current.get("name", ""), current.get("id", "")
         raise ValidationFailed(
-            "An error occurred while validating the submitted data.",
-            {"collections": FieldError("validation_collections_import_failure", f"Failed to import the collections configuration. Raw error: {exc.message}")},
+            "Failed to import collections.",
+            {"collections": FieldError("validation_collections_import_failure",
+                                       f"Data validations failed for collection \"{name}\" ({cid}):\n{details}")},
         ) from exc
+
+
+def _plain_errors(data: dict[str, Any]) -> dict[str, Any]:
+    """Error data as PocketBase prints it inside import failures: lower-case messages only."""
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        if isinstance(value, dict) and "message" in value and "code" in value:
+            message = str(value["message"])
+            out[key] = (message[:1].lower() + message[1:]).rstrip(".")
+        elif isinstance(value, dict):
+            out[key] = _plain_errors(value)
+    return out

@@ -67,6 +67,9 @@ class CollectionStore:
             raise BadRequest("Failed to load the collection type data due to invalid formatting.")
         base = existing.to_storage() if existing else {}
         merged = {**base, **{k: v for k, v in data.items() if k not in ("created", "updated", "system")}}
+        merged.setdefault("name", "")
+        if not isinstance(merged["name"], str):
+            raise BadRequest("Failed to load the collection type data due to invalid formatting.")
         ctype = merged.get("type") or BASE
         if existing is not None:
             merged["type"] = existing.type
@@ -87,7 +90,9 @@ class CollectionStore:
         for f in fields_in:
             if f.get("type") not in FIELD_TYPES:
                 raise BadRequest("Failed to load the submitted data due to invalid formatting.")
-        merged["fields"] = self._with_system_fields(str(ctype), fields_in, existing)
+        merged["fields"] = self._with_system_fields(str(ctype), _dedupe_fields(fields_in), existing)
+        if existing is not None and existing.name != merged["name"] and "indexes" not in data:
+            merged["indexes"] = [_retarget_index(i, existing.name, merged["name"]) for i in existing.indexes]
         if ctype == AUTH and not existing and "indexes" not in data:
             merged["indexes"] = auth_indexes(str(merged.get("name", "")), str(merged["id"]))
         try:
@@ -114,16 +119,18 @@ class CollectionStore:
         out = [dict(f) for f in fields_in]
         by_id = {f.get("id"): f for f in out if f.get("id")}
         by_name = {f.get("name"): f for f in out}
-        prefix = []
+        prefix, suffix = [], []
         for sys_field in required:
             sid = sys_field.get("id") or default_field_id(sys_field["type"], sys_field["name"])
-            sent = by_id.get(sid) or (by_name.get(sys_field["name"]) if by_name.get(sys_field["name"], {}).get("type") == sys_field["type"] else None)
+            same_name = by_name.get(sys_field["name"])
+            sent = by_id.get(sid) or (same_name if same_name and same_name.get("type") == sys_field["type"] else None)
             if sent is None:
-                prefix.append(sys_field)
+                # a missing id goes first, other missing system fields after the client's fields
+                (prefix if sys_field["name"] == "id" else suffix).append(sys_field)
             else:
                 # system fields keep their name, type and system flag; options may be tuned
                 sent.update(name=sys_field["name"], type=sys_field["type"], system=True, id=sid)
-        return prefix + out
+        return prefix + out + suffix
 
     # ----- validation -------------------------------------------------------------------------
     def validate(self, coll: Collection, existing: Collection | None) -> None:
@@ -182,6 +189,8 @@ class CollectionStore:
                 err["type"] = FieldError("validation_field_type_change", "Field type cannot be changed.")
             if not err:
                 err.update(field.validate_definition(coll))
+            if not err and field.type == "relation":
+                err.update(self._relation_errors(coll, field, old))
             if err:
                 errors[str(i)] = err
             seen_names.add(field.name.lower())
@@ -191,6 +200,19 @@ class CollectionStore:
                 if old.system and not any(f.id == old.id for f in coll.fields):
                     errors.setdefault("fields", FieldError("validation_system_field_change", "System fields cannot be removed."))
         return errors
+
+    def _relation_errors(self, coll: Collection, field: Field, old: Field | None) -> dict[str, FieldError]:
+        from roost.core.fields.relation import CHANGED_COLLECTION_ERROR, MISSING_COLLECTION_ERROR, VIEW_TARGET_ERROR
+
+        target_id = str(getattr(field, "collectionId", "") or "")
+        target = coll if target_id == coll.id else self._by_id.get(target_id)
+        if target is None:
+            return {"collectionId": FieldError(*MISSING_COLLECTION_ERROR)}
+        if old is not None and getattr(old, "collectionId", "") != target_id:
+            return {"collectionId": FieldError(*CHANGED_COLLECTION_ERROR)}
+        if target.is_view and not coll.is_view:
+            return {"collectionId": FieldError(*VIEW_TARGET_ERROR)}
+        return {}
 
     def _index_ok(self, statement: str, coll: Collection) -> bool:
         index = schema_sync.parse_index(statement)
@@ -245,7 +267,7 @@ class CollectionStore:
         dialect = conn.dialect
         if existing is None:
             for sql in schema_sync.create_table_sql(coll, dialect):
-                await conn.execute(sql)
+                await conn.execute_ddl(sql)
             await conn.execute(
                 'INSERT INTO "_collections" ("id", "name", "type", "system", "data", "created", "updated") '
                 "VALUES (:id, :name, :type, :system, :data, :created, :updated)",
@@ -280,12 +302,9 @@ class CollectionStore:
             for f in c.fields if f.type == "relation" and getattr(f, "collectionId", "") == coll.id
         ]  # fmt: skip
         if referencing:
-            raise BadRequest(
-                "Failed to delete collection.",
-                {"id": FieldError("validation_collection_in_use", f"The collection is referenced by {', '.join(sorted(set(referencing)))}.")},
-            )
+            raise BadRequest(f"Failed to delete collection probably due to existing reference in {referencing[0]}.")
         async with self.db.transaction() as conn:
-            await conn.execute(f"DROP TABLE {quote_ident(coll.table, conn.dialect)}")
+            await conn.execute_ddl(f"DROP TABLE {quote_ident(coll.table, conn.dialect)}")
             await conn.execute('DELETE FROM "_collections" WHERE "id" = :id', {"id": coll.id})
         self._by_id.pop(coll.id, None)
         self._by_name.pop(coll.name.lower(), None)
@@ -301,6 +320,23 @@ class CollectionStore:
         self._by_id, self._by_name = snap
 
 
+def _dedupe_fields(fields_in: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A later field with the same id or name replaces the earlier one in place (PocketBase)."""
+    out: list[dict[str, Any]] = []
+    for field in fields_in:
+        for i, kept in enumerate(out):
+            if (field.get("id") and kept.get("id") == field.get("id")) or kept.get("name") == field.get("name"):
+                out[i] = field
+                break
+        else:
+            out.append(field)
+    return out
+
+
+def _retarget_index(statement: str, old: str, new: str) -> str:
+    return re.sub(rf"(\bON\s+)([`\"\[]?){re.escape(old)}([`\"\]]?)", lambda m: f"{m.group(1)}{m.group(2)}{new}{m.group(3)}", statement, count=1, flags=re.I)
+
+
 async def alter_table(conn: Connection, old: Collection, new: Collection) -> None:
     """Apply the difference between two definitions of one collection to its table."""
     d = conn.dialect
@@ -309,26 +345,26 @@ async def alter_table(conn: Connection, old: Collection, new: Collection) -> Non
         return quote_ident(name, d)
 
     for sql in schema_sync.drop_indexes_sql(old, d):
-        await conn.execute(sql)
+        await conn.execute_ddl(sql)
     if old.table != new.table:
-        await conn.execute(f"ALTER TABLE {q(old.table)} RENAME TO {q(new.table)}")
+        await conn.execute_ddl(f"ALTER TABLE {q(old.table)} RENAME TO {q(new.table)}")
     table = q(new.table)
     new_by_id = {f.id: f for f in new.fields}
     old_by_id = {f.id: f for f in old.fields}
     for field in old.fields:
         if field.id not in new_by_id and field.name != "id":
-            await conn.execute(f"ALTER TABLE {table} DROP COLUMN {q(field.name)}")
+            await conn.execute_ddl(f"ALTER TABLE {table} DROP COLUMN {q(field.name)}")
     for field in new.fields:
         before = old_by_id.get(field.id)
         if before is None:
-            await conn.execute(f"ALTER TABLE {table} ADD COLUMN {schema_sync.column_sql(field, d)}")
+            await conn.execute_ddl(f"ALTER TABLE {table} ADD COLUMN {schema_sync.column_sql(field, d)}")
             continue
         if before.name != field.name:
-            await conn.execute(f"ALTER TABLE {table} RENAME COLUMN {q(before.name)} TO {q(field.name)}")
+            await conn.execute_ddl(f"ALTER TABLE {table} RENAME COLUMN {q(before.name)} TO {q(field.name)}")
         if before.column_type(d) != field.column_type(d) and field.name != "id":
             await _convert_column(conn, new.table, before, field)
     for sql in schema_sync.index_statements(new, d):
-        await conn.execute(sql)
+        await conn.execute_ddl(sql)
 
 
 async def _convert_column(conn: Connection, table: str, old: Field, new: Field) -> None:
@@ -341,12 +377,12 @@ async def _convert_column(conn: Connection, table: str, old: Field, new: Field) 
     tmp = f"_tmp_{new.name}"
     temp_field = copy.copy(new)
     temp_field.name = tmp
-    await conn.execute(f"ALTER TABLE {q(table)} ADD COLUMN {schema_sync.column_sql(temp_field, d)}")
+    await conn.execute_ddl(f"ALTER TABLE {q(table)} ADD COLUMN {schema_sync.column_sql(temp_field, d)}")
     rows = await conn.fetch_all(f"SELECT {q('id')} AS id, {q(new.name)} AS v FROM {q(table)}")
     params = [{"id": r["id"], "v": new.to_db(new.coerce(old.from_db(r["v"])))} for r in rows]
     if params:
         placeholder = ":v" if not (new.json_column and d == "postgresql") else "CAST(:v AS JSONB)"
         await conn.execute(f"UPDATE {q(table)} SET {q(tmp)} = {placeholder} WHERE {q('id')} = :id", params)
-    await conn.execute(f"ALTER TABLE {q(table)} DROP COLUMN {q(new.name)}")
-    await conn.execute(f"ALTER TABLE {q(table)} RENAME COLUMN {q(tmp)} TO {q(new.name)}")
+    await conn.execute_ddl(f"ALTER TABLE {q(table)} DROP COLUMN {q(new.name)}")
+    await conn.execute_ddl(f"ALTER TABLE {q(table)} RENAME COLUMN {q(tmp)} TO {q(new.name)}")
 

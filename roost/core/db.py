@@ -92,6 +92,10 @@ class Connection:
         result = await self._conn.execute(_text(sql), dict(params or {}))
         return result.scalar()
 
+    async def execute_ddl(self, sql: str) -> None:
+        """Run a parameterless statement verbatim (DDL may hold ``:`` inside default literals)."""
+        await self._conn.exec_driver_sql(sql)
+
     async def execute(self, sql: str, params: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None) -> int:
         try:
             if isinstance(params, Sequence):

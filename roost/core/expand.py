@@ -36,11 +36,23 @@ def parse_expand(text: str) -> dict[str, Any]:
 
 
 async def expand_records(app: App, coll: Collection, records: list[Record], expand: str, info: RequestInfo) -> None:
-    tree = parse_expand(expand)
+    tree = {k: v for k, v in parse_expand(expand).items() if _expandable(app, coll, k)}
+    if not tree or not records:
+        return
     for record in records:
         record.setdefault("@expand", {})
-    if tree and records:
-        await _expand_level(app, coll, records, tree, info)
+    await _expand_level(app, coll, records, tree, info)
+
+
+def _expandable(app: App, coll: Collection, key: str) -> bool:
+    """Is ``key`` a relation field or a ``<collection>_via_<field>`` back-relation of ``coll``?"""
+    field = coll.get_field(key)
+    if field is not None:
+        return field.type == "relation"
+    target_name, _, back_name = key.partition("_via_")
+    target = app.collections.get(target_name) if back_name else None
+    back = target.get_field(back_name) if target else None
+    return back is not None and back.type == "relation" and getattr(back, "collectionId", "") == coll.id
 
 
 async def _expand_level(app: App, coll: Collection, records: list[Record], tree: dict[str, Any], info: RequestInfo) -> None:

@@ -6,6 +6,7 @@ expression evaluated with the record as the base. Superusers bypass every rule.
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
 from roost.core.collections import Collection
@@ -101,5 +102,18 @@ def validate_rule(app: App, coll: Collection, expression: str) -> str | None:
     try:
         compile_filter(parse_rule(expression), resolver, binder=new_binder(app))
     except FilterError as exc:
-        return str(exc)
+        return rule_error_text(str(exc))
     return None
+
+
+_UNKNOWN_FIELD = re.compile(r"^Unknown field '(.+)'\.$")
+
+
+def rule_error_text(message: str) -> str:
+    """PocketBase's wording of the two common rule errors, which admin UIs show verbatim."""
+    match = _UNKNOWN_FIELD.match(message)
+    if match:
+        return f'invalid left operand "{match.group(1)}" - unknown field "{match.group(1)}"'
+    if message.startswith(("Expected", "Unexpected", "Unterminated", "Invalid character")):
+        return "invalid or incomplete filter expression"
+    return message.rstrip(".")

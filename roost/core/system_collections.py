@@ -6,6 +6,7 @@ Ids, names, fields and rules match PocketBase's so that the official SDKs (which
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 from roost.core.collections import AUTH, BASE, Collection, default_collection_id, new_token_secret
@@ -189,7 +190,7 @@ def scaffolds() -> dict[str, dict[str, Any]]:
     base = Collection.from_dict({"id": "", "name": "", "type": BASE, **blank_rules, "fields": [id_field()]})
     auth_data: dict[str, Any] = {
         "id": "", "name": "", "type": AUTH, **blank_rules, "fields": auth_system_fields(),
-        "indexes": auth_indexes("", "_scaffold_"), **auth_options(),
+        "indexes": auth_indexes("", secrets.token_hex(5)), **auth_options(),
     }  # fmt: skip
     auth = Collection.from_dict(auth_data)
     view = Collection.from_dict({"id": "", "name": "", "type": "view", **blank_rules, "viewQuery": ""})

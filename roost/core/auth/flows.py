@@ -39,7 +39,7 @@ def require_auth_collection(coll: Collection | None) -> Collection:
 async def _find_by_identity(app: App, coll: Collection, field_name: str, identity: str) -> Record | None:
     codec = codec_for(coll, app.dialect)
     column = f'"_r".{quote_ident(field_name, app.dialect)}'
-    cond = f"LOWER({column}) = LOWER(:v)" if field_name == "email" else f"{column} = :v"
+    cond = f"{column} = :v"
     row = await app.db.fetch_one(f'SELECT {codec.select(ALIAS)} FROM {codec.table} AS "_r" WHERE {cond} LIMIT 1', {"v": identity})
     return codec.decode(row) if row else None
 
@@ -63,7 +63,12 @@ async def auth_with_password(app: App, coll: Collection, body: dict[str, Any], i
     fields = list(options.get("identityFields") or [])
     wanted = body.get("identityField")
     if wanted:
-        fields = [f for f in fields if f == wanted]
+        if wanted not in fields:
+            raise ValidationFailed(
+                "An error occurred while validating the submitted data.",
+                {"identityField": FieldError("validation_in_invalid", "Must be a valid value.")},
+            )
+        fields = [wanted]
     record = None
     for name in fields:
         if coll.get_field(name) is not None:
@@ -96,7 +101,7 @@ async def auth_refresh(app: App, coll: Collection, info: RequestInfo, token: str
     if info.auth is None or info.auth_collection is None:
         raise Unauthorized("The request requires valid record authorization token.")
     if info.auth_collection.id != coll.id:
-        raise Forbidden(f"The request requires auth record from {coll.name} collection.")
+        raise Forbidden(f"The request requires auth record from {info.auth_collection.name} collection.")
     claims = tokens.unverified_claims(token) or {}
     record = dict(info.auth)
     await check_auth_rule(app, coll, record, info)
