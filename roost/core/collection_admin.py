@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from roost.core.cascade import delete_with_cascade, references_to
-from roost.core.collections import Collection
+from roost.core.collections import Collection, default_collection_id
 from roost.core.db import quote_ident
 from roost.core.errors import BadRequest, FieldError, RoostError, ValidationFailed
 
@@ -56,11 +56,12 @@ async def import_collections(app: App, items: Any, delete_missing: bool) -> None
         if not app.collections.all():
             app.collections.restore(snapshot)
         details = orjson.dumps(_plain_errors(exc.data), option=orjson.OPT_INDENT_2).decode() if exc.data else exc.message
-        name, cid = current.get("name", ""), current.get("id", "")
+        name = str(current.get("name", ""))
+        cid = current.get("id") or default_collection_id(str(current.get("type") or "base"), name)
         raise ValidationFailed(
             "Failed to import collections.",
             {"collections": FieldError("validation_collections_import_failure",
-                                       f"Data validations failed for collection \"{name}\" ({cid}):\n{details}")},
+                                       f"Data validations failed for collection \"{name}\" ({cid}):\n{details}.")},
         ) from exc
 
 

@@ -235,7 +235,7 @@ class CollectionStore:
                 continue
             message = self.rule_validator(coll, rule) if self.rule_validator else None
             if message:
-                errors[name] = FieldError("validation_invalid_rule", f"Invalid rule. Raw error: {message}")
+                errors[name] = FieldError("validation_invalid_rule", f"Invalid rule. Raw error: {message}.")
         return errors
 
     # ----- persistence ------------------------------------------------------------------------
@@ -326,7 +326,7 @@ def _dedupe_fields(fields_in: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for field in fields_in:
         for i, kept in enumerate(out):
             if (field.get("id") and kept.get("id") == field.get("id")) or kept.get("name") == field.get("name"):
-                out[i] = field
+                out[i] = field if field.get("id") or not kept.get("id") else {**field, "id": kept["id"]}
                 break
         else:
             out.append(field)
