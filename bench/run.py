@@ -553,11 +553,24 @@ end
     return "\n".join(lines)
 
 
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of ``pid`` and its descendants, in seconds."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for p in process_tree(pid):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+    return total / ticks
+
+
 def run_wrk(srv: Server, script: Path, path: str, seconds: float, threads: int, connections: int,
             timeout: str) -> dict[str, Any]:
+    cpu0, t0 = cpu_seconds(srv.pid), time.monotonic()
     args = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{max(1, round(seconds))}s", f"--timeout={timeout}",
             "-s", str(script), srv.base + path]
     proc = subprocess.run(args, capture_output=True, text=True, timeout=seconds + 120)
+    cpu, wall = cpu_seconds(srv.pid) - cpu0, time.monotonic() - t0
     for line in proc.stdout.splitlines():
         if line.startswith("BENCHJSON "):
             res: dict[str, Any] = json.loads(line[len("BENCHJSON "):])
@@ -565,6 +578,9 @@ def run_wrk(srv: Server, script: Path, path: str, seconds: float, threads: int, 
             non2xx = {k: v for k, v in res["statuses"].items() if not 200 <= int(k) < 300}
             res["non_2xx"] = sum(non2xx.values())
             res["socket_errors"] = sum(v for k, v in res["errors"].items() if k != "status")
+            # Server CPU use during the round: cores busy, and CPU milliseconds per request.
+            res["server_cpu_cores"] = round(cpu / wall, 3) if wall else 0.0
+            res["server_cpu_ms_per_req"] = round(1000 * cpu / res["requests"], 3) if res["requests"] else None
             res["ok"] = res["non_2xx"] == 0 and res["socket_errors"] == 0 and res["requests"] > 0
             return res
     raise RuntimeError(f"wrk gave no result (exit {proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
@@ -585,7 +601,7 @@ def profile_roost(srv: Server, script: Path, r: Request, seconds: float, args: a
     raw = out_dir / f"{label}.collapsed"
     dur = max(2, round(seconds))
     spy = subprocess.Popen([pyspy, "record", "--pid", str(srv.pid), "--duration", str(dur + 1), "--rate", "200",
-                            "--format", "raw", "--output", str(raw), "--nonblocking"],
+                            "--format", "raw", "--output", str(raw), "--gil", "--threads", *args.pyspy_extra],
                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     time.sleep(0.5)
     run_wrk(srv, script, r.path, dur, args.threads, args.connections, args.wrk_timeout)
@@ -629,7 +645,7 @@ PACKAGE_GROUPS = [
     ("bcrypt", ("bcrypt/",)),
     ("pydantic", ("pydantic",)),
     ("orjson / json", ("orjson", "json/")),
-    ("asyncio / uvloop", ("asyncio/", "uvloop/")),
+    ("asyncio / uvloop", ("asyncio/", "uvloop/", "<native code")),
     ("threading / concurrent", ("threading.py", "concurrent/", "queue.py")),
 ]
 
@@ -644,32 +660,34 @@ def _group(frame: str) -> str:
 def summarise_collapsed(raw: Path, top: int = 15) -> dict[str, Any]:
     """Self time and inclusive time per function, and self time per package, from collapsed stacks.
 
-    Only the thread that runs the event loop is counted for the function tables; idle samples
-    (``select``/``epoll`` waits, thread-pool workers waiting for work) are split out.
+    The samples come from ``py-spy record --gil``: only threads holding the GIL are sampled, so the
+    shares say where the Python CPU time goes (the resource a single Roost process saturates).
     """
     total = 0
-    idle = 0
     self_t: collections.Counter[str] = collections.Counter()
     incl_t: collections.Counter[str] = collections.Counter()
     group_t: collections.Counter[str] = collections.Counter()
+    thread_t: collections.Counter[str] = collections.Counter()
     for line in raw.read_text(errors="replace").splitlines():
         stack, _, count_s = line.rpartition(" ")
         if not stack or not count_s.isdigit():
             continue
         count = int(count_s)
-        frames = [_frame_module(f) for f in stack.split(";") if f and not f.startswith("process ")
-                  and not f.startswith("thread ")]
+        parts = [f for f in stack.split(";") if f]
+        thread = "?"
+        if parts and parts[0].startswith("thread ("):
+            tname = parts[0].split(":", 1)[-1].strip()
+            thread = ("main thread (event loop, SQLAlchemy greenlets)" if tname == "MainThread" else
+                      "aiosqlite worker threads" if "_connection_worker_thread" in tname else tname)
+            parts = parts[1:]
+        frames = [_frame_module(f) for f in parts if not f.startswith("process ")]
         if not frames:
-            continue
-        leaf = frames[-1]
-        if re.search(r"^(select|poll|epoll|wait|_worker|run_forever|_run_once|get|acquire) ", leaf) and (
-                "selectors" in leaf or "threading" in leaf or "queue" in leaf or "concurrent" in leaf
-                or "base_events" in leaf):
-            idle += count
-            continue
+            # GIL held with no Python frame on the stack: C code (uvloop, httptools) called from the loop.
+            frames = ["<native code: uvloop/httptools, no Python frame>"]
         total += count
-        self_t[leaf] += count
-        # Attribute the leaf sample to the innermost frame that belongs to a named package group.
+        thread_t[thread] += count
+        self_t[frames[-1]] += count
+        # Attribute the sample to the innermost frame that belongs to a named package group.
         for f in reversed(frames):
             g = _group(f)
             if g != "other":
@@ -686,8 +704,9 @@ def summarise_collapsed(raw: Path, top: int = 15) -> dict[str, Any]:
 
     return {
         "file": str(raw.relative_to(REPO)) if raw.is_relative_to(REPO) else str(raw),
-        "busy_samples": total,
-        "idle_samples": idle,
+        "mode": "py-spy record --gil (samples only while a thread holds the GIL)",
+        "gil_samples": total,
+        "by_thread": share(thread_t),
         "by_package": share(group_t),
         "self": share(self_t),
         "inclusive": share(incl_t),
@@ -711,6 +730,10 @@ def fmt_rps(x: float | None) -> str:
     return "-" if x is None else f"{x:,.0f}" if x >= 100 else f"{x:,.1f}"
 
 
+def fmt_cpu(ms: float | None) -> str:
+    return "-" if ms is None else f"{ms:.2f}" if ms < 10 else f"{ms:.0f}"
+
+
 def fmt_ms(us: float | None) -> str:
     return "-" if us is None else f"{us / 1000:.1f}" if us >= 10000 else f"{us / 1000:.2f}"
 
@@ -730,6 +753,8 @@ def summarise_rounds(rounds: list[dict[str, Any]]) -> dict[str, Any]:
         "rps_rounds": [round(r["rps"], 1) for r in rounds],
         "p50_us_median": None if failed else statistics.median(r["latency_us"]["p50"] for r in ok),
         "p99_us_median": None if failed else statistics.median(r["latency_us"]["p99"] for r in ok),
+        "cpu_cores_median": None if failed else statistics.median(r["server_cpu_cores"] for r in ok),
+        "cpu_ms_per_req_median": None if failed else statistics.median(r["server_cpu_ms_per_req"] for r in ok),
         "requests": sum(r["requests"] for r in rounds),
         "statuses": dict(sorted(statuses.items())),
         "socket_errors": dict(errors),
@@ -816,7 +841,8 @@ def bench_size(size: int, args: argparse.Namespace, servers: list[Server], scena
                         per_server[s.name].append(res)
                         flag = "" if res["ok"] else f"  FAILED statuses={res['statuses']} errors={res['errors']}"
                         log(f"     round {rnd + 1} {s.name:<10} {res['rps']:>10,.1f} req/s  "
-                            f"p50 {fmt_ms(res['latency_us']['p50'])} ms  p99 {fmt_ms(res['latency_us']['p99'])} ms{flag}")
+                            f"p50 {fmt_ms(res['latency_us']['p50'])} ms  p99 {fmt_ms(res['latency_us']['p99'])} ms  "
+                            f"server CPU {res['server_cpu_cores']:.2f} cores{flag}")
             for s in servers:
                 summ = summarise_rounds(per_server[s.name])
                 if bad:
@@ -877,11 +903,12 @@ def markdown(report: dict[str, Any]) -> str:
         f"Run {m['started']} on {m['cpus']} CPU(s) ({m['cpu_model']}); Roost {m['versions'].get('roost')}, "
         f"PocketBase {m['versions'].get('pocketbase')}.",
         f"wrk -t{m['wrk_threads']} -c{m['connections']} -d{m['duration_s']:g}s, {m['rounds']} alternating rounds "
-        f"per server (median shown), wrk shares the {m['cpus']} cores with the server under test.",
+        f"per server (median shown), wrk shares the {m['cpus']} cores with the server under test. "
+        "Server CPU ms/req = (utime+stime of the server process during a round) / requests.",
         "",
         "| dataset | scenario | Roost req/s | PocketBase req/s | Roost/PB | Roost p50 / p99 ms | PB p50 / p99 ms "
-        "| Roost peak RSS MiB | PB peak RSS MiB |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| server CPU ms/req Roost / PB | Roost peak RSS MiB | PB peak RSS MiB |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for size_res in report["results"]:
         for name, e in size_res["scenarios"].items():
@@ -901,6 +928,7 @@ def markdown(report: dict[str, Any]) -> str:
                 f"| {size_res['size']:,} | {e['title']} | {fmt_rps(r['rps_median'])} | {fmt_rps(p['rps_median'])} | "
                 f"{ratio} | {fmt_ms(r['p50_us_median'])} / {fmt_ms(r['p99_us_median'])} | "
                 f"{fmt_ms(p['p50_us_median'])} / {fmt_ms(p['p99_us_median'])} | "
+                f"{fmt_cpu(r['cpu_ms_per_req_median'])} / {fmt_cpu(p['cpu_ms_per_req_median'])} | "
                 f"{r['peak_rss_kb_after'] / 1024:.0f} | {p['peak_rss_kb_after'] / 1024:.0f} |")
     lines.append("")
     for size_res in report["results"]:
@@ -949,6 +977,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--latest", action="store_true", help="also copy the results to bench/results/latest.{json,md}")
     ap.add_argument("--keep", action="store_true", help="keep the servers' temp data dirs")
     args = ap.parse_args(argv)
+    args.pyspy_extra = os.environ.get("BENCH_PYSPY_EXTRA", "").split()
 
     defaults = (dict(sizes="200", duration="1s", rounds=1, warmup="0.5s", connections=8, profile_seconds=2.0)
                 if args.quick else
@@ -1034,7 +1063,8 @@ def main(argv: list[str] | None = None) -> int:
         for name, e in size_res["scenarios"].items():
             prof = e.get("roost_profile")
             if prof and "by_package" in prof:
-                log(f"Roost profile, {size_res['size']:,} posts, {name} (busy samples {prof['busy_samples']}):")
+                log(f"Roost profile, {size_res['size']:,} posts, {name} (GIL samples {prof['gil_samples']}):")
+                log("   by thread:  " + ", ".join(f"{x['function']} {x['share']:.0%}" for x in prof["by_thread"]))
                 log("   by package: " + ", ".join(f"{x['function']} {x['share']:.0%}" for x in prof["by_package"][:8]))
                 log("   top self:   " + "; ".join(f"{x['function']} {x['share']:.0%}" for x in prof["self"][:6]))
     log(f"results: {out_json}")
