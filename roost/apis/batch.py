@@ -8,6 +8,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import orjson
+from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -28,30 +29,38 @@ from roost.core.errors import (
     ValidationFailed,
 )
 from roost.core.events import RequestInfo
+from roost.core.files import Upload
 
 _URL_RE = re.compile(r"^/api/collections/(?P<collection>[^/?]+)/records(?:/(?P<id>[^/?]+))?/?$")
 _FILE_KEY_RE = re.compile(r"^requests(?:\.(\d+)|\[(\d+)\])\.(.+)$")
 
 
-async def _read_requests(request: Request) -> list[Any]:
+async def _read_requests(request: Request) -> tuple[list[Any], dict[int, dict[str, list[Upload]]]]:
+    """The inner requests, plus uploads keyed by request index and field (``requests.N.field``)."""
+    uploads: dict[int, dict[str, list[Upload]]] = {}
     ctype = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if ctype == "multipart/form-data":
         form = await request.form()
         payload = form.get("@jsonPayload")
         data = orjson.loads(str(payload)) if payload is not None else {}
         reqs = data.get("requests") if isinstance(data, dict) else None
-        if isinstance(reqs, list):
-            for key in form:
-                match = _FILE_KEY_RE.match(key)
-                if match and not hasattr(form[key], "filename"):
-                    idx = int(match.group(1) or match.group(2))
-                    if idx < len(reqs) and isinstance(reqs[idx], dict):
-                        reqs[idx].setdefault("body", {})[match.group(3)] = infer_value(str(form[key]))
-        return reqs if isinstance(reqs, list) else []
+        if not isinstance(reqs, list):
+            return [], uploads
+        for key in form:
+            match = _FILE_KEY_RE.match(key)
+            if not match:
+                continue
+            idx, name = int(match.group(1) or match.group(2)), match.group(3)
+            for value in form.getlist(key):
+                if isinstance(value, UploadFile):
+                    uploads.setdefault(idx, {}).setdefault(name, []).append(Upload(value.filename or "", await value.read()))
+                elif idx < len(reqs) and isinstance(reqs[idx], dict):
+                    reqs[idx].setdefault("body", {})[name] = infer_value(str(value))
+        return reqs, uploads
     raw = await request.body()
     data = orjson.loads(raw) if raw.strip() else {}
     reqs = data.get("requests") if isinstance(data, dict) else None
-    return reqs if isinstance(reqs, list) else []
+    return (reqs if isinstance(reqs, list) else []), uploads
 
 
 def _validate(reqs: list[Any], max_requests: int) -> None:
@@ -81,7 +90,7 @@ def _validate(reqs: list[Any], max_requests: int) -> None:
         raise ValidationFailed("Invalid batch request data.", errors)
 
 
-async def _run_one(app: App, outer: RequestInfo, item: dict[str, Any]) -> tuple[int, Any]:
+async def _run_one(app: App, outer: RequestInfo, item: dict[str, Any], files: dict[str, list[Upload]]) -> tuple[int, Any]:
     method = str(item["method"]).upper()
     parts = urlsplit(str(item["url"]))
     match = _URL_RE.match(parts.path)
@@ -112,9 +121,9 @@ async def _run_one(app: App, outer: RequestInfo, item: dict[str, Any]) -> tuple[
         await records.delete_record(app, coll, str(record_id), info)
         return 204, None
     if method == "POST":
-        record = await records.create_record(app, coll, body, info)
+        record = await records.create_record(app, coll, body, info, files)
     else:
-        record = await records.update_record(app, coll, str(record_id), body, info)
+        record = await records.update_record(app, coll, str(record_id), body, info, files)
     out = (await render(app, coll, [record], info, query.get("expand", "")))[0]
     return 200, pick_fields(out, query["fields"]) if query.get("fields") else out
 
@@ -134,7 +143,7 @@ async def batch(request: Request) -> Response:
     if not settings.get("enabled"):
         raise Forbidden("Batch requests are not allowed.")
     try:
-        reqs = await _read_requests(request)
+        reqs, uploads = await _read_requests(request)
     except (orjson.JSONDecodeError, ValueError) as exc:
         raise BadRequest("Failed to read the submitted batch data.") from exc
     _validate(reqs, int(settings.get("maxRequests") or 50))
@@ -144,7 +153,7 @@ async def batch(request: Request) -> Response:
         async with asyncio.timeout(float(settings.get("timeout") or 3)), app.db.transaction():
             for index, item in enumerate(reqs):
                 try:
-                    status, body = await _run_one(app, outer, item)
+                    status, body = await _run_one(app, outer, item, uploads.get(index, {}))
                 except RoostError as exc:
                     raise _failure(index, exc) from exc
                 results.append({"status": status, "body": body})

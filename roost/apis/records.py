@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from roost.apis.request import app_of, list_query, read_body, request_info
+from roost.apis.request import app_of, list_query, read_body, read_uploads, request_info
 from roost.apis.responses import json_response, no_content
 from roost.core import expand, queries, records
 from roost.core.app import App
@@ -54,17 +54,17 @@ async def view_record(request: Request) -> Response:
 
 async def create_record(request: Request) -> Response:
     coll = collection_or_404(request)
-    body, _files = await read_body(request)
+    body, files = await read_body(request)
     info = await request_info(request, body)
-    record = await records.create_record(app_of(request), coll, body, info)
+    record = await records.create_record(app_of(request), coll, body, info, await read_uploads(files))
     return json_response(request, (await present_records(request, coll, [record], info))[0])
 
 
 async def update_record(request: Request) -> Response:
     coll = collection_or_404(request)
-    body, _files = await read_body(request)
+    body, files = await read_body(request)
     info = await request_info(request, body)
-    record = await records.update_record(app_of(request), coll, request.path_params["id"], body, info)
+    record = await records.update_record(app_of(request), coll, request.path_params["id"], body, info, await read_uploads(files))
     return json_response(request, (await present_records(request, coll, [record], info))[0])
 
 

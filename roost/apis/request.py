@@ -13,6 +13,7 @@ from roost.core.app import App
 from roost.core.auth import tokens
 from roost.core.errors import BadRequest
 from roost.core.events import RequestInfo
+from roost.core.files import Upload
 from roost.core.queries import ListQuery
 
 GO_TRUE = {"1", "t", "T", "TRUE", "true", "True"}
@@ -108,6 +109,11 @@ def canonical_float(number: float) -> str:
     if text.endswith(".0"):
         text = text[:-2]
     return text
+
+
+async def read_uploads(files: dict[str, list[UploadFile]]) -> dict[str, list[Upload]]:
+    """Starlette uploads -> core uploads (bytes read once, here at the edge)."""
+    return {key: [Upload(f.filename or "", await f.read()) for f in items] for key, items in files.items()}
 
 
 async def read_body(request: Request) -> tuple[dict[str, Any], dict[str, list[UploadFile]]]:

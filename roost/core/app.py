@@ -16,6 +16,7 @@ from roost.core.fields.date import now_string
 from roost.core.rules import validate_rule
 from roost.core.settings import Settings
 from roost.core.system_collections import initial_collections
+from roost.tools.storage import LocalStorage, Storage
 
 SYSTEM_TABLES = (
     'CREATE TABLE IF NOT EXISTS "_migrations" ("file" VARCHAR(255) PRIMARY KEY NOT NULL, "applied" BIGINT NOT NULL)',
@@ -36,6 +37,7 @@ class App:
         self.collections = CollectionStore(self.db)
         self.settings = Settings(self.db)
         self.collections.rule_validator = lambda coll, rule: validate_rule(self, coll, rule)
+        self.storage: Storage = LocalStorage(Path(config.data_dir) / "storage")
         self.started = time.time()
 
     @property

@@ -35,15 +35,27 @@ def references_to(app: App, coll: Collection) -> list[tuple[Collection, Any]]:
     return out
 
 
-async def delete_with_cascade(app: App, conn: Connection, coll: Collection, record_id: str, depth: int = 0) -> None:
+async def delete_with_cascade(
+    app: App,
+    conn: Connection,
+    coll: Collection,
+    record_id: str,
+    depth: int = 0,
+    deleted: list[tuple[Collection, str]] | None = None,
+) -> None:
+    """Delete one record and apply its relations' cascades; ``deleted`` collects every removed record."""
     if depth > MAX_DEPTH:
         raise BadRequest("Failed to delete record.")
     for other, field in references_to(app, coll):
-        await _detach(app, conn, other, field, record_id, depth)
+        await _detach(app, conn, other, field, record_id, depth, deleted)
     await conn.execute(f'DELETE FROM {quote_ident(coll.table, conn.dialect)} WHERE "id" = :id', {"id": record_id})
+    if deleted is not None:
+        deleted.append((coll, record_id))
 
 
-async def _detach(app: App, conn: Connection, other: Collection, field: Any, record_id: str, depth: int) -> None:
+async def _detach(
+    app: App, conn: Connection, other: Collection, field: Any, record_id: str, depth: int, deleted: list[tuple[Collection, str]] | None
+) -> None:
     d = conn.dialect
     column = quote_ident(field.name, d)
     codec = codec_for(other, d)
@@ -54,12 +66,12 @@ async def _detach(app: App, conn: Connection, other: Collection, field: Any, rec
     rows = await conn.fetch_all(f"SELECT {codec.select('_r')} FROM {codec.table} AS _r WHERE {cond.replace(column, '_r.' + column)}", {"ref": record_id})
     for row in rows:
         ref = codec.decode(row)
-        if other.id == app.collections.get(field.collectionId).id and ref["id"] == record_id:  # type: ignore[union-attr]
+        if other.id == field.collectionId and ref["id"] == record_id:
             continue  # self reference on the record being deleted
         current = ref.get(field.name)
         remaining = [v for v in current if v != record_id] if isinstance(current, list) else []
         if not remaining and field.cascadeDelete:
-            await delete_with_cascade(app, conn, other, ref["id"], depth + 1)
+            await delete_with_cascade(app, conn, other, ref["id"], depth + 1, deleted)
             continue
         if not remaining and field.required:
             raise BadRequest(REQUIRED_REFERENCE)

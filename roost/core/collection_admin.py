@@ -20,12 +20,16 @@ async def truncate(app: App, coll: Collection) -> None:
     if coll.is_view:
         raise BadRequest("Unsupported collection type.")
     table = quote_ident(coll.table, app.dialect)
+    deleted: list[tuple[Collection, str]] = []
     async with app.db.transaction() as conn:
         if not references_to(app, coll):
             await conn.execute(f"DELETE FROM {table}")
-            return
-        for row in await conn.fetch_all(f'SELECT "id" FROM {table}'):
-            await delete_with_cascade(app, conn, coll, row["id"])
+        else:
+            for row in await conn.fetch_all(f'SELECT "id" FROM {table}'):
+                await delete_with_cascade(app, conn, coll, row["id"], deleted=deleted)
+    await app.storage.delete_prefix(coll.id)
+    for gone_coll, gone_id in deleted:
+        await app.storage.delete_prefix(f"{gone_coll.id}/{gone_id}")
 
 
 async def import_collections(app: App, items: Any, delete_missing: bool) -> None:

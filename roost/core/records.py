@@ -17,6 +17,7 @@ from roost.core.errors import BadRequest, FieldError, NotFound, ValidationFailed
 from roost.core.events import RequestInfo
 from roost.core.fields import ValidationContext
 from roost.core.fields.date import now_string
+from roost.core.files import Upload, apply_uploads, delete_removed, discard_new, record_prefix, store_new
 from roost.core.record_io import Record, codec_for
 from roost.core.rules import compile_condition, require_rule
 
@@ -89,23 +90,29 @@ async def manages(app: App, coll: Collection, record_id: str | None, record: Rec
 
 
 async def validate_record(
-    app: App, coll: Collection, record: Record, original: Record | None, pre_errors: dict[str, Any], conn: Connection | None = None
+    app: App,
+    coll: Collection,
+    record: Record,
+    original: Record | None,
+    pre_errors: dict[str, Any],
+    uploaded: set[str] | None = None,
 ) -> None:
     ctx = ValidationContext(collection=coll, record=record, original=original, is_new=original is None, dialect=app.dialect)
+    ctx.extras["uploaded"] = uploaded or set()
     errors: dict[str, Any] = dict(pre_errors)
     for field in coll.fields:
         if field.name in errors:
             continue
         err = field.validate(record.get(field.name), ctx)
         if err is None and field.type == "relation":
-            err = await _missing_relations(app, field, record.get(field.name), conn)
+            err = await _missing_relations(app, field, record.get(field.name))
         if err is not None:
             errors[field.name] = err
     if errors:
         raise ValidationFailed("Failed to create record." if original is None else "Failed to update record.", errors)
 
 
-async def _missing_relations(app: App, field: Any, value: Any, conn: Connection | None) -> FieldError | None:
+async def _missing_relations(app: App, field: Any, value: Any) -> FieldError | None:
     ids = [v for v in (value if isinstance(value, list) else [value]) if v]
     if not ids:
         return None
@@ -115,7 +122,7 @@ async def _missing_relations(app: App, field: Any, value: Any, conn: Connection 
     names = ", ".join(f":i{n}" for n in range(len(ids)))
     sql = f'SELECT COUNT(*) FROM {quote_ident(target.table, app.dialect)} WHERE "id" IN ({names})'
     params = {f"i{n}": v for n, v in enumerate(ids)}
-    count = await (conn.fetch_value(sql, params) if conn else app.db.fetch_value(sql, params))
+    count = await app.db.fetch_value(sql, params)
     if int(count or 0) != len(set(ids)):
         return FieldError("validation_missing_rel_records", "Failed to find all relation records with the provided ids.")
     return None
@@ -142,30 +149,38 @@ def _unique_errors(coll: Collection, exc: UniqueViolation) -> dict[str, FieldErr
     return {n: FieldError("validation_not_unique", "Value must be unique.") for n in names}
 
 
-async def create_record(app: App, coll: Collection, body: dict[str, Any], info: RequestInfo) -> Record:
+async def create_record(
+    app: App, coll: Collection, body: dict[str, Any], info: RequestInfo, files: dict[str, list[Upload]] | None = None
+) -> Record:
     """Create one record; the caller's rules and every field are checked."""
     if coll.is_view:
         raise BadRequest(UNSUPPORTED)
     rule = require_rule(coll, "createRule", info)
     record = blank_record(coll)
     resolved = load_body(coll, record, body, info, is_new=True)
+    plan, upload_errors = apply_uploads(coll, record, None, body, files or {})
     info.body = resolved
     _fill_generated(coll, record, is_new=True)
     manager = info.is_superuser or (coll.is_auth and await manages(app, coll, None, record, info))
     pre = auth_body_errors(coll, record, None, body, is_manager=manager, old_password_ok=None)
     if rule and not pre and not await rule_matches_new(app, coll, record, rule, info):
         raise BadRequest("Failed to create record.")
-    await validate_record(app, coll, record, None, pre)
+    await validate_record(app, coll, record, None, {**pre, **upload_errors}, {n for n, _ in plan.new})
     await _hash_passwords(coll, record)
     _stamp(coll, record, is_new=True)
     codec = codec_for(coll, app.dialect)
     params = {f"v{i}": f.to_db(record.get(f.name)) for i, f in enumerate(coll.fields)}
     values = ", ".join(codec.placeholder(f.name, f"v{i}") for i, f in enumerate(coll.fields))
+    await store_new(app, coll, record["id"], plan)
     try:
         async with app.db.transaction() as conn:
             await conn.execute(f"INSERT INTO {codec.table} ({codec.columns}) VALUES ({values})", params)
     except UniqueViolation as exc:
+        await discard_new(app, coll, record["id"], plan)
         raise ValidationFailed("Failed to create record.", _unique_errors(coll, exc)) from exc
+    except BaseException:
+        await discard_new(app, coll, record["id"], plan)
+        raise
     return record
 
 
@@ -179,7 +194,14 @@ def _fill_generated(coll: Collection, record: Record, *, is_new: bool) -> None:
         record["id"] = new_record_id()
 
 
-async def update_record(app: App, coll: Collection, record_id: str, body: dict[str, Any], info: RequestInfo) -> Record:
+async def update_record(
+    app: App,
+    coll: Collection,
+    record_id: str,
+    body: dict[str, Any],
+    info: RequestInfo,
+    files: dict[str, list[Upload]] | None = None,
+) -> Record:
     """Update one record; the update rule sees old values and ``@request.body`` the new ones."""
     if coll.is_view:
         raise BadRequest(UNSUPPORTED)
@@ -189,6 +211,7 @@ async def update_record(app: App, coll: Collection, record_id: str, body: dict[s
         raise NotFound()
     record = dict(original)
     resolved = load_body(coll, record, body, info, is_new=False)
+    plan, upload_errors = apply_uploads(coll, record, original, body, files or {})
     info.body = resolved
     if rule and not await rule_matches_stored(app, coll, record_id, rule, info):
         raise NotFound()
@@ -199,14 +222,20 @@ async def update_record(app: App, coll: Collection, record_id: str, body: dict[s
 
         old_ok = await asyncio.to_thread(verify_password, str(body["oldPassword"]), str(original.get("password", "")))
     pre = auth_body_errors(coll, record, original, body, is_manager=manager, old_password_ok=old_ok)
-    await validate_record(app, coll, record, original, pre)
+    await validate_record(app, coll, record, original, {**pre, **upload_errors}, {n for n, _ in plan.new})
     if coll.is_auth and (record.get("password") != original.get("password") or record.get("email") != original.get("email")):
         token_field = coll.get_field("tokenKey")
         if token_field is not None:
             record["tokenKey"] = token_field.autogenerate() or record["tokenKey"]
     await _hash_passwords(coll, record)
     _stamp(coll, record, is_new=False)
-    await _write_update(app, coll, record, original)
+    await store_new(app, coll, record_id, plan)
+    try:
+        await _write_update(app, coll, record, original)
+    except BaseException:
+        await discard_new(app, coll, record_id, plan)
+        raise
+    await delete_removed(app, coll, record_id, plan)
     return record
 
 
@@ -239,6 +268,10 @@ async def delete_record(app: App, coll: Collection, record_id: str, info: Reques
         raise NotFound()
     from roost.core.cascade import delete_with_cascade
 
+    deleted: list[tuple[Collection, str]] = []
     async with app.db.transaction() as conn:
-        await delete_with_cascade(app, conn, coll, record_id)
+        await delete_with_cascade(app, conn, coll, record_id, deleted=deleted)
+    for gone_coll, gone_id in deleted:
+        if any(f.type == "file" for f in gone_coll.fields):
+            await app.storage.delete_prefix(record_prefix(gone_coll, gone_id))
     return record

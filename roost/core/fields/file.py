@@ -73,7 +73,8 @@ class FileField(MultiValueField):
         if not names:
             return required_error() if self.required else None
         previous = unique_strings((ctx.original or {}).get(self.name))
-        invalid = [n[:250] for n in names if n not in previous]
+        uploaded = ctx.extras.get("uploaded", ())  # names the pipeline just generated for uploads
+        invalid = [n[:250] for n in names if n not in previous and n not in uploaded]
         if invalid:
             return FieldError(
                 "validation_invalid_file",
