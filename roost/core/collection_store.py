@@ -150,7 +150,9 @@ class CollectionStore:
         if coll.type not in COLLECTION_TYPES:
             errors["type"] = FieldError("validation_in_invalid", "Must be a valid value.")
         elif coll.type == VIEW:
-            errors["viewQuery"] = FieldError("validation_view_unsupported", "View collections are not supported yet.")
+            view_error = self._prepare_view(coll)
+            if view_error is not None:
+                errors["viewQuery"] = view_error
         if existing is None and coll.id in self._by_id:
             errors["id"] = FieldError("validation_collection_id_exists", "Collection id must be unique.")
         elif existing is None and coll.id and not re.match(r"^\w+$", coll.id):
@@ -166,6 +168,22 @@ class CollectionStore:
             errors.update(self._validate_rules(coll))
         if errors:
             raise ValidationFailed("Failed to create collection." if existing is None else "Failed to update collection.", errors)
+
+    def _prepare_view(self, coll: Collection) -> FieldError | None:
+        """Infer a view's fields from its query; only list and view rules apply to views."""
+        from roost.core.views import infer_fields
+
+        for rule in ("createRule", "updateRule", "deleteRule"):
+            coll.rules[rule] = None
+        query = coll.options.get("viewQuery")
+        if not isinstance(query, str) or not query.strip():
+            return FieldError("validation_required", "Cannot be blank.")
+        fields, error = infer_fields(self, query)
+        if error is None:
+            coll.fields = fields
+            coll.reindex_fields()
+            coll.indexes = []
+        return error
 
     def _validate_fields(self, coll: Collection, existing: Collection | None) -> dict[str, Any]:
         errors: dict[str, Any] = {}
@@ -265,21 +283,45 @@ class CollectionStore:
 
     async def _save_in(self, conn: Connection, coll: Collection, existing: Collection | None) -> None:
         dialect = conn.dialect
-        if existing is None:
+        if coll.is_view:
+            await self._save_view(conn, coll, existing)
+        elif existing is None:
             for sql in schema_sync.create_table_sql(coll, dialect):
                 await conn.execute_ddl(sql)
+        else:
+            await alter_table(conn, existing, coll)
+        if existing is None:
             await conn.execute(
                 'INSERT INTO "_collections" ("id", "name", "type", "system", "data", "created", "updated") '
                 "VALUES (:id, :name, :type, :system, :data, :created, :updated)",
                 self._row(coll),
             )
         else:
-            await alter_table(conn, existing, coll)
             await conn.execute(
                 'UPDATE "_collections" SET "name" = :name, "type" = :type, "system" = :system, "data" = :data, '
                 '"created" = :created, "updated" = :updated WHERE "id" = :id',
                 self._row(coll),
             )
+
+    async def _save_view(self, conn: Connection, coll: Collection, existing: Collection | None) -> None:
+        """(Re)create the SQL view; a query the database rejects becomes a field error."""
+        from sqlalchemy.exc import DBAPIError
+
+        from roost.core.views import INVALID, drop_view_sql, view_sql
+
+        if existing is not None:
+            await conn.execute_ddl(drop_view_sql(existing.table, conn.dialect))
+        try:
+            async with conn.savepoint():
+                for sql in view_sql(coll, conn.dialect):
+                    await conn.execute_ddl(sql)
+                await conn.fetch_all(f"SELECT * FROM {quote_ident(coll.table, conn.dialect)} LIMIT 1")
+        except DBAPIError as exc:
+            detail = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+            raise ValidationFailed(
+                "Failed to create collection." if existing is None else "Failed to update collection.",
+                {"viewQuery": FieldError(INVALID, f"Invalid query - {detail}.")},
+            ) from exc
 
     def _row(self, coll: Collection) -> dict[str, Any]:
         return {
@@ -303,9 +345,18 @@ class CollectionStore:
         ]  # fmt: skip
         if referencing:
             raise BadRequest(f"Failed to delete collection probably due to existing reference in {referencing[0]}.")
-        async with self.db.transaction() as conn:
-            await conn.execute_ddl(f"DROP TABLE {quote_ident(coll.table, conn.dialect)}")
-            await conn.execute('DELETE FROM "_collections" WHERE "id" = :id', {"id": coll.id})
+        from sqlalchemy.exc import DBAPIError
+
+        from roost.core.views import drop_view_sql
+
+        drop = drop_view_sql(coll.table, self.db.dialect) if coll.is_view else f"DROP TABLE {quote_ident(coll.table, self.db.dialect)}"
+        try:
+            async with self.db.transaction() as conn:
+                await conn.execute_ddl(drop)
+                await conn.execute('DELETE FROM "_collections" WHERE "id" = :id', {"id": coll.id})
+        except DBAPIError as exc:
+            # e.g. a view still selects from this table
+            raise BadRequest("Failed to delete collection.") from exc
         self._by_id.pop(coll.id, None)
         self._by_name.pop(coll.name.lower(), None)
 
@@ -326,7 +377,8 @@ def _dedupe_fields(fields_in: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for field in fields_in:
         for i, kept in enumerate(out):
             if (field.get("id") and kept.get("id") == field.get("id")) or kept.get("name") == field.get("name"):
-                out[i] = field if field.get("id") or not kept.get("id") else {**field, "id": kept["id"]}
+                kept_id = kept.get("id") or default_field_id(str(kept.get("type", "")), str(kept.get("name", "")))
+                out[i] = field if field.get("id") else {**field, "id": kept_id}
                 break
         else:
             out.append(field)

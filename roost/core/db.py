@@ -92,6 +92,12 @@ class Connection:
         result = await self._conn.execute(_text(sql), dict(params or {}))
         return result.scalar()
 
+    @asynccontextmanager
+    async def savepoint(self) -> AsyncIterator[None]:
+        """A nested transaction: a failure inside rolls back only to here."""
+        async with self._conn.begin_nested():
+            yield
+
     async def execute_ddl(self, sql: str) -> None:
         """Run a parameterless statement verbatim (DDL may hold ``:`` inside default literals)."""
         await self._conn.exec_driver_sql(sql)

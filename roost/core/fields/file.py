@@ -105,17 +105,18 @@ class FileField(MultiValueField):
             )
         for upload in uploads:
             if upload.size > self.effective_max_size():
+                # the size error names the client's file, the type error the stored one (PocketBase)
+                original = getattr(upload, "original_name", "") or upload.name
                 return FieldError(
                     "validation_file_size_limit",
-                    f"Failed to upload {upload.name} - the maximum allowed file size is "
+                    f"Failed to upload {original} - the maximum allowed file size is "
                     f"{self.effective_max_size()} bytes.",
-                    {"file": upload.name, "maxSize": self.effective_max_size()},
+                    {"file": original, "maxSize": self.effective_max_size()},
                 )
             if self.mimeTypes and upload.content_type not in self.mimeTypes:
                 return FieldError(
                     "validation_invalid_mime_type",
                     f'"{upload.name}" mime type must be one of: {", ".join(self.mimeTypes)}.',
-                    {"file": upload.name, "types": ", ".join(self.mimeTypes)},
                 )
         return None
 
