@@ -1,0 +1,59 @@
+"""File fields: upload, download, replace, protected access and cleanup."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.conftest import Api
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+
+
+async def test_upload_download_replace_and_delete(api: Api, tmp_path: Path) -> None:
+    res = await api.su("POST", "/api/collections", json={
+        "name": "docs", "listRule": "", "viewRule": "", "createRule": "", "updateRule": "", "deleteRule": "",
+        "fields": [{"name": "files", "type": "file", "maxSelect": 3, "maxSize": 1000},
+                   {"name": "pic", "type": "file", "maxSelect": 1, "mimeTypes": ["image/png"]}],
+    })  # fmt: skip
+    assert res.status_code == 200, res.text
+    res = await api.call("POST", "/api/collections/docs/records",
+                         files=[("files", ("Hello World.txt", b"hello")), ("files", ("b.txt", b"bee")), ("pic", ("p.png", PNG))])  # fmt: skip
+    assert res.status_code == 200, res.text
+    rec = res.json()
+    assert len(rec["files"]) == 2 and rec["files"][0].startswith("hello_world_") and rec["files"][0].endswith(".txt")
+    first = rec["files"][0]
+    got = await api.call("GET", f"/api/files/docs/{rec['id']}/{first}")
+    assert got.status_code == 200 and got.content == b"hello"
+    got = await api.call("GET", f"/api/files/docs/{rec['id']}/{first}", params={"download": "1"})
+    assert got.headers["content-disposition"].startswith("attachment")
+
+    res = await api.call("PATCH", f"/api/collections/docs/records/{rec['id']}", json={"files-": [first]})
+    assert res.status_code == 200 and first not in res.json()["files"]
+    assert (await api.call("GET", f"/api/files/docs/{rec['id']}/{first}")).status_code == 404
+    assert not list(tmp_path.rglob(first))
+
+    res = await api.call("POST", "/api/collections/docs/records", files=[("pic", ("x.txt", b"not an image"))])
+    assert res.status_code == 400 and res.json()["data"]["pic"]["code"] == "validation_invalid_mime_type"
+    res = await api.call("POST", "/api/collections/docs/records", files=[("files", ("big.txt", b"x" * 2000))])
+    assert res.json()["data"]["files"]["code"] == "validation_file_size_limit"
+
+    assert (await api.call("DELETE", f"/api/collections/docs/records/{rec['id']}")).status_code == 204
+    assert not [p for p in tmp_path.rglob("*") if p.is_file() and rec["id"] in str(p)]
+
+
+async def test_protected_file_needs_a_file_token(api: Api) -> None:
+    res = await api.su("POST", "/api/collections", json={
+        "name": "private", "listRule": "", "viewRule": "@request.auth.id != ''", "createRule": "",
+        "fields": [{"name": "doc", "type": "file", "maxSelect": 1, "protected": True}],
+    })  # fmt: skip
+    assert res.status_code == 200, res.text
+    rec = (await api.call("POST", "/api/collections/private/records", files=[("doc", ("secret.txt", b"s3cret"))])).json()
+    url = f"/api/files/private/{rec['id']}/{rec['doc']}"
+    assert (await api.call("GET", url)).status_code == 404
+    body = {"email": "f@example.com", "password": "password123", "passwordConfirm": "password123"}
+    assert (await api.call("POST", "/api/collections/users/records", json=body)).status_code == 200
+    token = await api.login("users", "f@example.com", "password123")
+    file_token = (await api.call("POST", "/api/files/token", token=token)).json()["token"]
+    got = await api.call("GET", url, params={"token": file_token})
+    assert got.status_code == 200 and got.content == b"s3cret"
+    assert (await api.call("GET", url, params={"token": token})).status_code == 404  # an auth token is not a file token
