@@ -59,10 +59,7 @@ async def _detach(
     d = conn.dialect
     column = quote_ident(field.name, d)
     codec = codec_for(other, d)
-    if field.is_multiple():
-        cond = json_array_contains(column, "ref", d)
-    else:
-        cond = f"{column} = :ref"
+    cond = json_array_contains(column, "ref", d) if field.is_multiple() else f"{column} = :ref"
     rows = await conn.fetch_all(f"SELECT {codec.select('_r')} FROM {codec.table} AS _r WHERE {cond.replace(column, '_r.' + column)}", {"ref": record_id})
     for row in rows:
         ref = codec.decode(row)

@@ -119,7 +119,8 @@ class CollectionStore:
         out = [dict(f) for f in fields_in]
         by_id = {f.get("id"): f for f in out if f.get("id")}
         by_name = {f.get("name"): f for f in out}
-        prefix, suffix = [], []
+        prefix: list[dict[str, Any]] = []
+        suffix: list[dict[str, Any]] = []
         for sys_field in required:
             sid = sys_field.get("id") or default_field_id(sys_field["type"], sys_field["name"])
             same_name = by_name.get(sys_field["name"])
@@ -220,7 +221,11 @@ class CollectionStore:
         return errors
 
     def _relation_errors(self, coll: Collection, field: Field, old: Field | None) -> dict[str, FieldError]:
-        from roost.core.fields.relation import CHANGED_COLLECTION_ERROR, MISSING_COLLECTION_ERROR, VIEW_TARGET_ERROR
+        from roost.core.fields.relation import (
+            CHANGED_COLLECTION_ERROR,
+            MISSING_COLLECTION_ERROR,
+            VIEW_TARGET_ERROR,
+        )
 
         target_id = str(getattr(field, "collectionId", "") or "")
         target = coll if target_id == coll.id else self._by_id.get(target_id)

@@ -17,7 +17,14 @@ from roost.core.errors import BadRequest, FieldError, NotFound, ValidationFailed
 from roost.core.events import RequestInfo
 from roost.core.fields import ValidationContext
 from roost.core.fields.date import now_string
-from roost.core.files import Upload, apply_uploads, delete_removed, discard_new, record_prefix, store_new
+from roost.core.files import (
+    Upload,
+    apply_uploads,
+    delete_removed,
+    discard_new,
+    record_prefix,
+    store_new,
+)
 from roost.core.record_io import Record, codec_for
 from roost.core.rules import compile_condition, require_rule
 

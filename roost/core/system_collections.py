@@ -40,7 +40,7 @@ def auth_system_fields() -> list[dict[str, Any]]:
         {
             "type": "text", "name": "tokenKey", "system": True, "hidden": True, "required": True,
             "min": 30, "max": 60, "autogeneratePattern": "[a-zA-Z0-9]{50}",
-        },  # fmt: skip
+        },
         {"type": "email", "name": "email", "system": True, "required": True},
         {"type": "bool", "name": "emailVisibility", "system": True},
         {"type": "bool", "name": "verified", "system": True},
