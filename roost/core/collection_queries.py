@@ -33,6 +33,8 @@ async def list_collections(app: App, query: ListQuery, info: RequestInfo) -> Pag
         sql, _ = compile_condition(app, _META, q.filter, info, '"_r"', allow_hidden=True, is_filter=True, binder=binder)
         where = f" WHERE ({sql})"
     order = compile_order(app, _META, q.sort, info, '"_r"', binder)
+    if not order and app.dialect != "sqlite":
+        order = ' ORDER BY "_r"."created", "_r"."id"'  # SQLite's rowid order elsewhere
     params: dict[str, Any] = binder.params
     base = f'FROM "_collections" AS "_r"{where}'
     rows = await app.db.fetch_all(

@@ -11,6 +11,7 @@ from roost.core.errors import Forbidden, NotFound
 from roost.core.events import RequestInfo
 from roost.core.record_io import Record, codec_for
 from roost.core.rules import compile_condition, compile_order, new_binder, require_rule
+from roost.core.schema_sync import natural_order
 
 if TYPE_CHECKING:
     from roost.core.app import App
@@ -70,6 +71,8 @@ async def list_records(app: App, coll: Collection, query: ListQuery, info: Reque
         conditions.append(f"({sql})")
     where = (" WHERE " + " AND ".join(conditions)) if conditions else ""
     order = compile_order(app, coll, q.sort, info, ALIAS, binder)
+    if not order and not coll.is_view:
+        order = natural_order(ALIAS, app.dialect)
     params = binder.params
     offset = (q.page - 1) * q.per_page
     base = f"FROM {codec.table} AS {ALIAS}{where}"

@@ -28,7 +28,9 @@ VENV_BIN = Path(sys.executable).parent
 SUPERUSER_EMAIL = "admin@roost.test"
 SUPERUSER_PASSWORD = "Sup3rSecret!pw"
 
-KINDS = ("pocketbase", "roost")
+KINDS = ("pocketbase", "roost", "roost-pg")
+#: Roost on PostgreSQL: every live test runs in its own schema of this database
+PG_URL = os.environ.get("ROOST_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 _START_ATTEMPTS = 3
 _HEALTH_TIMEOUT = 20.0
@@ -110,6 +112,8 @@ def server_kind(name: str) -> ServerKind:
         return pocketbase_kind()
     if name == "roost":
         return roost_kind()
+    if name == "roost-pg":
+        return ServerKind("roost-pg", roost_kind().base_command)
     raise ValueError(f"unknown server kind {name!r}")
 
 
@@ -180,13 +184,18 @@ def start_server(kind_name: str, workdir: Path | None = None) -> LiveServer:
     ``workdir`` defaults to a new temp dir that is removed on ``stop()``.
     """
     kind = server_kind(kind_name)
+    env = _subprocess_env()
+    drop_schema: Callable[[], None] | None = None
+    if kind_name == "roost-pg":
+        schema, drop_schema = _pg_schema()
+        env.update(ROOST_DB_URL=PG_URL, ROOST_DB_SCHEMA=schema)
     owned = workdir is None
     root = Path(tempfile.mkdtemp(prefix=f"roost-e2e-{kind_name}-")) if owned else workdir
     assert root is not None
     data_dir = root / "data"
     data_dir.mkdir(parents=True, exist_ok=True)
     log_path = root / "server.log"
-    _run_checked(kind.upsert_superuser(data_dir, SUPERUSER_EMAIL, SUPERUSER_PASSWORD), root)
+    _run_checked(kind.upsert_superuser(data_dir, SUPERUSER_EMAIL, SUPERUSER_PASSWORD), root, env)
     last_error = ""
     for _ in range(_START_ATTEMPTS):
         port = free_port()
@@ -194,7 +203,7 @@ def start_server(kind_name: str, workdir: Path | None = None) -> LiveServer:
             process = subprocess.Popen(
                 kind.serve(data_dir, port),
                 cwd=root,
-                env=_subprocess_env(),
+                env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
@@ -202,6 +211,8 @@ def start_server(kind_name: str, workdir: Path | None = None) -> LiveServer:
         server = LiveServer(kind_name, f"http://127.0.0.1:{port}", data_dir, process, log_path)
         if owned:
             server._cleanup.append(lambda: shutil.rmtree(root, ignore_errors=True))
+        if drop_schema is not None:
+            server._cleanup.append(drop_schema)
         if _wait_healthy(server):
             return server
         last_error = server.log_tail()
@@ -212,9 +223,32 @@ def start_server(kind_name: str, workdir: Path | None = None) -> LiveServer:
     raise RuntimeError(f"{kind_name} server did not become healthy:\n{last_error}")
 
 
-def _run_checked(command: list[str], cwd: Path) -> None:
+def _pg_schema() -> tuple[str, Callable[[], None]]:
+    """Create a fresh PostgreSQL schema; returns its name and a function that drops it."""
+    import asyncio
+    import secrets
+
+    import asyncpg
+
+    schema = "e2e_" + secrets.token_hex(6)
+
+    async def run(sql: str) -> None:
+        conn = await asyncpg.connect(PG_URL, timeout=5)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    try:
+        asyncio.run(run(f'CREATE SCHEMA "{schema}"'))
+    except (OSError, asyncpg.PostgresError) as exc:
+        raise ServiceUnavailable(f"PostgreSQL not reachable at {PG_URL}: {type(exc).__name__}") from exc
+    return schema, lambda: asyncio.run(run(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+
+
+def _run_checked(command: list[str], cwd: Path, env: dict[str, str] | None = None) -> None:
     result = subprocess.run(
-        command, cwd=cwd, env=_subprocess_env(), capture_output=True, text=True, timeout=120
+        command, cwd=cwd, env=env or _subprocess_env(), capture_output=True, text=True, timeout=120
     )
     if result.returncode != 0:
         raise RuntimeError(
