@@ -25,8 +25,8 @@ SECURITY_HEADERS = [
 CORS_METHODS = b"GET,HEAD,PUT,PATCH,POST,DELETE"
 
 
-class _BodyTooLarge(Exception):
-    pass
+class _BodyTooLarge(PayloadTooLarge):
+    """Raised from ``receive`` once a body passes the limit; mapped to 413 like any RoostError."""
 
 
 class EdgeMiddleware:
@@ -71,14 +71,12 @@ class EdgeMiddleware:
 
         try:
             await self.app(scope, receive_limited, send_wrapper)
-        except _BodyTooLarge:
-            if not started:
-                await _send_bytes(send_wrapper, 413, error_body(413, "Request entity too large."))
         except RoostError as exc:
             if not started:
                 response = error_response(exc)
                 await response(scope, receive, send_wrapper)
         except Exception:
+            # the router's own 500 handler may already have answered; the log line is written here, once
             log.exception("unhandled error (request id %s)", request_id.decode(errors="replace"))
             if not started:
                 await _send_bytes(send_wrapper, 500, error_body(500, "Something went wrong while processing your request."))

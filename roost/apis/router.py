@@ -35,6 +35,10 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return json_error(status, "Something went wrong while processing your request.")
 
 
+async def _server_error(request: Request, exc: Exception) -> Response:
+    return json_error(500, "Something went wrong while processing your request.")
+
+
 async def _roost_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RoostError)
     return error_response(exc)
@@ -65,7 +69,7 @@ def build_asgi(app: App, *, manage_lifespan: bool = True) -> EdgeMiddleware:
     ]
     starlette = Starlette(
         routes=routes,
-        exception_handlers={HTTPException: _http_error, RoostError: _roost_error},
+        exception_handlers={HTTPException: _http_error, RoostError: _roost_error, Exception: _server_error},
         lifespan=lifespan,
     )
     starlette.state.roost = app

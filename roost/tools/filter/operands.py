@@ -22,21 +22,22 @@ _PREFIX_RE = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
 
 @dataclass(frozen=True)
 class Hoist:
-    """A table shared by every comparison of one compiled filter (``@collection.X[:alias]``).
+    """A join shared by every comparison of one compiled filter.
 
-    The compiler wraps the whole filter in ``EXISTS (SELECT 1 FROM <padded from_item> WHERE
-    ...)`` so comparisons naming the same ``key`` see the same row, like PocketBase's join.
+    PocketBase joins each relation path once per statement (LEFT JOIN, keyed by the path), so
+    all comparisons naming the same path talk about the same related row. The compiler
+    reproduces this by wrapping the whole filter in ``EXISTS (SELECT 1 FROM (SELECT 1) pad
+    LEFT JOIN <from_item> ON <on> ... WHERE <filter>)``, in first-seen order.
 
     Attributes:
-        key: identity of the shared row (e.g. ``@collection.<id>:<alias>``).
-        from_item: ``"table" AS alias`` to add to the wrapping FROM.
-        every: an uncorrelated ``SELECT <expr> AS v FROM ...`` over all rows, used to apply the
-            match-all check of plain operators (None: no check).
+        key: identity of the join (the same key always means the same ``from_item``).
+        from_item: ``"table" AS alias`` (or a table-valued function) to LEFT JOIN.
+        on: the join condition; it may refer to the base alias and to earlier hoists.
     """
 
     key: str
     from_item: str
-    every: str | None = None
+    on: str = "1=1"
 
 
 @dataclass(frozen=True)
@@ -44,17 +45,22 @@ class Operand:
     """One side of a comparison, as resolved from a literal, identifier or function.
 
     Attributes:
-        sql: scalar SQL expression (unused when ``source`` is set; ignored when ``static``).
+        sql: scalar SQL expression (ignored when ``static``). For a multi-valued operand it reads
+            the current row of the shared joins listed in ``hoists``.
         kind: value type: ``text`` (also dates), ``number``, ``bool``, ``json`` (a JSON value that
             compares with ``IS``, never coalesced) or ``null``.
         source: for a multi-valued operand, a correlated ``SELECT <expr> AS v FROM ...`` yielding
-            one row per value; ``kind`` then describes ``v``.
+            every value independently of the shared joins (padded with a NULL row when empty,
+            like a LEFT JOIN); plain operators must hold for each of its values. A resolver may
+            leave ``sql``/``hoists`` unset: the compiler then joins ``source`` itself.
         static: the value is known at compile time (literal, macro, request value); ``value``
             holds it and the compiler binds it, so it never appears in SQL text.
         value: the static Python value (``None``, ``str``, ``int``, ``float`` or ``bool``).
-        guard: an extra SQL condition ANDed to every comparison using this scalar operand
+        guard: an extra SQL condition ANDed to every comparison using this operand
             (e.g. ``emailVisibility = TRUE``).
-        hoists: shared tables ``sql`` refers to (see :class:`Hoist`).
+        hoists: shared joins ``sql`` refers to, in dependency order (see :class:`Hoist`).
+        nonempty: compare with plain ``=``/``IS NOT`` as PocketBase does for operands that carry
+            bound values (e.g. ``@request.body.tags:each``), never as "'' or NULL".
     """
 
     sql: str = "NULL"
@@ -64,6 +70,7 @@ class Operand:
     value: Any = None
     guard: str | None = None
     hoists: tuple[Hoist, ...] = ()
+    nonempty: bool = False
 
     @property
     def multi(self) -> bool:
