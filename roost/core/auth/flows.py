@@ -79,6 +79,18 @@ async def auth_with_password(app: App, coll: Collection, body: dict[str, Any], i
     ok = await asyncio.to_thread(verify_password, str(password), stored)
     if record is None or not ok:
         raise BadRequest("Failed to authenticate.")
+    return await finish_auth(app, coll, record, info, "password", body)
+
+
+async def finish_auth(
+    app: App, coll: Collection, record: Record, info: RequestInfo, method: str, body: dict[str, Any]
+) -> tuple[Record, str]:
+    """Where every successful login (password, OAuth2, OTP, ...) ends: the collection's
+    authRule, then the steps that may still stop it (MFA, login alerts), then a fresh token.
+
+    ``method`` names the first factor (``password``, ``oauth2``, ``otp``); ``body`` is the
+    login request (it may carry an ``mfaId``).
+    """
     await check_auth_rule(app, coll, record, info)
     return record, tokens.issue(coll, record)
 
