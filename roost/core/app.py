@@ -12,7 +12,9 @@ from roost.config import Config
 from roost.core.collection_store import CollectionStore
 from roost.core.collections import Collection
 from roost.core.db import Database
+from roost.core.events import RecordEvent
 from roost.core.fields.date import now_string
+from roost.core.hooks import Hook
 from roost.core.rules import validate_rule
 from roost.core.settings import Settings
 from roost.core.system_collections import initial_collections
@@ -39,6 +41,8 @@ class App:
         self.collections.rule_validator = lambda coll, rule: validate_rule(self, coll, rule)
         self.storage: Storage = LocalStorage(Path(config.data_dir) / "storage")
         self.started = time.time()
+        #: after-commit record changes (realtime, webhooks and user code subscribe here)
+        self.on_record_after_commit: Hook[RecordEvent] = Hook("on_record_after_commit")
 
     @property
     def dialect(self) -> str:

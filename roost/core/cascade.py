@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from roost.core.collections import Collection
 from roost.core.db import Connection, json_array_contains, quote_ident
 from roost.core.errors import BadRequest
-from roost.core.record_io import codec_for
+from roost.core.record_io import Record, codec_for
 
 if TYPE_CHECKING:
     from roost.core.app import App
@@ -39,22 +39,23 @@ async def delete_with_cascade(
     app: App,
     conn: Connection,
     coll: Collection,
-    record_id: str,
+    record: Record,
     depth: int = 0,
-    deleted: list[tuple[Collection, str]] | None = None,
+    deleted: list[tuple[Collection, Record]] | None = None,
 ) -> None:
     """Delete one record and apply its relations' cascades; ``deleted`` collects every removed record."""
     if depth > MAX_DEPTH:
         raise BadRequest("Failed to delete record.")
+    record_id = record["id"]
     for other, field in references_to(app, coll):
         await _detach(app, conn, other, field, record_id, depth, deleted)
     await conn.execute(f'DELETE FROM {quote_ident(coll.table, conn.dialect)} WHERE "id" = :id', {"id": record_id})
     if deleted is not None:
-        deleted.append((coll, record_id))
+        deleted.append((coll, record))
 
 
 async def _detach(
-    app: App, conn: Connection, other: Collection, field: Any, record_id: str, depth: int, deleted: list[tuple[Collection, str]] | None
+    app: App, conn: Connection, other: Collection, field: Any, record_id: str, depth: int, deleted: list[tuple[Collection, Record]] | None
 ) -> None:
     d = conn.dialect
     column = quote_ident(field.name, d)
@@ -68,7 +69,7 @@ async def _detach(
         current = ref.get(field.name)
         remaining = [v for v in current if v != record_id] if isinstance(current, list) else []
         if not remaining and field.cascadeDelete:
-            await delete_with_cascade(app, conn, other, ref["id"], depth + 1, deleted)
+            await delete_with_cascade(app, conn, other, ref, depth + 1, deleted)
             continue
         if not remaining and field.required:
             raise BadRequest(REQUIRED_REFERENCE)

@@ -10,6 +10,7 @@ from roost.core.cascade import delete_with_cascade, references_to
 from roost.core.collections import Collection, default_collection_id
 from roost.core.db import quote_ident
 from roost.core.errors import BadRequest, FieldError, RoostError, ValidationFailed
+from roost.core.record_io import Record
 
 if TYPE_CHECKING:
     from roost.core.app import App
@@ -20,16 +21,16 @@ async def truncate(app: App, coll: Collection) -> None:
     if coll.is_view:
         raise BadRequest("Unsupported collection type.")
     table = quote_ident(coll.table, app.dialect)
-    deleted: list[tuple[Collection, str]] = []
+    deleted: list[tuple[Collection, Record]] = []
     async with app.db.transaction() as conn:
         if not references_to(app, coll):
             await conn.execute(f"DELETE FROM {table}")
         else:
             for row in await conn.fetch_all(f'SELECT "id" FROM {table}'):
-                await delete_with_cascade(app, conn, coll, row["id"], deleted=deleted)
+                await delete_with_cascade(app, conn, coll, {"id": row["id"]}, deleted=deleted)
     await app.storage.delete_prefix(coll.id)
-    for gone_coll, gone_id in deleted:
-        await app.storage.delete_prefix(f"{gone_coll.id}/{gone_id}")
+    for gone_coll, gone in deleted:
+        await app.storage.delete_prefix(f"{gone_coll.id}/{gone['id']}")
 
 
 async def import_collections(app: App, items: Any, delete_missing: bool) -> None:

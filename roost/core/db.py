@@ -9,7 +9,7 @@ asyncpg pool for both. Every SQL string passes through :func:`_text`, which cach
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from functools import lru_cache
@@ -78,6 +78,8 @@ class Connection:
     def __init__(self, conn: AsyncConnection, dialect: str) -> None:
         self._conn = conn
         self.dialect = dialect
+        #: callbacks to run once the outermost transaction has committed
+        self.after_commit: list[Callable[[], Awaitable[None]]] = []
 
     async def fetch_all(self, sql: str, params: Mapping[str, Any] | None = None) -> list[Row]:
         result = await self._conn.execute(_text(sql), dict(params or {}))
@@ -164,6 +166,16 @@ class Database:
                 yield wrapped
             finally:
                 _current_tx.reset(token)
+        for callback in wrapped.after_commit:
+            await callback()
+
+    async def after_commit(self, callback: Callable[[], Awaitable[None]]) -> None:
+        """Run ``callback`` now, or after the commit of the transaction this task is inside."""
+        current = _current_tx.get()
+        if current is None:
+            await callback()
+        else:
+            current.after_commit.append(callback)
 
     async def fetch_all(self, sql: str, params: Mapping[str, Any] | None = None) -> list[Row]:
         async with self.read() as conn:

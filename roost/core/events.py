@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from roost.core.collections import Collection
+from roost.core.collections import Collection
 
 
 @dataclass
@@ -34,3 +33,17 @@ class RequestInfo:
     @property
     def auth_id(self) -> str:
         return str(self.auth.get("id", "")) if self.auth else ""
+
+
+@dataclass
+class RecordEvent:
+    """A committed record change, published after the transaction commits.
+
+    ``record`` holds the stored values (after the change; for a delete, the deleted values).
+    ``info`` describes the request that caused it (None for cascades and internal writes).
+    """
+
+    action: str  # "create" | "update" | "delete"
+    collection: Collection
+    record: dict[str, Any]
+    info: RequestInfo | None = None

@@ -14,7 +14,7 @@ from roost.core.body import auth_body_errors, load_body
 from roost.core.collections import Collection
 from roost.core.db import Connection, UniqueViolation, quote_ident
 from roost.core.errors import BadRequest, FieldError, NotFound, ValidationFailed
-from roost.core.events import RequestInfo
+from roost.core.events import RecordEvent, RequestInfo
 from roost.core.fields import ValidationContext
 from roost.core.fields.date import now_string
 from roost.core.files import (
@@ -33,6 +33,12 @@ if TYPE_CHECKING:
 
 UNSUPPORTED = "Unsupported collection type."
 ID_ALPHABET = string.ascii_lowercase + string.digits
+
+
+async def publish(app: App, event: RecordEvent) -> None:
+    """Hand a committed change to after-commit subscribers (deferred while a batch is open)."""
+    if len(app.on_record_after_commit):
+        await app.db.after_commit(lambda: app.on_record_after_commit.trigger_safely(event))
 
 
 def new_record_id() -> str:
@@ -188,6 +194,7 @@ async def create_record(
     except BaseException:
         await discard_new(app, coll, record["id"], plan)
         raise
+    await publish(app, RecordEvent("create", coll, record, info))
     return record
 
 
@@ -243,6 +250,7 @@ async def update_record(
         await discard_new(app, coll, record_id, plan)
         raise
     await delete_removed(app, coll, record_id, plan)
+    await publish(app, RecordEvent("update", coll, record, info))
     return record
 
 
@@ -275,10 +283,11 @@ async def delete_record(app: App, coll: Collection, record_id: str, info: Reques
         raise NotFound()
     from roost.core.cascade import delete_with_cascade
 
-    deleted: list[tuple[Collection, str]] = []
+    deleted: list[tuple[Collection, Record]] = []
     async with app.db.transaction() as conn:
-        await delete_with_cascade(app, conn, coll, record_id, deleted=deleted)
-    for gone_coll, gone_id in deleted:
+        await delete_with_cascade(app, conn, coll, record, deleted=deleted)
+    for gone_coll, gone in deleted:
         if any(f.type == "file" for f in gone_coll.fields):
-            await app.storage.delete_prefix(record_prefix(gone_coll, gone_id))
+            await app.storage.delete_prefix(record_prefix(gone_coll, gone["id"]))
+        await publish(app, RecordEvent("delete", gone_coll, gone, info if gone is record else None))
     return record
