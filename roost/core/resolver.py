@@ -1,33 +1,38 @@
 """Resolves filter identifiers against the records of a collection.
 
-Implements :class:`roost.tools.filter.FieldResolver`. Every path becomes SQL correlated to the
-base table alias, with no joins in the outer query:
+Implements :class:`roost.tools.filter.FieldResolver` the way PocketBase's record field resolver
+does, with correlated SQL instead of joins in the outer query:
 
 * a plain field is a column (``alias."title"``);
-* a single relation/back-relation hop becomes a scalar subquery (``(SELECT r."name" FROM ...
-  WHERE r."id" = alias."author" LIMIT 1)``); once a hop is multi-valued (multiple relation,
-  back-relation without a unique index, ``:each``) the operand is a set ``source`` instead and
-  the compiler applies the any/all semantics;
-* ``@collection.X`` rows are hoisted: the compiler wraps the whole filter in one
-  ``EXISTS (SELECT 1 FROM ... X ...)`` so every comparison naming the same ``X[:alias]`` talks
-  about the same row, as with PocketBase's shared join.
+* every relation, back-relation, ``:each`` and ``@collection`` hop is a LEFT JOIN shared by the
+  whole filter (a :class:`~roost.tools.filter.Hoist` keyed by the path), so ``cats.a ?= 1 &&
+  cats.b ?= 2`` talks about one related row, as with PocketBase's joins;
+* a path that crosses a multi-valued hop (multiple relation, back-relation without a unique
+  index, ``:each``, ``@collection``) additionally gets an independent ``source`` listing all
+  its values, which the compiler uses for the match-all check of plain operators.
 
 For non-superusers (``allow_hidden=False``) hidden fields are rejected, crossing into a
 collection requires its listRule to be non-null (and that rule then filters the related rows),
-and ``email`` of auth records only matches where ``emailVisibility`` is true.
+and ``email`` of auth records only matches where ``emailVisibility`` is true. ``@request.*``
+identifiers are handled in :mod:`roost.core.resolver_request`.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
-from typing import Any
 
 from roost.core.collections import Collection
 from roost.core.events import RequestInfo
 from roost.core.fields import Field
+from roost.core.resolver_path import (
+    MAX_NESTED_RELATIONS,
+    MULTI_VALUE_TYPES,
+    Path,
+    PathStart,
+    split_modifier,
+)
+from roost.core.resolver_request import resolve_request_field
 from roost.tools.filter import (
     BOOL,
     JSON,
@@ -37,7 +42,6 @@ from roost.tools.filter import (
     FilterError,
     Hoist,
     Operand,
-    compare,
     compile_filter,
     get_dialect,
     parse_rule,
@@ -47,30 +51,17 @@ __all__ = ["MAX_NESTED_RELATIONS", "CollectionLookup", "RecordFieldResolver", "R
 
 CollectionLookup = Callable[[str], Collection | None]
 
-MAX_NESTED_RELATIONS = 6
-STATIC_AUTH_FIELDS = (
-    "id",
-    "collectionId",
-    "collectionName",
-    "email",
-    "emailVisibility",
-    "verified",
+# PocketBase accepts only these identifier shapes (anything else is an unknown field)
+_ALLOWED_RE = re.compile(
+    r"\w+[\w.:]*|@request\.(context|method)|@request\.(auth|body|query|headers)\.[\w.:]*\w"
+    r"|@collection\.\w+(:\w+)?\.[\w.:]*\w",
+    re.ASCII,
 )
-MULTI_VALUE_TYPES = ("select", "file", "relation")
-MODIFIERS = ("", "isset", "changed", "length", "each", "lower")
-
 _VIA_RE = re.compile(r"^(\w+)_via_(\w+)$")
 _UNIQUE_RE = re.compile(
     r"^\s*create\s+unique\s+index\b.*?\(\s*[`\"\[]?(\w+)[`\"\]]?\s*\)\s*(where\b.*)?$", re.I | re.S
 )
 _KINDS = {"number": NUMBER, "bool": BOOL, "json": JSON, "geoPoint": JSON}
-
-
-def _split_modifier(prop: str) -> tuple[str, str]:
-    name, _, modifier = prop.partition(":")
-    if modifier not in MODIFIERS:
-        raise FilterError(f"Unknown modifier {modifier!r}.")
-    return name, modifier
 
 
 def _has_unique_index(collection: Collection, column: str) -> bool:
@@ -79,20 +70,6 @@ def _has_unique_index(collection: Collection, column: str) -> bool:
 
 def _is_json_storage(fld: Field) -> bool:
     return fld.type in ("json", "geoPoint") or fld.is_multiple()
-
-
-@dataclass
-class _Walk:
-    """The state of one path being resolved: the FROM/WHERE built so far and where we stand."""
-
-    collection: Collection
-    alias: str
-    allow_hidden: bool
-    nullify_missing: bool = False
-    froms: list[str] = field(default_factory=list)
-    wheres: list[str] = field(default_factory=list)
-    multi: bool = False
-    hops: int = 0
 
 
 class RecordFieldResolver:
@@ -123,6 +100,7 @@ class RecordFieldResolver:
         self.info = info or RequestInfo()
         self.allow_hidden = allow_hidden
         self.dialect = get_dialect(dialect)
+        self._joins: dict[str, Hoist] = {}
 
     # ----- entry point -------------------------------------------------------------------------
     def resolve(self, name: str, binder: Binder) -> Operand:
@@ -130,61 +108,101 @@ class RecordFieldResolver:
         if name == "@rowid":
             column = "_rowid_" if self.dialect.name == "sqlite" else "ctid"
             return Operand(sql=f"{self.alias}.{column}", kind=NUMBER)
+        if not _ALLOWED_RE.fullmatch(name):
+            raise FilterError(f"Unknown field {name!r}.")
         props = name.split(".")
-        if any(not p for p in props):
-            raise FilterError("Invalid field path.")
         if props[0] == "@collection":
             return self._collection_field(props, binder)
         if props[0] == "@request":
-            return self._request_field(props, binder)
-        if props[0].startswith(("@", "#")):
-            raise FilterError("Unknown identifier.")
-        walk = _Walk(self.collection, self.alias, self.allow_hidden)
-        return self._walk(walk, props, binder)
+            return resolve_request_field(self, props, binder)
 
-    def _lookup(self, name_or_id: str) -> Collection:
+        def start(shared: bool) -> Path:
+            return Path(self.collection, self.alias, self.alias, shared, self.allow_hidden)
+
+        return self.resolve_path(start, props, binder)
+
+    def resolve_path(self, start: PathStart, props: list[str], binder: Binder) -> Operand:
+        """Walk ``props`` from ``start``: shared joins for the value, a source when multi."""
+        path = start(True)
+        operand = self._walk(path, props, binder)
+        if operand.static:
+            return operand
+        operand = Operand(
+            sql=operand.sql, kind=operand.kind, guard=operand.guard, hoists=tuple(path.joins)
+        )
+        if not path.multi:
+            return operand
+        values = start(False)
+        element = self._walk(values, props, binder)
+        pad = binder.alias("pad")
+        joins = "".join(f" LEFT JOIN {j.from_item} ON {j.on}" for j in values.joins)
+        source = f"SELECT {element.sql} AS v FROM (SELECT 1 AS one) AS {pad}{joins}"
+        return Operand(
+            sql=operand.sql,
+            kind=operand.kind,
+            guard=operand.guard,
+            hoists=operand.hoists,
+            source=source,
+        )
+
+    def lookup_collection(self, name_or_id: str) -> Collection:
+        """The collection ``name_or_id``; FilterError when it does not exist."""
         found = self.lookup(name_or_id) if name_or_id else None
         if found is None:
             raise FilterError("Failed to resolve a collection of the field path.")
         return found
 
-    def _q(self, ident: str) -> str:
+    def quote(self, ident: str) -> str:
+        """Quote a table or column name for the current dialect."""
         return self.dialect.quote(ident)
 
+    def join(self, path: Path, step: str, binder: Binder) -> str:
+        """Extend ``path.key`` by ``step`` and return the alias of the join it names."""
+        path.key = f"{path.key}.{step}"
+        return binder.hoist_alias(path.key) if path.shared else binder.alias("m")
+
+    def add_join(self, path: Path, from_item: str, on: str) -> None:
+        """Append a LEFT JOIN to ``path`` (shared joins are built once per path key)."""
+        if path.shared:
+            hoist = self._joins.setdefault(path.key, Hoist(path.key, from_item, on))
+        else:
+            hoist = Hoist(path.key, from_item, on)
+        path.joins.append(hoist)
+
     # ----- path walking ----------------------------------------------------------------------
-    def _walk(self, walk: _Walk, props: list[str], binder: Binder) -> Operand:
+    def _walk(self, path: Path, props: list[str], binder: Binder) -> Operand:
         for index, prop in enumerate(props):
             if index == len(props) - 1:
-                return self._last(walk, prop, binder)
-            fld = walk.collection.get_field(prop)
-            if fld is not None and fld.hidden and not walk.allow_hidden:
+                return self._last(path, prop, binder)
+            fld = path.collection.get_field(prop)
+            if fld is not None and fld.hidden and not path.allow_hidden:
                 raise FilterError(f"Non-filterable field {prop!r}.")
             if fld is not None and fld.type in ("json", "geoPoint"):
-                column = f"{walk.alias}.{self._q(fld.name)}"
+                column = f"{path.alias}.{self.quote(fld.name)}"
                 value = self.dialect.json_extract(column, props[index + 1 :], binder.bind)
-                return self._finish(walk, value, JSON, None)
-            if walk.hops >= MAX_NESTED_RELATIONS:
+                return Operand(sql=value, kind=JSON)
+            if path.hops >= MAX_NESTED_RELATIONS:
                 raise FilterError("Max nested relations reached.")
             if fld is None:
-                if not self._back_relation(walk, prop, binder):
+                if not self._back_relation(path, prop, binder):
                     return Operand.null()
             elif fld.type != "relation":
                 raise FilterError(f"Field {prop!r} is not a relation.")
             elif not fld.is_multiple() and index == len(props) - 2 and props[-1] == "id":
-                return self._last(walk, prop, binder)  # rel.id is the rel column itself
+                return self._last(path, prop, binder)  # rel.id is the rel column itself
             else:
-                self._relation(walk, fld, binder)
+                self._relation(path, fld, binder)
         raise FilterError("Invalid field path.")  # pragma: no cover - loop always returns
 
-    def _target(self, walk: _Walk, collection_id: str) -> Collection:
-        target = self._lookup(collection_id)
-        if not walk.allow_hidden and target.rule("listRule") is None:
+    def _target(self, path: Path, collection_id: str) -> Collection:
+        target = self.lookup_collection(collection_id)
+        if not path.allow_hidden and target.rule("listRule") is None:
             raise FilterError("Only superusers can filter by this relation.")
         return target
 
-    def _rule_condition(self, walk: _Walk, target: Collection, alias: str, binder: Binder) -> str:
+    def _rule_condition(self, path: Path, target: Collection, alias: str, binder: Binder) -> str:
         rule = target.rule("listRule")
-        if walk.allow_hidden or not rule:
+        if path.allow_hidden or not rule:
             return ""
         sub = RecordFieldResolver(
             self.lookup,
@@ -197,29 +215,24 @@ class RecordFieldResolver:
         tree = parse_rule(rule, cache_key=(target.id, target.version))
         return f" AND ({compile_filter(tree, sub, binder=binder).sql})"
 
-    def _attach(self, walk: _Walk, table_sql: str, on: str, rule: str) -> None:
-        if not walk.froms:
-            walk.froms.append(table_sql)
-            walk.wheres.append(on + rule)
-        else:
-            walk.froms.append(f"LEFT JOIN {table_sql} ON {on}{rule}")
-
-    def _relation(self, walk: _Walk, fld: Field, binder: Binder) -> None:
-        target = self._target(walk, str(getattr(fld, "collectionId", "")))
-        column = f"{walk.alias}.{self._q(fld.name)}"
-        alias = binder.alias("r")
-        rule = self._rule_condition(walk, target, alias, binder)
-        table_sql = f"{self._q(target.table)} AS {alias}"
+    def _relation(self, path: Path, fld: Field, binder: Binder) -> None:
+        target = self._target(path, str(getattr(fld, "collectionId", "")))
+        column = f"{path.alias}.{self.quote(fld.name)}"
         if fld.is_multiple():
-            each, value = self.dialect.json_each(column, binder.alias("j"), True)
-            walk.froms.append(each if not walk.froms else f"LEFT JOIN {each} ON 1=1")
-            walk.froms.append(f"LEFT JOIN {table_sql} ON {alias}.{self._q('id')} = {value}{rule}")
-            walk.multi = True
+            each_alias = self.join(path, f"{fld.name}:each", binder)
+            each, value = self.dialect.json_each(column, each_alias, True)
+            self.add_join(path, each, "1=1")
+            path.key = path.key.removesuffix(":each")
+            path.multi = True
         else:
-            self._attach(walk, table_sql, f"{alias}.{self._q('id')} = {column}", rule)
-        walk.collection, walk.alias, walk.hops = target, alias, walk.hops + 1
+            value = column
+        alias = self.join(path, fld.name, binder)
+        rule = self._rule_condition(path, target, alias, binder)
+        on = f"{alias}.{self.quote('id')} = {value}{rule}"
+        self.add_join(path, f"{self.quote(target.table)} AS {alias}", on)
+        path.collection, path.alias, path.hops = target, alias, path.hops + 1
 
-    def _back_relation(self, walk: _Walk, prop: str, binder: Binder) -> bool:
+    def _back_relation(self, path: Path, prop: str, binder: Binder) -> bool:
         match = _VIA_RE.match(prop)
         back = self.lookup(match.group(1)) if match else None
         back_field = back.get_field(match.group(2)) if back and match else None
@@ -227,57 +240,54 @@ class RecordFieldResolver:
             back is None
             or back_field is None
             or back_field.type != "relation"
-            or getattr(back_field, "collectionId", None) != walk.collection.id
+            or getattr(back_field, "collectionId", None) != path.collection.id
         ):
-            if walk.nullify_missing:
+            if path.nullify_missing:
                 return False
             raise FilterError(f"Failed to resolve field {prop!r}.")
-        if back_field.hidden and not walk.allow_hidden:
+        if back_field.hidden and not path.allow_hidden:
             raise FilterError(f"Non-filterable field {back_field.name!r}.")
-        target = self._target(walk, back.id)
-        alias = binder.alias("b")
-        rule = self._rule_condition(walk, target, alias, binder)
-        back_column = f"{alias}.{self._q(back_field.name)}"
-        current_id = f"{walk.alias}.{self._q('id')}"
+        target = self._target(path, back.id)
+        current_id = f"{path.alias}.{self.quote('id')}"
+        alias = self.join(path, prop, binder)
+        rule = self._rule_condition(path, target, alias, binder)
+        back_column = f"{alias}.{self.quote(back_field.name)}"
         if back_field.is_multiple():
             each, value = self.dialect.json_each(back_column, binder.alias("j"), True)
             on = f"EXISTS (SELECT 1 FROM {each} WHERE {value} = {current_id})"
         else:
             on = f"{back_column} = {current_id}"
-        self._attach(walk, f"{self._q(target.table)} AS {alias}", on, rule)
-        walk.multi = (
-            walk.multi or back_field.is_multiple() or not _has_unique_index(back, back_field.name)
+        self.add_join(path, f"{self.quote(target.table)} AS {alias}", on + rule)
+        path.multi = (
+            path.multi or back_field.is_multiple() or not _has_unique_index(back, back_field.name)
         )
-        walk.collection, walk.alias, walk.hops = target, alias, walk.hops + 1
+        path.collection, path.alias, path.hops = target, alias, path.hops + 1
         return True
 
-    def _last(self, walk: _Walk, prop: str, binder: Binder) -> Operand:
-        name, modifier = _split_modifier(prop)
-        fld = walk.collection.get_field(name)
+    def _last(self, path: Path, prop: str, binder: Binder) -> Operand:
+        name, modifier = split_modifier(prop)
+        fld = path.collection.get_field(name)
         if fld is None:
-            if walk.nullify_missing:
+            if path.nullify_missing:
                 return Operand.null()
             raise FilterError(f"Unknown field {name!r}.")
-        if fld.hidden and not walk.allow_hidden:
+        if fld.hidden and not path.allow_hidden:
             raise FilterError(f"Non-filterable field {name!r}.")
-        column = f"{walk.alias}.{self._q(fld.name)}"
-        kind = _KINDS.get(fld.type, TEXT)
-        if modifier in ("isset", "changed"):
-            raise FilterError(f"The :{modifier} modifier applies to @request.body fields only.")
-        if modifier in ("length", "each") and fld.type not in MULTI_VALUE_TYPES:
-            raise FilterError(f"The :{modifier} modifier needs a select, file or relation field.")
-        if modifier == "length":
-            return self._finish(
-                walk, self.dialect.json_array_length(column, _is_json_storage(fld)), NUMBER, None
-            )
-        if modifier == "each" and fld.is_multiple():
-            each, value = self.dialect.json_each(column, binder.alias("j"), True)
-            walk.froms.append(each if not walk.froms else f"LEFT JOIN {each} ON 1=1")
-            walk.multi = True
-            return self._finish(walk, value, TEXT, None)
+        column = f"{path.alias}.{self.quote(fld.name)}"
+        # like PocketBase, a modifier a field type does not support is ignored
+        if modifier == "length" and fld.type in MULTI_VALUE_TYPES:
+            length = self.dialect.json_array_length(column, _is_json_storage(fld))
+            return Operand(sql=length, kind=NUMBER)
+        if modifier == "each" and fld.type in MULTI_VALUE_TYPES:
+            alias = self.join(path, f"{fld.name}:each", binder)
+            each, value = self.dialect.json_each(column, alias, _is_json_storage(fld))
+            self.add_join(path, each, "1=1")
+            path.multi = True
+            return Operand(sql=value, kind=TEXT)
         guard = None
-        if name == "email" and walk.collection.is_auth and not walk.allow_hidden:
-            guard = f"{walk.alias}.{self._q('emailVisibility')} = TRUE"
+        if name == "email" and path.collection.is_auth and not path.allow_hidden:
+            guard = f"{path.alias}.{self.quote('emailVisibility')} = TRUE"
+        kind = _KINDS.get(fld.type, TEXT)
         if kind == JSON:
             value = self.dialect.json_extract(column, [], binder.bind)
         elif _is_json_storage(fld):
@@ -285,153 +295,25 @@ class RecordFieldResolver:
         else:
             value = column
         if modifier == "lower":
-            value, kind = self.dialect.lower(self.dialect.to_text(value, kind)), TEXT
-        return self._finish(walk, value, kind, guard)
+            value = self.dialect.lower(self.dialect.to_text(value, kind))
+            kind = JSON if kind == JSON and not self.dialect.typed else TEXT
+        return Operand(sql=value, kind=kind, guard=guard)
 
-    def _finish(self, walk: _Walk, value: str, kind: str, guard: str | None) -> Operand:
-        if not walk.froms:
-            return Operand(sql=value, kind=kind, guard=guard)
-        wheres = list(walk.wheres)
-        body = "FROM " + " ".join(walk.froms)
-        if walk.multi:
-            wheres += [guard] if guard else []
-            where = f" WHERE {' AND '.join(wheres)}" if wheres else ""
-            return Operand(kind=kind, source=f"SELECT {value} AS v {body}{where}")
-        where = f" WHERE {' AND '.join(wheres)}" if wheres else ""
-        scalar_guard = None
-        if guard:
-            scalar_guard = f"EXISTS (SELECT 1 {body} WHERE {' AND '.join([*wheres, guard])})"
-        return Operand(sql=f"(SELECT {value} {body}{where} LIMIT 1)", kind=kind, guard=scalar_guard)
+    def column_operand(self, name: str, binder: Binder) -> Operand:
+        """The stored value of base field ``name`` (hidden fields allowed)."""
+        path = Path(self.collection, self.alias, self.alias, True, allow_hidden=True)
+        return self._last(path, name, binder)
 
     # ----- @collection -------------------------------------------------------------------------
     def _collection_field(self, props: list[str], binder: Binder) -> Operand:
-        if len(props) < 3:
-            raise FilterError("Invalid @collection field path.")
         name, _, alias_name = props[1].partition(":")
-        target = self._lookup(name)
-        key = f"@collection.{target.id}:{alias_name or '_'}"
-        hoisted = binder.hoist_alias(key)
-        # PocketBase treats @collection paths as system paths: hidden fields and no listRule
-        shared = _Walk(target, hoisted, allow_hidden=True)
-        operand = self._walk(shared, props[2:], binder)
-        if operand.static or operand.multi:
-            return operand
-        every_alias = binder.alias("c")
-        every = _Walk(target, every_alias, allow_hidden=True)
-        independent = self._walk(every, props[2:], binder)
-        source = f"SELECT {independent.sql} AS v FROM {self._q(target.table)} AS {every_alias}"
-        hoist = Hoist(key, f"{self._q(target.table)} AS {hoisted}", source)
-        return replace(operand, hoists=(hoist,))
+        target = self.lookup_collection(name)
 
-    # ----- @request ----------------------------------------------------------------------------
-    def _request_field(self, props: list[str], binder: Binder) -> Operand:
-        info = self.info
-        if len(props) < 2:
-            return Operand.null()
-        section = props[1]
-        if section in ("method", "context") and len(props) == 2:
-            return Operand.of_value(info.method.upper() if section == "method" else info.context)
-        if section == "auth" and len(props) > 2:
-            return self._auth_field(props[2:], binder)
-        if section == "body" and len(props) > 2:
-            return self._body_field(props[2:], binder)
-        if section in ("query", "headers") and len(props) == 3:
-            key, modifier = _split_modifier(props[2])
-            data = info.query if section == "query" else info.headers
-            if modifier == "isset":
-                return Operand.of_value(key in data)
-            if modifier not in ("", "lower"):
-                raise FilterError(f"The :{modifier} modifier is not supported here.")
-            return self._static(data.get(key), modifier, binder)
-        return Operand.null()
+        def start(shared: bool) -> Path:
+            # PocketBase treats @collection paths as system paths: hidden fields, no listRule
+            path = Path(target, "", "@collection", shared, allow_hidden=True, multi=True)
+            path.alias = self.join(path, f"{target.id}:{alias_name or '_'}", binder)
+            self.add_join(path, f"{self.quote(target.table)} AS {path.alias}", "1=1")
+            return path
 
-    def _static(self, value: Any, modifier: str, binder: Binder) -> Operand:
-        operand = Operand.of_value(value)
-        if modifier == "lower" and operand.static and operand.value is not None:
-            bound = binder.bind(
-                str(operand.value) if not isinstance(value, bool) else str(int(value))
-            )
-            return Operand(sql=self.dialect.lower(bound), kind=TEXT)
-        return operand
-
-    def _auth_field(self, props: list[str], binder: Binder) -> Operand:
-        info = self.info
-        if info.auth is None or info.auth_collection is None:
-            return Operand.null()
-        name, modifier = _split_modifier(props[0])
-        if len(props) == 1 and name in STATIC_AUTH_FIELDS:
-            values = {
-                "collectionId": info.auth_collection.id,
-                "collectionName": info.auth_collection.name,
-            }
-            return self._static(values.get(name, info.auth.get(name)), modifier, binder)
-        alias = binder.alias("a")
-        walk = _Walk(info.auth_collection, alias, allow_hidden=True, nullify_missing=True)
-        walk.froms.append(f"{self._q(info.auth_collection.table)} AS {alias}")
-        walk.wheres.append(f"{alias}.{self._q('id')} = {binder.bind(info.auth_id)}")
-        return self._walk(walk, props, binder)
-
-    def _body_field(self, props: list[str], binder: Binder) -> Operand:
-        body = self.info.body
-        name, modifier = _split_modifier(props[0])
-        fld = self.collection.get_field(name)
-        if fld is None:
-            value: Any = body
-            for key in [name, *props[1:]]:
-                value = value.get(key) if isinstance(value, dict) else None
-            if modifier == "isset":
-                return Operand.of_value(name in body and len(props) == 1)
-            return self._static(value, modifier, binder)
-        if fld.type == "relation" and len(props) > 1:
-            return self._body_relation(fld, props[1:], binder)
-        if len(props) > 1:
-            return Operand.null()
-        value = body.get(name)
-        if modifier == "isset":
-            return Operand.of_value(name in body)
-        if modifier == "changed":
-            return self._changed(fld, binder)
-        if modifier == "length":
-            return Operand.of_value(len(_as_list(value)))
-        if modifier == "each":
-            each, element = self.dialect.json_each_param(
-                binder.bind(json.dumps(_as_list(value))), binder.alias("j")
-            )
-            source = f"SELECT {element} AS v FROM {each}"
-            return Operand(kind=TEXT, source=source) if fld.is_multiple() else _first_static(value)
-        return self._static(value, modifier, binder)
-
-    def _changed(self, fld: Field, binder: Binder) -> Operand:
-        if fld.name not in self.info.body:
-            return Operand.of_value(False)
-        current = self._last(
-            _Walk(self.collection, self.alias, allow_hidden=True), fld.name, binder
-        )
-        condition = compare(Operand.of_value(self.info.body.get(fld.name)), "!=", current, binder)
-        return Operand(sql=f"(CASE WHEN {condition} THEN 1 ELSE 0 END)", kind=NUMBER)
-
-    def _body_relation(self, fld: Field, props: list[str], binder: Binder) -> Operand:
-        ids = [str(v) for v in _as_list(self.info.body.get(fld.name)) if v not in (None, "")]
-        target = self.lookup(str(getattr(fld, "collectionId", "")))
-        if not ids or target is None:
-            return Operand.null()
-        alias = binder.alias("d")
-        walk = _Walk(
-            target, alias, allow_hidden=True, nullify_missing=True, multi=fld.is_multiple()
-        )
-        walk.froms.append(f"{self._q(target.table)} AS {alias}")
-        walk.wheres.append(
-            f"{alias}.{self._q('id')} IN ({', '.join(binder.bind(i) for i in dict.fromkeys(ids))})"
-        )
-        return self._walk(walk, props, binder)
-
-
-def _as_list(value: Any) -> list[Any]:
-    if value is None:
-        return []
-    return list(value) if isinstance(value, list | tuple) else [value]
-
-
-def _first_static(value: Any) -> Operand:
-    items = _as_list(value)
-    return Operand.of_value(items[0] if items else None)
+        return self.resolve_path(start, props[2:], binder)

@@ -258,7 +258,8 @@ CASES: list[tuple[str, set[str]]] = [
     ("title = status", {"p3"}),
     ("title != status", {"p1", "p2", "p4"}),
     ("title = 5", set()),
-    ("code = 3", {"p1"}),
+    # PocketBase binds numbers as floats: a text column compares with '3.0'
+    ("code = 3", set()),
     # numbers
     ("n > 5", {"p2"}),
     ("n >= 5", {"p1", "p2"}),
@@ -292,7 +293,8 @@ CASES: list[tuple[str, set[str]]] = [
     ("tags ~ 'a'", {"p1", "p4"}),
     ("tags:each = 'a'", set()),
     ("tags:each ?= 'a'", {"p1", "p4"}),
-    ("tags:each != 'a'", {"p2"}),
+    # an empty set reads as one NULL value, and NULL IS NOT 'a'
+    ("tags:each != 'a'", {"p2", "p3"}),
     ("tags:each ?!= 'a'", {"p1", "p2", "p3", "p4"}),
     ("tags:each ~ 'b'", {"p2"}),
     ("tags:length > 1", {"p1", "p4"}),
@@ -310,7 +312,7 @@ CASES: list[tuple[str, set[str]]] = [
     ("author.name:lower = 'bob'", {"p2"}),
     ("editors.name = 'Ann'", {"p4"}),
     ("editors.name ?= 'bob'", {"p1", "p2"}),
-    ("editors.name != 'x'", {"p1", "p2"}),
+    ("editors.name != 'x'", {"p1", "p2", "p3", "p4"}),
     ("editors.org.name ?= 'Beta'", {"p1", "p2"}),
     ("editors:length = 2", {"p1", "p4"}),
     ("editors.id ?= 'u2'", {"p1", "p2"}),
@@ -377,7 +379,7 @@ REQUEST_CASES: list[tuple[str, set[str]]] = [
     ("@request.headers.x_token = 'abc'", ALL),
     ("@request.method = 'POST'", ALL),
     ("@request.context = 'default'", ALL),
-    ("@request.unknown.x = null", ALL),
+    ("@request.query.nope.x = null", ALL),
     ("@collection.members.user ?= author && @collection.members.grp ?= 'g1'", {"p1"}),
     ("@collection.members:m.user ?= author", {"p1", "p2"}),
     ("@collection.members.user.name ?= 'bob' && author = 'u2'", {"p2"}),
@@ -441,6 +443,10 @@ async def test_non_superuser_restrictions(db: Db) -> None:
         "private_via_post.note ?= 'x'",
         "nope = 1",
         "author.nope = 1",
+        # PocketBase accepts only known @request sections
+        "@request.unknown.x = null",
+        "@request.auth = null",
+        "#x = 1",
     ):
         with pytest.raises(FilterError):
             await db.ids(expression, allow_hidden=False)

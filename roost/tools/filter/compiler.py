@@ -4,12 +4,12 @@ Design notes:
 
 * Every user value is bound through a :class:`~roost.tools.filter.operands.Binder`; SQL text only
   ever contains fixed keywords, quoted schema names and ``:pN`` placeholders.
-* Multi-valued operands (multiple relations, back-relations, ``:each``, ``@collection``) are
-  compiled into correlated ``EXISTS``/``NOT EXISTS`` subqueries rather than joins, so the outer
-  list query never needs DISTINCT and its COUNT stays cheap. An empty set is padded to a single
-  NULL value (``(SELECT 1) LEFT JOIN (source) ON 1=1``), which reproduces PocketBase's LEFT JOIN
-  behaviour: a plain operator must hold for *every* value (and a NULL value fails every plain
-  operator but ``=``), a ``?`` operator for *at least one*.
+* Relation paths, ``:each`` and ``@collection`` become LEFT JOINs shared by every comparison of
+  the filter (see :class:`~roost.tools.filter.operands.Hoist`), evaluated in one correlated
+  ``EXISTS`` so the outer list query never needs DISTINCT. As in PocketBase, ``cats.a ?= 1 &&
+  cats.b ?= 2`` must then be satisfied by the same related row, and a record without related
+  rows is seen through one row of NULLs. Plain operators on multi-valued operands also require
+  every value to match (:func:`compare`).
 * ``=``/``!=`` treat NULL and ``''`` alike, JSON operands compare with ``IS``, and ``~`` wraps
   text in ``%...%``, exactly like PocketBase. On typed dialects operands are first converted to a
   common type (:func:`_target_kind`) mirroring SQLite's affinity rules.
@@ -18,7 +18,7 @@ Design notes:
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -47,6 +47,7 @@ from roost.tools.filter.operands import (
     TEXT,
     Binder,
     FieldResolver,
+    Hoist,
     Operand,
 )
 
@@ -86,11 +87,20 @@ def compile_filter(
     binder = binder or Binder(dialect)
     compiler = _Compiler(resolver, binder, params or {}, now)
     sql = compiler.expr(expr)
-    if compiler.hoists:
-        pad = binder.alias("pad")
-        joins = " ".join(f"LEFT JOIN {item} ON 1=1" for item in compiler.hoists.values())
-        sql = f"EXISTS (SELECT 1 FROM (SELECT 1 AS one) AS {pad} {joins} WHERE {sql})"
-    return CompiledFilter(sql, binder.params)
+    return CompiledFilter(with_hoists(sql, compiler.hoists.values(), binder), binder.params)
+
+
+def with_hoists(sql: str, hoists: Iterable[Hoist], binder: Binder) -> str:
+    """Evaluate ``sql`` over the shared joins ``hoists`` (unchanged when there are none).
+
+    The joins are LEFT JOINs padded by a one-row table, so a record without related rows
+    still gets one row of NULLs, exactly like PocketBase's LEFT JOINs plus DISTINCT.
+    """
+    joins = " ".join(f"LEFT JOIN {h.from_item} ON {h.on}" for h in hoists)
+    if not joins:
+        return sql
+    pad = binder.alias("pad")
+    return f"EXISTS (SELECT 1 FROM (SELECT 1 AS one) AS {pad} {joins} WHERE {sql})"
 
 
 class _Compiler:
@@ -105,7 +115,7 @@ class _Compiler:
         self.binder = binder
         self.params = params
         self.now = now
-        self.hoists: dict[str, str] = {}
+        self.hoists: dict[str, Hoist] = {}
 
     def expr(self, node: Expr) -> str:
         if isinstance(node, Join):
@@ -114,23 +124,26 @@ class _Compiler:
         return self.comparison(node)
 
     def comparison(self, node: Comparison) -> str:
-        left, right = self.operand(node.left), self.operand(node.right)
+        left = hoisted(self.operand(node.left), self.binder)
+        right = hoisted(self.operand(node.right), self.binder)
         for hoist in (*left.hoists, *right.hoists):
-            self.hoists.setdefault(hoist.key, hoist.from_item)
+            self.hoists.setdefault(hoist.key, hoist)
         return compare(left, node.op, right, self.binder)
 
     def operand(self, node: OperandNode) -> Operand:
         if isinstance(node, Literal):
-            return Operand.of_value(node.value)
+            value = node.value
+            # PocketBase binds every number literal as a float64 (SQLite then renders 5 as '5.0'
+            # when it compares it with a text column)
+            return Operand.of_value(float(value) if isinstance(value, int) else value)
         if isinstance(node, Placeholder):
             if node.name not in self.params:
                 raise FilterError(f"Missing value for placeholder {{:{shorten(node.name)}}}.")
             value = self.params[node.name]
             return Operand.of_value(int(value) if isinstance(value, bool) else value)
         if isinstance(node, Call):
-            return functions.call(
-                node.name, [self.operand(a) for a in node.args], node.args, self.binder
-            )
+            args = [hoisted(self.operand(a), self.binder) for a in node.args]
+            return functions.call(node.name, args, node.args, self.binder)
         return self.identifier(node)
 
     def identifier(self, node: Identifier) -> Operand:
@@ -145,67 +158,86 @@ class _Compiler:
             raise
 
 
+def hoisted(operand: Operand, binder: Binder) -> Operand:
+    """``operand`` with shared joins: a bare ``source`` becomes a join of its own.
+
+    Identical source text means the same values, so it gets the same join (and row).
+    """
+    if operand.source is None or operand.hoists:
+        return operand
+    key = "source:" + operand.source
+    alias = binder.hoist_alias(key)
+    hoist = Hoist(key, f"({operand.source}) AS {alias}")
+    return replace(operand, sql=f"{alias}.v", hoists=(hoist,))
+
+
 def compare(left: Operand, op: str, right: Operand, binder: Binder) -> str:
-    """SQL of ``left op right`` for any operator, applying the multi-value semantics."""
+    """SQL of ``left op right`` for any operator, applying the multi-value semantics.
+
+    Operands are compared on the current row of their shared joins (see :func:`with_hoists`).
+    A plain operator on a multi-valued operand must moreover hold for every one of its values:
+    ``NOT EXISTS (SELECT 1 FROM (values) WHERE NOT (cond))``. As in PocketBase a value for which
+    ``cond`` is NULL does not count against it, and ``?`` operators skip the check.
+    """
     any_match = op in ANY_OPERATORS
     base = op[1:] if any_match else op
-    if not left.multi and not right.multi:
-        cond = _scalar(left, base, right, binder)
-        return cond if any_match else _every(cond, left, base, right, binder)
-    froms: list[str] = []
-    nulls: list[str] = []
-    elements = [_element(side, binder, froms, nulls) for side in (left, right)]
-    from_sql = " CROSS JOIN ".join(froms)
-    cond = _scalar(elements[0], base, elements[1], binder)
-    exists = f"EXISTS (SELECT 1 FROM {from_sql} WHERE {cond})"
-    if any_match:
-        return exists
-    violation = f"NOT ({cond})" + ("" if base == "=" else " OR " + " OR ".join(nulls))
-    return f"({exists} AND NOT EXISTS (SELECT 1 FROM {from_sql} WHERE {violation}))"
-
-
-def _every(cond: str, left: Operand, op: str, right: Operand, binder: Binder) -> str:
-    """Add the match-all check of hoisted (``@collection``) operands to ``cond``."""
-    sides = [s.hoists[0].every if len(s.hoists) == 1 else None for s in (left, right)]
-    if sides == [None, None]:
-        return cond
-    froms: list[str] = []
-    nulls: list[str] = []
-    elements = [
-        _element(replace(side, source=every), binder, froms, nulls) if every else side
-        for side, every in zip((left, right), sides, strict=True)
-    ]
-    inner = _scalar(elements[0], op, elements[1], binder)
-    violation = f"NOT ({inner})" + ("" if op == "=" else " OR " + " OR ".join(nulls))
-    return f"({cond} AND NOT EXISTS (SELECT 1 FROM {' CROSS JOIN '.join(froms)} WHERE {violation}))"
-
-
-def _element(side: Operand, binder: Binder, froms: list[str], nulls: list[str]) -> Operand:
-    if side.source is None:
-        return side
-    alias, pad, inner = binder.alias("m"), binder.alias("pad"), binder.alias("s")
-    froms.append(
-        f"(SELECT {inner}.v AS v FROM (SELECT 1 AS one) AS {pad} "
-        f"LEFT JOIN ({side.source}) AS {inner} ON 1=1) AS {alias}"
-    )
-    nulls.append(f"{alias}.v IS NULL")
-    return Operand(sql=f"{alias}.v", kind=side.kind)
-
-
-def _scalar(left: Operand, op: str, right: Operand, binder: Binder) -> str:
-    if op in ("=", "!="):
-        sql = _equal(op == "=", left, right, binder)
-    elif op in ("~", "!~"):
-        sql = _like(op == "!~", left, right, binder)
-    else:
-        lsql, rsql = _pair(left, right, binder)
-        sql = f"{lsql} {op} {rsql}"
+    sql = _scalar(left, base, right, binder)
+    if not any_match and left.multi and right.multi:
+        sql = f"({sql} AND {_many_vs_many(left, base, right, binder)})"
+    elif not any_match and (left.multi or right.multi):
+        sql = f"({sql} AND {_many_vs_one(left, base, right, binder)})"
     guards = [g for g in (left.guard, right.guard) if g]
     return "(" + " AND ".join([sql, *guards]) + ")" if guards else sql
 
 
+def _values_of(side: Operand, binder: Binder) -> tuple[str, Operand]:
+    alias = binder.alias("mm")
+    element = Operand(sql=f"{alias}.v", kind=side.kind, nonempty=side.nonempty)
+    return f"({side.source}) AS {alias}", element
+
+
+def _unshared(other: Operand, binder: Binder) -> Operand:
+    # PocketBase compares the values with the other side's bare expression: no guard, and a
+    # JSON column is no longer compared with IS (which only SQLite can afford to mimic)
+    kind = TEXT if other.kind == JSON and not binder.dialect.typed else other.kind
+    return replace(other, guard=None, kind=kind)
+
+
+def _many_vs_one(left: Operand, op: str, right: Operand, binder: Binder) -> str:
+    if left.multi:
+        from_item, element = _values_of(left, binder)
+        cond = _scalar(element, op, _unshared(right, binder), binder)
+    else:
+        from_item, element = _values_of(right, binder)
+        cond = _scalar(_unshared(left, binder), op, element, binder)
+    return f"NOT EXISTS (SELECT 1 FROM {from_item} WHERE NOT ({cond}))"
+
+
+def _many_vs_many(left: Operand, op: str, right: Operand, binder: Binder) -> str:
+    left_from, left_element = _values_of(left, binder)
+    right_from, right_element = _values_of(right, binder)
+    cond = _scalar(left_element, op, right_element, binder)
+    return (
+        f"NOT EXISTS (SELECT 1 FROM {left_from} LEFT JOIN {right_from} ON 1=1 "
+        f"WHERE NOT ({cond}))"
+    )
+
+
+def _scalar(left: Operand, op: str, right: Operand, binder: Binder) -> str:
+    if op in ("=", "!="):
+        return _equal(op == "=", left, right, binder)
+    if op in ("~", "!~"):
+        return _like(op == "!~", left, right, binder)
+    lsql, rsql = _pair(left, right, binder)
+    return f"{lsql} {op} {rsql}"
+
+
 def _is_empty(operand: Operand) -> bool:
     return operand.static and operand.value in (None, "")
+
+
+def _is_known(operand: Operand) -> bool:
+    return (operand.static and operand.value not in (None, "")) or operand.nonempty
 
 
 def _equal(equal: bool, left: Operand, right: Operand, binder: Binder) -> str:
@@ -216,7 +248,10 @@ def _equal(equal: bool, left: Operand, right: Operand, binder: Binder) -> str:
     left_empty, right_empty = _is_empty(left), _is_empty(right)
     if left_empty and right_empty:
         return dialect.true_sql if equal else dialect.false_sql
-    if (left.static and not left_empty) or (right.static and not right_empty):
+    if _is_known(left) or _is_known(right):
+        # an empty side becomes '' (PocketBase: `a = ''`, never `a = NULL`)
+        left = Operand.of_value("") if left_empty else left
+        right = Operand.of_value("") if right_empty else right
         lsql, rsql = _pair(left, right, binder)
         return f"{lsql} {'=' if equal else dialect.is_op(True)} {rsql}"
     if left_empty or right_empty:
@@ -236,7 +271,7 @@ def _like(negate: bool, left: Operand, right: Operand, binder: Binder) -> str:
     keyword = ("NOT " if negate else "") + binder.dialect.like
     lsql = _render(left, TEXT, binder)
     if right.static and right.value is not None:
-        pattern = binder.bind(like_pattern(_to_text_value(right.value) or ""))
+        pattern = binder.bind(like_pattern(_like_text(right.value)))
         return f"{lsql} {keyword} {pattern} ESCAPE '\\'"
     rsql = _render(right, TEXT, binder)
     return f"{lsql} {keyword} ('%' || {rsql} || '%') ESCAPE '\\'"
@@ -293,6 +328,13 @@ def _to_number_value(value: Any) -> float | int | None:
         except (OverflowError, ValueError):  # pragma: no cover - the regex admits only floats
             return None
     return None
+
+
+def _like_text(value: Any) -> str:
+    # Go's cast.ToString: a whole float prints without a fraction (5.0 -> "5")
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    return _to_text_value(value) or ""
 
 
 def _to_text_value(value: Any) -> str | None:

@@ -89,8 +89,7 @@ class Dialect:
 
     def json_each(self, column: str, alias: str, is_json: bool) -> tuple[str, str]:
         """A FROM item iterating the array in ``column``, and the SQL of one element (text)."""
-        source = f"CASE WHEN json_valid({column}) THEN {column} ELSE json_array({column}) END"
-        return f"json_each({source}) AS {alias}", f"{alias}.value"
+        return f"json_each({_sqlite_array(column)}) AS {alias}", f"{alias}.value"
 
     def json_each_param(self, bound: str, alias: str) -> tuple[str, str]:
         """Like :meth:`json_each` over a bound JSON array text."""
@@ -99,7 +98,7 @@ class Dialect:
     def json_array_length(self, column: str, is_json: bool) -> str:
         """Item count of a JSON array column; 0 for ''/NULL, 1 for a plain value."""
         return (
-            f"json_array_length(CASE WHEN json_valid({column}) THEN {column} ELSE "
+            f"json_array_length(CASE WHEN {_sqlite_is_array(column)} THEN {column} ELSE "
             f"(CASE WHEN {column} = '' OR {column} IS NULL THEN json_array() "
             f"ELSE json_array({column}) END) END)"
         )
@@ -121,6 +120,16 @@ class Dialect:
     def setup_statements(self) -> tuple[str, ...]:
         """DDL the application runs once at start-up so compiled filters work (none needed)."""
         return ()
+
+
+def _sqlite_is_array(column: str) -> str:
+    # CASE keeps json_type() away from invalid JSON, which it rejects with an error
+    return f"(CASE WHEN json_valid({column}) THEN json_type({column}) = 'array' ELSE 0 END)"
+
+
+def _sqlite_array(column: str) -> str:
+    """``column`` as a JSON array: itself when it is one, else wrapped (PocketBase's json_each)."""
+    return f"CASE WHEN {_sqlite_is_array(column)} THEN {column} ELSE json_array({column}) END"
 
 
 _NUMERIC_TEXT = r"^\s*[-+]?([0-9]{1,200}(\.[0-9]{0,200})?|\.[0-9]{1,200})([eE][-+]?[0-9]{1,2})?\s*$"
@@ -190,7 +199,8 @@ class PostgresDialect(Dialect):
 
     def json_each(self, column: str, alias: str, is_json: bool) -> tuple[str, str]:
         if not is_json:
-            return f"(SELECT CAST({column} AS TEXT) AS value) AS {alias}", f"{alias}.value"
+            # a function, not a subquery: FROM items may then refer to earlier joins
+            return f"unnest(ARRAY[CAST({column} AS TEXT)]) AS {alias}(value)", f"{alias}.value"
         source = (
             f"CASE WHEN jsonb_typeof({column}) = 'array' THEN {column} "
             f"ELSE jsonb_build_array({column}) END"

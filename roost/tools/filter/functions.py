@@ -1,7 +1,7 @@
 """Filter functions: ``geoDistance`` and ``strftime``.
 
-A function accepts at most one multi-valued argument; its result is then multi-valued too (the
-function is applied to each value).
+Arguments are resolved operands; a multi-valued one is read on the current row of its shared
+joins, so a function result is always a single value.
 """
 
 from __future__ import annotations
@@ -12,29 +12,23 @@ from dataclasses import replace
 from roost.tools.filter.ast import Call, Identifier, Literal
 from roost.tools.filter.ast import Operand as OperandNode
 from roost.tools.filter.errors import FilterError, shorten
-from roost.tools.filter.operands import NUMBER, TEXT, Binder, Hoist, Operand
+from roost.tools.filter.operands import NUMBER, TEXT, Binder, Operand
 
 MAX_STRFTIME_ARGS = 10
 
 
 def call(name: str, args: list[Operand], nodes: Sequence[OperandNode], binder: Binder) -> Operand:
-    """Compile function ``name`` applied to resolved ``args`` (``nodes`` are their syntax)."""
+    """Compile function ``name`` applied to resolved ``args`` (``nodes`` are their syntax).
+
+    Multi-valued arguments contribute the current row of their shared joins only: like
+    PocketBase, a function result is a single value and never gets the match-all check.
+    """
     impl = _FUNCTIONS.get(name)
     if impl is None:
         raise FilterError(f"Unknown function {shorten(name)!r}.")
-    multi = [a for a in args if a.multi]
-    if len(multi) > 1:
-        raise FilterError(f"{name}() accepts at most one multi-valued argument.")
-    element = binder.alias("f")
-    scalars = [Operand(sql=f"{element}.v", kind=a.kind) if a.multi else a for a in args]
-    result = impl(scalars, nodes, binder)
-    hoists = tuple(Hoist(h.key, h.from_item) for a in args for h in a.hoists)
-    result = replace(result, hoists=hoists)
-    if not multi:
-        return result
-    return Operand(
-        kind=result.kind, source=f"SELECT {result.sql} AS v FROM ({multi[0].source}) AS {element}"
-    )
+    result = impl(args, nodes, binder)
+    hoists = tuple(dict.fromkeys(h for a in args for h in a.hoists))
+    return replace(result, hoists=hoists)
 
 
 def _number(operand: Operand, binder: Binder) -> str:

@@ -75,10 +75,15 @@ def compile_sort(
             terms.append(binder.dialect.random())
             continue
         operand = resolver.resolve(field.name, binder)
-        if operand.static or operand.hoists:
+        if operand.static:
             raise FilterError(f"Invalid sort field {shorten(field.name)!r}.")
         sql = operand.sql
-        if operand.source is not None:
+        if operand.hoists:
+            # the first related row, as SQLite picks for PocketBase's DISTINCT + ORDER BY
+            joins = " ".join(f"LEFT JOIN {h.from_item} ON {h.on}" for h in operand.hoists)
+            pad = binder.alias("pad")
+            sql = f"(SELECT {sql} FROM (SELECT 1 AS one) AS {pad} {joins} LIMIT 1)"
+        elif operand.source is not None:
             alias = binder.alias("o")
             sql = f"(SELECT {alias}.v FROM ({operand.source}) AS {alias} LIMIT 1)"
         terms.append(binder.dialect.order_term(sql, field.descending))

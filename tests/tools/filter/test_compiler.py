@@ -117,7 +117,7 @@ def test_typed_dialect_converts_mixed_types() -> None:
     assert (
         "DOUBLE PRECISION" in sql and 'CAST(t."flag" AS INTEGER)' in sql and "jsonb_typeof" in sql
     )
-    assert compile_filter(parse_filter("title = 5"), Resolver(), "postgresql").params == {"p0": "5"}
+    assert compile_filter(parse_filter("title = 5"), Resolver(), "postgresql").params == {"p0": "5.0"}
     assert compile_filter(parse_filter("n = '5'"), Resolver(), "postgresql").params == {"p0": 5.0}
     assert PostgresDialect().setup_statements() == ()
 
