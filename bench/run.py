@@ -1186,6 +1186,16 @@ def markdown(report: dict[str, Any]) -> str:
                     v = e["validation"][srv]
                     if not v["ok"]:
                         why.append(f"{label}: {v['detail'][:80]}")
+                    elif (
+                        e[srv]["failed"]
+                        and not e[srv]["socket_errors"]
+                        and all(200 <= int(k) < 300 for k in e[srv]["statuses"])
+                    ):
+                        empty = sum(1 for x in e[srv]["rps_rounds"] if x == 0)
+                        why.append(
+                            f"{label}: {empty} of {len(e[srv]['rps_rounds'])} rounds completed no request "
+                            f"within {m['duration_s']:g} s; all {e[srv]['requests']} responses were 2xx"
+                        )
                     elif e[srv]["failed"]:
                         why.append(
                             f"{label}: statuses {e[srv]['statuses']} errors {e[srv]['socket_errors']}"
@@ -1323,7 +1333,13 @@ def main(argv: list[str] | None = None) -> int:
         help="also copy the results to bench/results/latest.{json,md}",
     )
     ap.add_argument("--keep", action="store_true", help="keep the servers' temp data dirs")
+    ap.add_argument(
+        "--render", default=None, metavar="JSON", help="only re-print the table of a results file"
+    )
     args = ap.parse_args(argv)
+    if args.render:
+        print(markdown(json.loads(Path(args.render).read_text())), end="")
+        return 0
     args.pyspy_extra = os.environ.get("BENCH_PYSPY_EXTRA", "").split()
 
     defaults = (
