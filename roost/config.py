@@ -21,8 +21,6 @@ class Config(BaseSettings):
     http: str = "127.0.0.1:8090"
     workers: int = 1
     dev: bool = False
-    #: SQLite read connections (the writer is always a single connection)
-    sqlite_read_pool: int = 4
     #: maximum request body size in bytes (PocketBase's default is 32 MiB)
     body_limit: int = 32 << 20
 

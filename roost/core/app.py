@@ -35,7 +35,7 @@ class App:
 
     def __init__(self, config: Config) -> None:
         self.config = config
-        self.db = Database(config.database_url, read_pool=config.sqlite_read_pool, schema=config.db_schema)
+        self.db = Database(config.database_url, schema=config.db_schema)
         self.collections = CollectionStore(self.db)
         self.settings = Settings(self.db)
         self.collections.rule_validator = lambda coll, rule: validate_rule(self, coll, rule)

@@ -23,7 +23,7 @@ from roost.core.collections import (
     Collection,
     default_collection_id,
 )
-from roost.core.db import Connection, Database, quote_ident
+from roost.core.db import Connection, Database, QueryError, quote_ident
 from roost.core.errors import BadRequest, FieldError, ValidationFailed
 from roost.core.fields import FIELD_TYPES, Field, default_field_id
 from roost.core.fields.date import now_string
@@ -310,8 +310,6 @@ class CollectionStore:
 
     async def _save_view(self, conn: Connection, coll: Collection, existing: Collection | None) -> None:
         """(Re)create the SQL view; a query the database rejects becomes a field error."""
-        from sqlalchemy.exc import DBAPIError
-
         from roost.core.views import INVALID, drop_view_sql, view_sql
 
         if existing is not None:
@@ -321,8 +319,8 @@ class CollectionStore:
                 for sql in view_sql(coll, conn.dialect):
                     await conn.execute_ddl(sql)
                 await conn.fetch_all(f"SELECT * FROM {quote_ident(coll.table, conn.dialect)} LIMIT 1")
-        except DBAPIError as exc:
-            detail = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+        except QueryError as exc:
+            detail = str(exc).strip().splitlines()[0] if str(exc).strip() else "the database rejected it"
             raise ValidationFailed(
                 "Failed to create collection." if existing is None else "Failed to update collection.",
                 {"viewQuery": FieldError(INVALID, f"Invalid query - {detail}.")},
@@ -350,8 +348,6 @@ class CollectionStore:
         ]  # fmt: skip
         if referencing:
             raise BadRequest(f"Failed to delete collection probably due to existing reference in {referencing[0]}.")
-        from sqlalchemy.exc import DBAPIError
-
         from roost.core.views import drop_view_sql
 
         drop = drop_view_sql(coll.table, self.db.dialect) if coll.is_view else f"DROP TABLE {quote_ident(coll.table, self.db.dialect)}"
@@ -359,7 +355,7 @@ class CollectionStore:
             async with self.db.transaction() as conn:
                 await conn.execute_ddl(drop)
                 await conn.execute('DELETE FROM "_collections" WHERE "id" = :id', {"id": coll.id})
-        except DBAPIError as exc:
+        except QueryError as exc:
             # e.g. a view still selects from this table
             raise BadRequest("Failed to delete collection.") from exc
         self._by_id.pop(coll.id, None)

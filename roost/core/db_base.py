@@ -1,0 +1,27 @@
+"""Types shared by the database facade and its drivers."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from roost.core.errors import RoostError
+
+Row = Mapping[str, Any]
+
+
+class DatabaseUnavailable(RoostError):
+    kind = "internal"
+    default_message = "The database is unavailable."
+
+
+class QueryError(Exception):
+    """A statement failed in the driver (syntax, constraint, connection); the message is the driver's."""
+
+
+class UniqueViolation(QueryError):
+    """A UNIQUE constraint failed; ``columns`` names the columns when the driver tells."""
+
+    def __init__(self, columns: list[str]) -> None:
+        super().__init__(", ".join(columns))
+        self.columns = columns
