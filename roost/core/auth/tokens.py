@@ -29,6 +29,11 @@ TOKEN_OPTION = {
 }
 
 
+#: token -> (signing key it verified with, claims); saves two JWT parses per authenticated request
+_verified: dict[str, tuple[str, dict[str, Any]]] = {}
+_VERIFIED_MAX = 10_000
+
+
 def signing_key(coll: Collection, record: Record, token_type: str) -> str:
     return str(record.get("tokenKey", "")) + coll.token_secret(TOKEN_OPTION[token_type])
 
@@ -60,7 +65,8 @@ async def verify(app: App, token: str, token_type: str = AUTH) -> tuple[Collecti
     """The (collection, record, claims) a valid token belongs to, or None for any invalid token."""
     from roost.core.records import fetch_record
 
-    claims = unverified_claims(token)
+    cached = _verified.get(token)
+    claims = cached[1] if cached else unverified_claims(token)
     if not claims or claims.get("type") != token_type:
         return None
     coll = app.collections.get(str(claims.get("collectionId", "")))
@@ -69,8 +75,15 @@ async def verify(app: App, token: str, token_type: str = AUTH) -> tuple[Collecti
     record = await fetch_record(app, coll, str(claims.get("id", "")))
     if record is None:
         return None
+    key = signing_key(coll, record, token_type)
+    if cached and cached[0] == key:
+        # verified before with this exact key (so tokenKey and secret are unchanged): only expiry can differ
+        return (coll, record, claims) if int(claims.get("exp", 0)) > time.time() else None
     try:
-        verified = jwt.decode(token, signing_key(coll, record, token_type), algorithms=["HS256"])
+        verified = jwt.decode(token, key, algorithms=["HS256"])
     except jwt.PyJWTError:
         return None
+    if len(_verified) >= _VERIFIED_MAX:
+        _verified.pop(next(iter(_verified)))
+    _verified[token] = (key, verified)
     return coll, record, verified

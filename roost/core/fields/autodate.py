@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from roost.core.errors import FieldError
 from roost.core.fields.base import Field, register
-from roost.core.fields.date import normalize_datetime, now_string
+from roost.core.fields.date import normalize_datetime, now_string, stored_datetime
 
 if TYPE_CHECKING:
     from roost.core.collections import Collection
@@ -39,7 +39,7 @@ class AutodateField(Field):
         return normalize_datetime(raw)
 
     def from_db(self, raw: Any) -> str:
-        return normalize_datetime(raw)
+        return stored_datetime(raw)
 
     def accepts_client_value(self) -> bool:
         """Client-submitted values are always dropped for autodate fields."""

@@ -94,6 +94,16 @@ def _from_rfc(m: re.Match[str]) -> datetime:
     return local.astimezone(UTC)
 
 
+_CANONICAL = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{3}Z")
+
+
+def stored_datetime(raw: Any) -> str:
+    """A stored value for output: Roost only ever stores canonical strings, so skip the parse."""
+    if raw == "" or (isinstance(raw, str) and _CANONICAL.fullmatch(raw)):
+        return str(raw)
+    return normalize_datetime(raw)
+
+
 def normalize_datetime(raw: Any) -> str:
     """Client or stored value -> ``YYYY-MM-DD HH:MM:SS.mmmZ`` or ``""`` when unparsable."""
     moment = parse_datetime(raw)
@@ -140,7 +150,7 @@ class DateField(Field):
         return normalize_datetime(raw)
 
     def from_db(self, raw: Any) -> str:
-        return normalize_datetime(raw)
+        return stored_datetime(raw)
 
     def validate(self, value: Any, ctx: ValidationContext) -> FieldError | None:
         moment = parse_datetime(value)
