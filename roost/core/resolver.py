@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import replace
 
 from roost.core.collections import Collection
 from roost.core.events import RequestInfo
@@ -127,9 +128,7 @@ class RecordFieldResolver:
         operand = self._walk(path, props, binder)
         if operand.static:
             return operand
-        operand = Operand(
-            sql=operand.sql, kind=operand.kind, guard=operand.guard, hoists=tuple(path.joins)
-        )
+        operand = replace(operand, hoists=tuple(path.joins))
         if not path.multi:
             return operand
         values = start(False)
@@ -137,13 +136,7 @@ class RecordFieldResolver:
         pad = binder.alias("pad")
         joins = "".join(f" LEFT JOIN {j.from_item} ON {j.on}" for j in values.joins)
         source = f"SELECT {element.sql} AS v FROM (SELECT 1 AS one) AS {pad}{joins}"
-        return Operand(
-            sql=operand.sql,
-            kind=operand.kind,
-            guard=operand.guard,
-            hoists=operand.hoists,
-            source=source,
-        )
+        return replace(operand, source=source)
 
     def lookup_collection(self, name_or_id: str) -> Collection:
         """The collection ``name_or_id``; FilterError when it does not exist."""
@@ -277,13 +270,13 @@ class RecordFieldResolver:
         # like PocketBase, a modifier a field type does not support is ignored
         if modifier == "length" and fld.type in MULTI_VALUE_TYPES:
             length = self.dialect.json_array_length(column, _is_json_storage(fld))
-            return Operand(sql=length, kind=NUMBER)
+            return Operand(sql=length, kind=NUMBER, expression=True)
         if modifier == "each" and fld.type in MULTI_VALUE_TYPES:
             alias = self.join(path, f"{fld.name}:each", binder)
             each, value = self.dialect.json_each(column, alias, _is_json_storage(fld))
             self.add_join(path, each, "1=1")
             path.multi = True
-            return Operand(sql=value, kind=TEXT)
+            return Operand(sql=value, kind=TEXT, expression=True)
         guard = None
         if name == "email" and path.collection.is_auth and not path.allow_hidden:
             guard = f"{path.alias}.{self.quote('emailVisibility')} = TRUE"
@@ -291,13 +284,13 @@ class RecordFieldResolver:
         if kind == JSON:
             value = self.dialect.json_extract(column, [], binder.bind)
         elif _is_json_storage(fld):
-            value = self.dialect.to_text(column, JSON) if self.dialect.typed else column
+            value = self.dialect.array_text(column)
         else:
             value = column
         if modifier == "lower":
             value = self.dialect.lower(self.dialect.to_text(value, kind))
             kind = JSON if kind == JSON and not self.dialect.typed else TEXT
-        return Operand(sql=value, kind=kind, guard=guard)
+        return Operand(sql=value, kind=kind, guard=guard, expression=modifier == "lower")
 
     def column_operand(self, name: str, binder: Binder) -> Operand:
         """The stored value of base field ``name`` (hidden fields allowed)."""

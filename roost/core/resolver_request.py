@@ -9,6 +9,7 @@ resolver's path walking. A missing key is NULL, never an error, as in PocketBase
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from roost.core.fields import Field
@@ -80,7 +81,8 @@ def _static(resolver: RecordFieldResolver, value: Any, modifier: str, binder: Bi
     if modifier != "lower" or operand.value in (None, ""):
         return operand
     text = str(int(operand.value)) if isinstance(operand.value, bool) else str(operand.value)
-    return Operand(sql=resolver.dialect.lower(binder.bind(text)), kind=TEXT, nonempty=True)
+    lowered = resolver.dialect.lower(binder.bind(text))
+    return Operand(sql=lowered, kind=TEXT, expression=True, nonempty=True)
 
 
 def _auth_field(resolver: RecordFieldResolver, props: list[str], binder: Binder) -> Operand:
@@ -128,7 +130,9 @@ def _body_each(
     alias = binder.hoist_alias(key)
     each, value = resolver.dialect.json_each_param(binder.bind(json.dumps(items)), alias)
     # PocketBase binds the items, so the operand counts as a known non-empty value
-    operand = Operand(sql=value, kind=TEXT, hoists=(Hoist(key, each),), nonempty=True)
+    operand = Operand(
+        sql=value, kind=TEXT, hoists=(Hoist(key, each),), expression=True, nonempty=True
+    )
     if not fld.is_multiple():
         return operand
     values_alias = binder.alias("j")
@@ -137,9 +141,7 @@ def _body_each(
     )
     pad = binder.alias("pad")
     source = f"SELECT {element} AS v FROM (SELECT 1 AS one) AS {pad} LEFT JOIN {values} ON 1=1"
-    return Operand(
-        sql=value, kind=TEXT, hoists=operand.hoists, source=source, nonempty=True
-    )
+    return replace(operand, source=source)
 
 
 def _changed(resolver: RecordFieldResolver, fld: Field, binder: Binder) -> Operand:
@@ -148,7 +150,8 @@ def _changed(resolver: RecordFieldResolver, fld: Field, binder: Binder) -> Opera
         return Operand.of_value(False)
     current = resolver.column_operand(fld.name, binder)
     condition = compare(Operand.of_value(body.get(fld.name)), "!=", current, binder)
-    return Operand(sql=f"(CASE WHEN {condition} THEN 1 ELSE 0 END)", kind=NUMBER)
+    changed = f"(CASE WHEN {condition} THEN 1 ELSE 0 END)"
+    return Operand(sql=changed, kind=NUMBER, expression=True)
 
 
 def _body_relation(

@@ -192,7 +192,7 @@ def compare(left: Operand, op: str, right: Operand, binder: Binder) -> str:
 
 def _values_of(side: Operand, binder: Binder) -> tuple[str, Operand]:
     alias = binder.alias("mm")
-    element = Operand(sql=f"{alias}.v", kind=side.kind, nonempty=side.nonempty)
+    element = replace(side, sql=f"{alias}.v", source=None, hoists=(), guard=None)
     return f"({side.source}) AS {alias}", element
 
 
@@ -228,6 +228,9 @@ def _scalar(left: Operand, op: str, right: Operand, binder: Binder) -> str:
         return _equal(op == "=", left, right, binder)
     if op in ("~", "!~"):
         return _like(op == "!~", left, right, binder)
+    clash = _class_clash(left, op, right, binder) or _json_clash(left, op, right, binder)
+    if clash:
+        return clash
     lsql, rsql = _pair(left, right, binder)
     return f"{lsql} {op} {rsql}"
 
@@ -243,6 +246,9 @@ def _is_known(operand: Operand) -> bool:
 def _equal(equal: bool, left: Operand, right: Operand, binder: Binder) -> str:
     dialect = binder.dialect
     if JSON in (left.kind, right.kind):
+        clash = _json_clash(left, "=" if equal else "!=", right, binder)
+        if clash:
+            return clash
         lsql, rsql = _pair(left, right, binder)
         return f"{lsql} {dialect.is_op(not equal)} {rsql}"
     left_empty, right_empty = _is_empty(left), _is_empty(right)
@@ -252,6 +258,9 @@ def _equal(equal: bool, left: Operand, right: Operand, binder: Binder) -> str:
         # an empty side becomes '' (PocketBase: `a = ''`, never `a = NULL`)
         left = Operand.of_value("") if left_empty else left
         right = Operand.of_value("") if right_empty else right
+        clash = _class_clash(left, "=" if equal else "!=", right, binder)
+        if clash:
+            return clash
         lsql, rsql = _pair(left, right, binder)
         return f"{lsql} {'=' if equal else dialect.is_op(True)} {rsql}"
     if left_empty or right_empty:
@@ -275,6 +284,88 @@ def _like(negate: bool, left: Operand, right: Operand, binder: Binder) -> str:
         return f"{lsql} {keyword} {pattern} ESCAPE '\\'"
     rsql = _render(right, TEXT, binder)
     return f"{lsql} {keyword} ('%' || {rsql} || '%') ESCAPE '\\'"
+
+
+def _class(operand: Operand) -> str | None:
+    """SQLite storage class of a value (None: unknown or NULL)."""
+    if operand.static:
+        value = operand.value
+        return None if value is None else TEXT if isinstance(value, str) else NUMBER
+    return {TEXT: TEXT, NUMBER: NUMBER, BOOL: NUMBER}.get(operand.kind)
+
+
+def _affinity(operand: Operand) -> str | None:
+    return None if operand.static or operand.expression else _class(operand)
+
+
+def _converted(operand: Operand, affinity: str | None) -> str | None:
+    """The class of ``operand`` after SQLite applies the other side's ``affinity`` to it."""
+    own = _class(operand)
+    if own is None or _affinity(operand) == NUMBER or affinity is None or own == affinity:
+        return own
+    if affinity == TEXT:
+        return None if _affinity(operand) == TEXT else TEXT
+    if operand.static:  # a numeric affinity turns numeric-looking text into a number
+        return NUMBER if _NUMERIC_RE.match(operand.value) else TEXT
+    return None
+
+
+def _class_clash(left: Operand, op: str, right: Operand, binder: Binder) -> str | None:
+    """On typed dialects, SQLite's answer when it would compare a number with a text.
+
+    SQLite never finds such values equal and sorts every number before every text; the typed
+    conversions of :func:`_pair` would instead turn the text into NULL (or the number into
+    text). Returns None when the classes are equal or only known at run time.
+    """
+    if not binder.dialect.typed:
+        return None
+    left_class = _converted(left, _affinity(right))
+    right_class = _converted(right, _affinity(left))
+    if None in (left_class, right_class) or left_class == right_class:
+        return None
+    nullable = [s.sql for s in (left, right) if not s.static]
+    if op == "!=":
+        both_null = " AND ".join(f"{sql} IS NULL" for sql in nullable)
+        return f"(NOT ({both_null}))" if len(nullable) == 2 else binder.dialect.true_sql
+    answer = op != "=" and (op in ("<", "<=")) == (left_class == NUMBER)
+    outcome = binder.dialect.true_sql if answer else binder.dialect.false_sql
+    if not nullable:
+        return outcome
+    any_null = " OR ".join(f"{sql} IS NULL" for sql in nullable)
+    return f"(CASE WHEN {any_null} THEN NULL ELSE {outcome} END)"
+
+
+def _json_clash(left: Operand, op: str, right: Operand, binder: Binder) -> str | None:
+    """On typed dialects, a JSON value against a static one with SQLite's class rules.
+
+    SQLite's ``json_extract`` yields a number for JSON numbers and booleans and a text for
+    anything else, and compares it with the other value without conversion.
+    """
+    dialect = binder.dialect
+    sides = (left, right) if left.kind == JSON else (right, left)
+    json_side, other = sides
+    if not dialect.typed or json_side.kind != JSON or json_side.static or not other.static:
+        return None
+    if other.kind == NULL or isinstance(other.value, bool):
+        return None
+    other_class = TEXT if isinstance(other.value, str) else NUMBER
+    if other_class == TEXT:
+        mismatch = dialect.json_is_number(json_side.sql)
+        value = Operand(sql=dialect.to_text(json_side.sql, JSON), kind=TEXT, expression=True)
+    else:
+        mismatch = dialect.json_is_text(json_side.sql)
+        value = Operand(sql=dialect.to_number(json_side.sql, JSON), kind=NUMBER, expression=True)
+    pair = (value, other) if left is json_side else (other, value)
+    lsql, rsql = _pair(*pair, binder)
+    if op in ("=", "!="):
+        same = f"{lsql} {dialect.is_op(op == '!=')} {rsql}"
+        answer = op == "!="
+    else:
+        same = f"{lsql} {op} {rsql}"
+        json_first = (left is json_side) == (other_class == TEXT)  # the number sorts first
+        answer = (op in ("<", "<=")) == json_first
+    outcome = dialect.true_sql if answer else dialect.false_sql
+    return f"(CASE WHEN {mismatch} THEN {outcome} ELSE {same} END)"
 
 
 def _target_kind(left: Operand, right: Operand) -> str | None:

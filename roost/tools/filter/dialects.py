@@ -62,6 +62,22 @@ class Dialect:
         """Convert an expression of ``kind`` to a number (NULL when not numeric)."""
         return sql
 
+    def array_text(self, sql: str) -> str:
+        """The stored text of a multi-valued (JSON array) column, e.g. ``["a","b"]``."""
+        return sql
+
+    def order_keys(self, sql: str, kind: str) -> list[str]:
+        """ORDER BY keys sorting values of ``kind`` the way SQLite does."""
+        return [sql]
+
+    def json_is_number(self, sql: str) -> str:
+        """True when a JSON value is compared as a number (numbers and booleans)."""
+        return f"(typeof({sql}) IN ('integer', 'real'))"
+
+    def json_is_text(self, sql: str) -> str:
+        """True when a JSON value is compared as text (strings, objects and arrays)."""
+        return f"(typeof({sql}) = 'text')"
+
     def lower(self, sql: str) -> str:
         """Lower-case a text expression."""
         return f"LOWER({sql})"
@@ -169,7 +185,12 @@ class PostgresDialect(Dialect):
         if kind == "bool":
             return f"CAST(CAST({sql} AS INTEGER) AS TEXT)"
         if kind == "json":
-            return f"({sql} #>> '{{}}')"
+            # SQLite's json_extract() turns true/false into 1/0
+            return (
+                f"(CASE WHEN jsonb_typeof({sql}) = 'boolean' THEN "
+                f"CAST(CAST(CAST({sql} #>> '{{}}' AS BOOLEAN) AS INTEGER) AS TEXT) "
+                f"ELSE ({sql} #>> '{{}}') END)"
+            )
         return sql
 
     def to_number(self, sql: str, kind: str) -> str:
@@ -186,6 +207,28 @@ class PostgresDialect(Dialect):
 
     def order_term(self, sql: str, descending: bool) -> str:
         return f"{sql} DESC NULLS LAST" if descending else f"{sql} ASC NULLS FIRST"
+
+    def order_keys(self, sql: str, kind: str) -> list[str]:
+        if kind != "json":
+            return [sql]
+        # SQLite sorts NULL, then numbers, then text; jsonb has an order of its own
+        rank = f"(CASE WHEN {self.json_is_number(sql)} THEN 1 WHEN {self.json_is_text(sql)} THEN 2 END)"
+        return [rank, self.to_number(sql, kind), self.to_text(sql, kind)]
+
+    def json_is_number(self, sql: str) -> str:
+        return f"(jsonb_typeof({sql}) IN ('number', 'boolean'))"
+
+    def json_is_text(self, sql: str) -> str:
+        return f"(jsonb_typeof({sql}) IN ('string', 'object', 'array'))"
+
+    def array_text(self, sql: str) -> str:
+        # jsonb prints ["a", "b"]; PocketBase stores and compares the compact ["a","b"]
+        return (
+            f"(CASE WHEN jsonb_typeof({sql}) = 'array' THEN (SELECT '[' || "
+            f"COALESCE(string_agg(CAST(e.value AS TEXT), ',' ORDER BY e.n), '') || ']' "
+            f"FROM jsonb_array_elements({sql}) WITH ORDINALITY AS e(value, n)) "
+            f"ELSE ({sql} #>> '{{}}') END)"
+        )
 
     def clamp(self, sql: str, low: str, high: str) -> str:
         return f"LEAST({high}, GREATEST({low}, {sql}))"

@@ -53,7 +53,9 @@ def _geo_distance(args: list[Operand], nodes: Sequence[OperandNode], binder: Bin
         ):
             raise FilterError("geoDistance() arguments must be numbers or identifiers.")
     lon_a, lat_a, lon_b, lat_b = (_number(a, binder) for a in args)
-    return Operand(sql=binder.dialect.geo_distance(lon_a, lat_a, lon_b, lat_b), kind=NUMBER)
+    return Operand(
+        sql=binder.dialect.geo_distance(lon_a, lat_a, lon_b, lat_b), kind=NUMBER, expression=True
+    )
 
 
 def _strftime(args: list[Operand], nodes: Sequence[OperandNode], binder: Binder) -> Operand:
@@ -74,7 +76,7 @@ def _strftime(args: list[Operand], nodes: Sequence[OperandNode], binder: Binder)
             args[1], "unixepoch" in [m.strip().lower() for m in modifiers], binder
         )
     sql = binder.dialect.strftime(nodes[0].value, time_sql, modifiers, binder.bind)
-    return Operand(sql=sql, kind=TEXT)
+    return Operand(sql=sql, kind=TEXT, expression=True)
 
 
 def _time_value(value: Operand, unixepoch: bool, binder: Binder) -> str | None:

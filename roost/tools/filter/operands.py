@@ -59,6 +59,8 @@ class Operand:
         guard: an extra SQL condition ANDed to every comparison using this operand
             (e.g. ``emailVisibility = TRUE``).
         hoists: shared joins ``sql`` refers to, in dependency order (see :class:`Hoist`).
+        expression: a computed value (``LOWER()``, ``:length``, a function...) rather than a
+            column: SQLite gives it no type affinity, so it never converts the other side.
         nonempty: compare with plain ``=``/``IS NOT`` as PocketBase does for operands that carry
             bound values (e.g. ``@request.body.tags:each``), never as "'' or NULL".
     """
@@ -70,6 +72,7 @@ class Operand:
     value: Any = None
     guard: str | None = None
     hoists: tuple[Hoist, ...] = ()
+    expression: bool = False
     nonempty: bool = False
 
     @property

@@ -86,5 +86,6 @@ def compile_sort(
         elif operand.source is not None:
             alias = binder.alias("o")
             sql = f"(SELECT {alias}.v FROM ({operand.source}) AS {alias} LIMIT 1)"
-        terms.append(binder.dialect.order_term(sql, field.descending))
+        keys = binder.dialect.order_keys(sql, operand.kind)
+        terms.extend(binder.dialect.order_term(key, field.descending) for key in keys)
     return CompiledFilter(", ".join(terms), binder.params)
