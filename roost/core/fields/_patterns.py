@@ -162,5 +162,19 @@ def random_string_by_regex(pattern: str) -> str:
     out: list[str] = []
     for chars, low, high in _parse(pattern):
         count = low + secrets.randbelow(high - low + 1)
-        out.extend(secrets.choice(chars) for _ in range(count))
+        out.append(_pick(chars, count))
     return "".join(out)
+
+
+def _pick(chars: str, count: int) -> str:
+    """``count`` uniform picks from ``chars`` using one OS random read (rejection sampling)."""
+    size = len(chars)
+    if size == 1:
+        return chars * count
+    if size > 256:
+        return "".join(secrets.choice(chars) for _ in range(count))
+    limit = 256 - 256 % size  # bytes at or above this would bias the modulo
+    picked: list[str] = []
+    while len(picked) < count:
+        picked.extend(chars[b % size] for b in secrets.token_bytes(2 * count) if b < limit)
+    return "".join(picked[:count])
