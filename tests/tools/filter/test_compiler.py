@@ -72,6 +72,13 @@ def run(expression: str, **params: object) -> list[str]:
         ("tags:each ?= 'y'", ["a", "c"]),
         ("tags:each = 'y'", ["c"]),
         ("tags:each ?!= 'y'", ["a", "b"]),
+        # an empty set reads as one NULL value, which is distinct from 'y'
+        ("tags:each != 'y'", ["b"]),
+        # the same multi-valued operand names the same row in one filter
+        ("tags:each ?= 'x' && tags:each ?= 'y'", []),
+        ("tags:each ?= 'x' || tags:each ?= 'y'", ["a", "c"]),
+        # number literals are floats: a text column compares with '1.0'
+        ("title = 1", []),
         ("created > @now", ["c"]),
         ("@request.x = 'x' && n = 1", ["a"]),
         ("true = 1 && false = 0 && null = '' && n = 2", ["b"]),
