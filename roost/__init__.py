@@ -13,7 +13,14 @@ from roost.app import Roost
 from roost.config import Config
 from roost.core.app import App
 from roost.core.collections import Collection
-from roost.core.errors import BadRequest, Forbidden, NotFound, RoostError, Unauthorized, ValidationFailed
+from roost.core.errors import (
+    BadRequest,
+    Forbidden,
+    NotFound,
+    RoostError,
+    Unauthorized,
+    ValidationFailed,
+)
 from roost.core.events import RecordEvent, RequestInfo
 from roost.core.hooks import Hook
 
