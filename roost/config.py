@@ -20,6 +20,8 @@ class Config(BaseSettings):
     db_schema: str = ""
     http: str = "127.0.0.1:8090"
     workers: int = 1
+    #: Redis URL for the cross-process broker (realtime fan-out, cache coherence)
+    redis_url: str = ""
     dev: bool = False
     #: maximum request body size in bytes (PocketBase's default is 32 MiB)
     body_limit: int = 32 << 20

@@ -105,3 +105,25 @@ async def api(backend: str, tmp_path: Path) -> AsyncIterator[Api]:
         conn = await asyncpg.connect(PG_URL)
         await conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
         await conn.close()
+
+
+@pytest.fixture
+def mail_sink() -> Any:
+    """A real SMTP server (aiosmtpd) on loopback that keeps what it receives."""
+    from tests.mail_sink import MailSink
+
+    sink = MailSink().start()
+    yield sink
+    sink.stop()
+
+
+@pytest.fixture
+async def mail_api(api: Api, mail_sink: Any) -> Api:
+    """``api`` with its SMTP settings pointed at ``mail_sink``."""
+    res = await api.su("PATCH", "/api/settings", json={
+        "smtp": mail_sink.smtp_settings(),
+        "meta": {"appName": "Roost Test", "appURL": "http://app.test", "senderName": "Roost Team",
+                 "senderAddress": "no-reply@roost.test"},
+    })  # fmt: skip
+    assert res.status_code == 200, res.text
+    return api

@@ -12,6 +12,7 @@ from roost.core.errors import RoostError
 STATUS = {
     "bad_request": 400,
     "unauthorized": 401,
+    "mfa_required": 401,
     "forbidden": 403,
     "not_found": 404,
     "payload_too_large": 413,
@@ -35,6 +36,9 @@ def error_body(status: int, message: str, data: dict[str, Any] | None = None) ->
 
 def error_response(exc: RoostError) -> Response:
     status = STATUS.get(exc.kind, 400)
+    if exc.kind == "mfa_required":
+        # the MFA challenge is the bare {"mfaId": ...} object the SDKs look for
+        return Response(orjson.dumps(exc.data), status_code=status, media_type="application/json")
     return Response(error_body(status, exc.message, exc.data), status_code=status, media_type="application/json")
 
 

@@ -15,6 +15,7 @@ from roost.core.db import Database
 from roost.core.events import RecordEvent
 from roost.core.fields.date import now_string
 from roost.core.hooks import Hook
+from roost.core.realtime_cluster import Cluster
 from roost.core.rules import validate_rule
 from roost.core.settings import Settings
 from roost.core.system_collections import initial_collections
@@ -43,6 +44,9 @@ class App:
         self.started = time.time()
         #: after-commit record changes (realtime, webhooks and user code subscribe here)
         self.on_record_after_commit: Hook[RecordEvent] = Hook("on_record_after_commit")
+        #: broker, realtime hub and cross-process cache coherence
+        self.cluster = Cluster(self)
+        self.realtime = self.cluster.realtime
 
     @property
     def dialect(self) -> str:
@@ -61,6 +65,7 @@ class App:
         if "1_initial_collections" not in applied:
             await self._create_initial_collections()
         await self.settings.load()
+        await self.cluster.start()
 
     async def _create_initial_collections(self) -> None:
         async with self.db.transaction() as conn:
@@ -78,6 +83,7 @@ class App:
         return self.collections.get(name_or_id)
 
     async def close(self) -> None:
+        await self.cluster.close()
         await self.db.close()
 
 

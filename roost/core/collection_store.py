@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
@@ -43,6 +43,8 @@ class CollectionStore:
         self._by_id: dict[str, Collection] = {}
         self._by_name: dict[str, Collection] = {}
         self.rule_validator: RuleValidator | None = None
+        #: called after a committed collection change (other processes reload their cache)
+        self.on_change: Callable[[], Awaitable[None]] | None = None
 
     # ----- cache ------------------------------------------------------------------------------
     async def load(self) -> None:
@@ -285,6 +287,8 @@ class CollectionStore:
         else:
             await self._save_in(conn, coll, existing)
         self._remember(coll, existing)
+        if self.on_change is not None:
+            await self.db.after_commit(self.on_change)
 
     async def _save_in(self, conn: Connection, coll: Collection, existing: Collection | None) -> None:
         dialect = conn.dialect
@@ -360,6 +364,8 @@ class CollectionStore:
             raise BadRequest("Failed to delete collection.") from exc
         self._by_id.pop(coll.id, None)
         self._by_name.pop(coll.name.lower(), None)
+        if self.on_change is not None:
+            await self.on_change()
 
     def forget(self, coll: Collection) -> None:
         self._by_id.pop(coll.id, None)

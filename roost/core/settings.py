@@ -10,6 +10,7 @@ import orjson
 from roost.core.db import Database
 from roost.core.errors import BadRequest
 from roost.core.fields.date import now_string
+from roost.core.secret_box import SecretBox
 
 #: secret keys that are stored but never output
 SECRET_PATHS = (("smtp", "password"), ("s3", "secret"), ("backups", "s3", "secret"))
@@ -56,14 +57,15 @@ def _merge(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
 class Settings:
     """Cached runtime settings; ``data`` is the full (secret-bearing) document."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, encryption_key: str = "") -> None:
         self.db = db
+        self.box = SecretBox(encryption_key) if encryption_key else None
         self.data = default_settings()
 
     async def load(self) -> None:
         row = await self.db.fetch_one('SELECT "value" FROM "_params" WHERE "id" = :id', {"id": "settings"})
         if row and row["value"]:
-            self.data = _merge(default_settings(), orjson.loads(row["value"]))
+            self.data = _merge(default_settings(), self._secrets(orjson.loads(row["value"]), seal=False))
 
     def public(self) -> dict[str, Any]:
         out = copy.deepcopy(self.data)
@@ -82,7 +84,7 @@ class Settings:
         self._validate(new)
         now = now_string()
         async with self.db.transaction() as conn:
-            value = orjson.dumps(new).decode()
+            value = orjson.dumps(self._secrets(new, seal=True)).decode()
             changed = await conn.execute(
                 'UPDATE "_params" SET "value" = :v, "updated" = :u WHERE "id" = :id', {"v": value, "u": now, "id": "settings"}
             )
@@ -93,6 +95,19 @@ class Settings:
                 )
         self.data = new
         return self.public()
+
+    def _secrets(self, data: dict[str, Any], *, seal: bool) -> dict[str, Any]:
+        """A copy with every secret sealed (for storage) or opened (after loading)."""
+        if self.box is None:
+            return data
+        out = copy.deepcopy(data)
+        for path in SECRET_PATHS:
+            node: Any = out
+            for key in path[:-1]:
+                node = node.get(key) if isinstance(node, dict) else None
+            if isinstance(node, dict) and isinstance(node.get(path[-1]), str):
+                node[path[-1]] = self.box.seal(node[path[-1]]) if seal else self.box.open(node[path[-1]])
+        return out
 
     def _validate(self, data: dict[str, Any]) -> None:
         from roost.core.errors import FieldError, ValidationFailed
@@ -106,6 +121,12 @@ class Settings:
                 batch_errors[key] = FieldError("validation_required", "Cannot be blank.")
         if batch_errors:
             errors["batch"] = batch_errors
+        smtp = data.get("smtp", {})
+        if smtp.get("enabled"):
+            smtp_errors = {key: FieldError("validation_required", "Cannot be blank.")
+                           for key in ("host", "port") if not smtp.get(key)}  # fmt: skip
+            if smtp_errors:
+                errors["smtp"] = smtp_errors
         meta = data.get("meta", {})
         if not meta.get("appName"):
             errors["meta"] = {"appName": FieldError("validation_required", "Cannot be blank.")}

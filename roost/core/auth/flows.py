@@ -91,7 +91,13 @@ async def finish_auth(
     ``method`` names the first factor (``password``, ``oauth2``, ``otp``); ``body`` is the
     login request (it may carry an ``mfaId``).
     """
+    from roost.core.auth.alerts import track_origin
+    from roost.core.auth.mfa import check_mfa
+
     await check_auth_rule(app, coll, record, info)
+    await check_mfa(app, coll, record, info, method, body)
+    if method:
+        await track_origin(app, coll, record, info)
     return record, tokens.issue(coll, record)
 
 
@@ -130,7 +136,7 @@ def auth_methods(coll: Collection) -> dict[str, Any]:
     identity_fields = list(password.get("identityFields") or [])
     enabled = bool(password.get("enabled"))
     return {
-        "password": {"identityFields": identity_fields, "enabled": enabled},
+        "password": {"identityFields": identity_fields if enabled else [], "enabled": enabled},
         "oauth2": {"providers": [], "enabled": bool(oauth2.get("enabled"))},
         "mfa": {"enabled": bool(mfa.get("enabled")), "duration": int(mfa.get("duration", 0)) if mfa.get("enabled") else 0},
         "otp": {"enabled": bool(otp.get("enabled")), "duration": int(otp.get("duration", 0)) if otp.get("enabled") else 0},

@@ -1,0 +1,90 @@
+"""Small validation helpers shared by the auth request bodies (PocketBase's codes and wording)."""
+
+from __future__ import annotations
+
+import secrets
+from typing import TYPE_CHECKING, Any
+
+from roost.core.errors import BadRequest, FieldError, ValidationFailed
+from roost.core.events import RequestInfo
+from roost.core.fields.email import is_email
+
+if TYPE_CHECKING:
+    from roost.core.app import App
+    from roost.core.collections import Collection
+    from roost.core.record_io import Record
+
+VALIDATION_MESSAGE = "An error occurred while validating the submitted data."
+LOAD_MESSAGE = "An error occurred while loading the submitted data."
+SUPERUSERS = "_superusers"
+
+
+def strings(body: dict[str, Any], *keys: str) -> list[str]:
+    """The string values of ``keys`` (missing = ""); another JSON type is a load error."""
+    out = []
+    for key in keys:
+        value = body.get(key)
+        if value is None:
+            value = ""
+        if not isinstance(value, str):
+            raise BadRequest(LOAD_MESSAGE)
+        out.append(value)
+    return out
+
+
+def required(value: str) -> FieldError | None:
+    return None if value else FieldError("validation_required", "Cannot be blank.")
+
+
+def length(value: str, low: int, high: int) -> FieldError | None:
+    if low <= len(value) <= high:
+        return None
+    return FieldError(
+        "validation_length_out_of_range", f"The length must be between {low} and {high}.", {"max": high, "min": low}
+    )
+
+
+def email_error(value: str) -> FieldError | None:
+    """Required, 1-255 characters, and an e-mail address."""
+    err = required(value) or length(value, 1, 255)
+    if err is None and not is_email(value):
+        err = FieldError("validation_is_email", "Must be a valid email address.")
+    return err
+
+
+def check(errors: dict[str, FieldError | None], message: str = VALIDATION_MESSAGE) -> None:
+    """Raise the collected field errors, if any."""
+    found = {key: err for key, err in errors.items() if err is not None}
+    if found:
+        raise ValidationFailed(message, found)
+
+
+def system_info(app: App, context: str) -> RequestInfo:
+    """A superuser-level caller for Roost's own writes (verified flags, OTP rows, origins)."""
+    return RequestInfo(auth={"id": ""}, auth_collection=app.collections.get(SUPERUSERS), context=context)
+
+
+async def find_by_email(app: App, coll: Collection, email: str) -> Record | None:
+    """The auth record with ``email`` (case-insensitive), if any."""
+    from roost.core.record_io import codec_for
+
+    codec = codec_for(coll, app.dialect)
+    sql = f'SELECT {codec.select("_r")} FROM {codec.table} AS "_r" WHERE LOWER("_r"."email") = LOWER(:e) LIMIT 1'
+    row = await app.db.fetch_one(sql, {"e": email})
+    return codec.decode(row) if row else None
+
+
+def random_password() -> str:
+    """A password nobody knows: the guard PocketBase applies after passwordless verification."""
+    return secrets.token_urlsafe(30)[:40]
+
+
+async def save_as_system(app: App, coll: Collection, record: Record, patch: dict[str, Any], failure: str) -> Record:
+    """Update ``record`` through the one record pipeline as Roost itself; its field errors
+    are re-raised under the flow's own ``failure`` message."""
+    from roost.core.records import update_record
+
+    try:
+        return await update_record(app, coll, record["id"], patch, system_info(app, "default"))
+    except ValidationFailed as exc:
+        raise BadRequest(failure, exc.data) from exc

@@ -1,0 +1,317 @@
+"""Realtime: connected clients, their subscriptions, and fan-out of committed record changes.
+
+Transports (SSE, WebSocket) live in ``roost.apis``; this module knows only clients with a
+bounded outbox of ``(event name, data bytes)`` items. Record changes travel from
+``app.on_record_after_commit`` through the broker, so every process (and machine) attached to
+the same broker delivers them to its own clients. See ``docs/realtime.md``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import string
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from roost.core.collections import Collection
+from roost.core.errors import Forbidden, NotFound
+from roost.core.events import RecordEvent
+from roost.core.realtime_topics import Subscription, parse_subscription
+from roost.tools.broker import Broker
+
+if TYPE_CHECKING:
+    from roost.core.app import App
+
+log = logging.getLogger("roost.realtime")
+CLIENT_ID_ALPHABET = string.ascii_letters + string.digits
+AUTH_MISMATCH = "The current and the previous request authorization don't match."
+MISSING_CLIENT = "Missing or invalid client id."
+#: the item that tells a transport to end the stream
+CLOSE = None
+Item = tuple[str, bytes] | None
+
+
+class Outbox:
+    """A bounded FIFO with one waiter; ``push`` never blocks (False when full)."""
+
+    __slots__ = ("_items", "_limit", "_waiter")
+
+    def __init__(self, limit: int) -> None:
+        self._items: deque[Item] = deque()
+        self._limit = limit
+        self._waiter: asyncio.Future[None] | None = None
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def push(self, item: Item, *, force: bool = False) -> bool:
+        if not force and len(self._items) >= self._limit:
+            return False
+        self._items.append(item)
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+        return True
+
+    def clear(self) -> None:
+        self._items.clear()
+
+    def take_ready(self, limit: int) -> list[Item]:
+        """Up to ``limit`` items that are already queued (no waiting)."""
+        out: list[Item] = []
+        while self._items and len(out) < limit:
+            out.append(self._items.popleft())
+        return out
+
+    async def pop(self) -> Item:
+        while not self._items:
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        return self._items.popleft()
+
+
+class Client:
+    """One realtime connection, whatever the transport."""
+
+    __slots__ = ("auth", "auth_collection", "close_reason", "closed", "created", "id", "ip", "outbox", "subscriptions")
+
+    def __init__(self, client_id: str, ip: str, queue_size: int) -> None:
+        self.id = client_id
+        self.ip = ip
+        self.auth: dict[str, Any] | None = None
+        self.auth_collection: Collection | None = None
+        self.subscriptions: dict[str, Subscription] = {}
+        self.outbox = Outbox(queue_size)
+        self.created = time.monotonic()
+        self.closed = False
+        self.close_reason = ""
+
+    def send(self, name: str, data: bytes) -> bool:
+        """Queue one event; False (and the client is closed) when its outbox is full."""
+        if self.closed:
+            return False
+        if self.outbox.push((name, data)):
+            return True
+        self.close("slow consumer")
+        return False
+
+    def close(self, reason: str = "closed") -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self.close_reason = reason
+        self.outbox.clear()
+        self.outbox.push(CLOSE, force=True)
+
+    def auth_key(self) -> tuple[str, str]:
+        if self.auth is None or self.auth_collection is None:
+            return ("", "")
+        return (self.auth_collection.id, str(self.auth.get("id", "")))
+
+
+def new_client_id() -> str:
+    return "".join(secrets.choice(CLIENT_ID_ALPHABET) for _ in range(40))
+
+
+class RealtimeHub:
+    """The clients of this process and the bridge between record events and the broker."""
+
+    def __init__(self, app: App, broker: Broker, *, queue_size: int = 512, channel_prefix: str = "roost") -> None:
+        self.app = app
+        self.broker = broker
+        self.queue_size = queue_size
+        #: SSE streams close after this long without a message, and after ``max_lifetime``
+        self.idle_timeout = 300.0
+        self.max_lifetime = 1800.0
+        #: a send that makes no progress for this long drops the client
+        self.write_timeout = 10.0
+        #: WebSocket heartbeat interval
+        self.heartbeat = 30.0
+        self.records_channel = f"{channel_prefix}.records"
+        self.clients: dict[str, Client] = {}
+        self.field_picker: Callable[[Any, str], Any] | None = None
+        self.dropped = 0
+        self._index: dict[str, set[Subscription]] = {}
+        self._events: asyncio.Queue[bytes] | None = None
+        self._worker: asyncio.Task[None] | None = None
+        self._unsubscribe: Any = None
+        self._pending = 0
+        self._outgoing: asyncio.Queue[bytes] | None = None
+        self._sender: asyncio.Task[None] | None = None
+        self.closing = False
+
+    # ----- lifecycle --------------------------------------------------------------------------
+    async def start(self) -> None:
+        """Listen for record events on the broker (idempotent)."""
+        if self._worker is not None:
+            return
+        self._events = asyncio.Queue()
+        self._unsubscribe = await self.broker.subscribe(self.records_channel, self._on_message)
+        self._worker = asyncio.create_task(self._dispatch_loop())
+        self._outgoing = asyncio.Queue()
+        self._sender = asyncio.create_task(self._send_loop())
+        self.app.on_record_after_commit.add(self.publish_record_event)
+
+    async def close(self) -> None:
+        """Close every stream cleanly (the SDKs reconnect) and stop listening."""
+        self.closing = True
+        self.close_all("shutdown")
+        self.app.on_record_after_commit.remove(self.publish_record_event)
+        await self._flush_outgoing()
+        if self._unsubscribe is not None:
+            await self._unsubscribe()
+            self._unsubscribe = None
+        if self._worker is not None:
+            self._worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._worker
+            self._worker = None
+
+    def begin_shutdown(self) -> None:
+        """Refuse new streams and end the open ones (the server is stopping)."""
+        self.closing = True
+        self.close_all("shutdown")
+
+    def close_all(self, reason: str) -> None:
+        for client in list(self.clients.values()):
+            client.close(reason)
+
+    # ----- clients ----------------------------------------------------------------------------
+    def connect(self, ip: str = "") -> Client:
+        client = Client(new_client_id(), ip, self.queue_size)
+        self.clients[client.id] = client
+        if self.closing:
+            client.close("shutdown")
+        return client
+
+    def disconnect(self, client: Client) -> None:
+        client.close(client.close_reason or "disconnected")
+        self._unindex(client, list(client.subscriptions.values()))
+        client.subscriptions.clear()
+        self.clients.pop(client.id, None)
+        if client.close_reason == "slow consumer":
+            self.dropped += 1
+
+    def get(self, client_id: str) -> Client:
+        client = self.clients.get(client_id)
+        if client is None or client.closed:
+            raise NotFound(MISSING_CLIENT)
+        return client
+
+    @staticmethod
+    def bind_auth(client: Client, auth: dict[str, Any] | None, auth_collection: Collection | None) -> None:
+        """Attach the caller's auth; a different auth than the one already bound is refused."""
+        if client.auth is not None and client.auth_collection is not None:
+            same = (
+                auth is not None
+                and auth_collection is not None
+                and auth_collection.id == client.auth_collection.id
+                and auth.get("id") == client.auth.get("id")
+            )
+            if not same:
+                raise Forbidden(AUTH_MISMATCH)
+        client.auth, client.auth_collection = auth, auth_collection
+
+    def set_subscriptions(self, client: Client, keys: list[str]) -> None:
+        """Replace all of ``client``'s subscriptions."""
+        self._unindex(client, list(client.subscriptions.values()))
+        client.subscriptions = {}
+        self.add_subscriptions(client, keys)
+
+    def add_subscriptions(self, client: Client, keys: list[str]) -> None:
+        for key in keys:
+            if key in client.subscriptions:
+                continue
+            sub = parse_subscription(key, client)
+            client.subscriptions[key] = sub
+            self._index.setdefault(sub.topic, set()).add(sub)
+
+    def remove_subscriptions(self, client: Client, keys: list[str]) -> None:
+        gone = [client.subscriptions.pop(k) for k in keys if k in client.subscriptions]
+        self._unindex(client, gone)
+
+    def _unindex(self, client: Client, subs: list[Subscription]) -> None:
+        for sub in subs:
+            bucket = self._index.get(sub.topic)
+            if bucket is not None:
+                bucket.discard(sub)
+                if not bucket:
+                    del self._index[sub.topic]
+
+    def send_to_client(self, client_id: str, name: str, data: bytes) -> bool:
+        """Send one custom event to one local client (used by flows like the OAuth2 popup)."""
+        client = self.clients.get(client_id)
+        return client is not None and client.send(name, data)
+
+    def matching(self, coll: Collection, record_id: str) -> list[Subscription]:
+        """Subscriptions of this process that a change of ``coll``/``record_id`` concerns."""
+        out: list[Subscription] = []
+        for base in {coll.name, coll.id}:
+            for topic in (f"{base}/*", base, f"{base}/{record_id}"):
+                out.extend(s for s in self._index.get(topic, ()) if not s.client.closed)
+        return out
+
+    # ----- events -----------------------------------------------------------------------------
+    async def publish_record_event(self, event: RecordEvent) -> None:
+        """After-commit hook: queue the change for every process (the write does not wait)."""
+        payload = orjson.dumps({"a": event.action, "c": event.collection.id, "r": event.record}, default=str)
+        if self._outgoing is not None:
+            self._outgoing.put_nowait(payload)
+
+    async def _send_loop(self) -> None:
+        assert self._outgoing is not None
+        while True:
+            payload = await self._outgoing.get()
+            try:
+                await self.broker.publish(self.records_channel, payload)
+            except Exception:
+                log.exception("realtime publish failed; one event lost")
+            finally:
+                self._outgoing.task_done()
+
+    async def _flush_outgoing(self, timeout: float = 5.0) -> None:
+        """Publish what was committed before stopping, so other instances still deliver it."""
+        if self._outgoing is not None:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(timeout):
+                    await self._outgoing.join()
+        if self._sender is not None:
+            self._sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sender
+            self._sender = None
+
+    async def _on_message(self, payload: bytes) -> None:
+        if self._events is not None:
+            self._pending += 1
+            self._events.put_nowait(payload)
+
+    async def _dispatch_loop(self) -> None:
+        from roost.core.realtime_dispatch import dispatch
+
+        assert self._events is not None
+        while True:
+            payload = await self._events.get()
+            try:
+                message = orjson.loads(payload)
+                await dispatch(self.app, self, message["a"], message["c"], message["r"])
+            except Exception:
+                log.exception("realtime dispatch failed")
+            finally:
+                self._pending -= 1
+
+    async def drain(self) -> None:
+        """Wait until every event received so far has been dispatched (for tests and shutdown)."""
+        if self._outgoing is not None:
+            await self._outgoing.join()
+        while self._pending > 0:
+            await asyncio.sleep(0.005)

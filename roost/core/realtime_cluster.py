@@ -1,0 +1,104 @@
+"""What ties the processes of one deployment together: the broker, realtime, and cache coherence.
+
+Every process attaches to the same broker. Record events fan out through it (see
+``realtime.py``), and a collection change in one process makes every other process reload its
+collection cache. Under a server that installed its own SIGTERM/SIGINT handlers, those signals
+first close the realtime streams cleanly so the SDKs reconnect elsewhere; SIGHUP reloads the
+collection cache.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import signal
+from typing import TYPE_CHECKING, Any
+
+from roost.core.realtime import RealtimeHub
+from roost.tools.broker import Broker, create_broker
+
+if TYPE_CHECKING:
+    from roost.core.app import App
+
+log = logging.getLogger("roost.cluster")
+
+
+def broker_url_for(app: App) -> str:
+    """Redis when configured, else PostgreSQL LISTEN/NOTIFY on a PostgreSQL database, else memory."""
+    if app.config.redis_url:
+        return app.config.redis_url
+    url = app.config.db_url.strip()
+    if app.dialect == "postgresql" and url.startswith(("postgresql://", "postgres://")):
+        return url
+    return ""
+
+
+def channel_prefix(app: App) -> str:
+    """Deployments sharing a broker stay apart by database schema."""
+    return "roost." + (app.config.db_schema or "public")[:40]
+
+
+class Cluster:
+    """The broker of this process plus the realtime hub and collection-cache sync built on it."""
+
+    def __init__(self, app: App, broker: Broker | None = None) -> None:
+        self.app = app
+        self.broker = broker or create_broker(broker_url_for(app))
+        prefix = channel_prefix(app)
+        self.realtime = RealtimeHub(app, self.broker, channel_prefix=prefix)
+        self.collections_channel = f"{prefix}.collections"
+        self.node_id = secrets.token_hex(8)
+        self._unsubscribe: Any = None
+        self._saved_signals: dict[int, Any] = {}
+
+    async def start(self) -> None:
+        await self.broker.start()
+        self._unsubscribe = await self.broker.subscribe(self.collections_channel, self._on_collections)
+        self.app.collections.on_change = self.announce_collections
+        await self.realtime.start()
+        self._wrap_signals()
+
+    async def announce_collections(self) -> None:
+        """Tell the other processes that the collection definitions changed."""
+        await self.broker.publish(self.collections_channel, self.node_id.encode())
+
+    async def _on_collections(self, payload: bytes) -> None:
+        if payload.decode(errors="replace") != self.node_id:
+            await self.app.collections.load()
+
+    async def close(self) -> None:
+        self._restore_signals()
+        await self.realtime.close()
+        if self._unsubscribe is not None:
+            await self._unsubscribe()
+            self._unsubscribe = None
+        await self.broker.close()
+
+    # ----- signals ------------------------------------------------------------------------------
+    def _wrap_signals(self) -> None:
+        """Chain onto a server's own shutdown handlers; leave default handlers alone."""
+        current = signal.getsignal(signal.SIGTERM)
+        if not callable(current) or current in (signal.default_int_handler,):
+            return
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            previous = signal.getsignal(sig)
+            if not callable(previous):
+                continue
+            self._saved_signals[sig] = previous
+
+            def handler(signum: int, frame: Any, previous: Any = previous) -> None:
+                loop.call_soon_threadsafe(self.realtime.begin_shutdown)
+                previous(signum, frame)
+
+            signal.signal(sig, handler)
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(self.app.collections.load()))
+
+    def _restore_signals(self) -> None:
+        for sig, previous in self._saved_signals.items():
+            with contextlib.suppress(ValueError):
+                signal.signal(sig, previous)
+        self._saved_signals.clear()

@@ -1,0 +1,29 @@
+"""The in-process broker: the default for a single process."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from roost.tools.broker._local import LocalHandlers
+from roost.tools.broker.base import MessageHandler
+
+
+class MemoryBroker:
+    """Delivers synchronously to the handlers of this process, in publish order."""
+
+    cross_process = False
+
+    def __init__(self) -> None:
+        self._handlers = LocalHandlers()
+
+    async def start(self) -> None:
+        return None
+
+    async def publish(self, channel: str, payload: bytes) -> None:
+        await self._handlers.dispatch(channel, payload)
+
+    async def subscribe(self, channel: str, handler: MessageHandler) -> Callable[[], Awaitable[None]]:
+        return self._handlers.add(channel, handler)
+
+    async def close(self) -> None:
+        self._handlers.clear()

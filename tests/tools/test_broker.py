@@ -1,0 +1,150 @@
+"""One contract, every broker: memory, Redis pub/sub and PostgreSQL LISTEN/NOTIFY."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+from collections.abc import AsyncIterator, Callable
+
+import pytest
+
+from roost.tools.broker import Broker, BrokerError, create_broker
+from roost.tools.broker.postgres import Reassembler, encode_messages
+from tests.conftest import PG_URL, skip_or_fail
+
+REDIS_URL = os.environ.get("ROOST_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+URLS = {"memory": "", "redis": REDIS_URL, "postgres": PG_URL}
+
+
+async def _started(url: str) -> Broker:
+    broker = create_broker(url)
+    try:
+        await broker.start()
+    except BrokerError as exc:
+        skip_or_fail(f"broker unavailable: {str(exc).splitlines()[0][:120]}")
+    return broker
+
+
+@pytest.fixture(params=list(URLS))
+async def brokers(request: pytest.FixtureRequest) -> AsyncIterator[Callable[[], Broker]]:
+    """A factory of started brokers of one kind (two of them stand for two processes)."""
+    made: list[Broker] = []
+    url = URLS[request.param]
+    first = await _started(url)
+    made.append(first)
+    pending = [first]
+
+    def make() -> Broker:
+        if pending:
+            return pending.pop()
+        if not first.cross_process:
+            return first
+        broker = create_broker(url)
+        made.append(broker)
+        return broker
+
+    yield make
+    for broker in made:
+        await broker.close()
+
+
+def _channel() -> str:
+    return "test." + secrets.token_hex(4)
+
+
+async def _collect(broker: Broker, channel: str) -> list[bytes]:
+    received: list[bytes] = []
+
+    async def handler(payload: bytes) -> None:
+        received.append(payload)
+
+    await broker.subscribe(channel, handler)
+    return received
+
+
+async def _wait_for(received: list[bytes], count: int, timeout: float = 5.0) -> None:
+    async with asyncio.timeout(timeout):
+        while len(received) < count:
+            await asyncio.sleep(0.01)
+
+
+async def test_publisher_receives_its_own_messages_in_order(brokers: Callable[[], Broker]) -> None:
+    broker = brokers()
+    channel = _channel()
+    received = await _collect(broker, channel)
+    for n in range(20):
+        await broker.publish(channel, b"m%d" % n)
+    await _wait_for(received, 20)
+    assert received == [b"m%d" % n for n in range(20)]
+
+
+async def test_messages_reach_another_process(brokers: Callable[[], Broker]) -> None:
+    sender, receiver = brokers(), brokers()
+    await receiver.start()
+    channel = _channel()
+    received = await _collect(receiver, channel)
+    await asyncio.sleep(0.1)
+    await sender.publish(channel, b'{"a":1}')
+    await _wait_for(received, 1)
+    assert received == [b'{"a":1}']
+
+
+async def test_channels_are_isolated_and_unsubscribe_stops_delivery(brokers: Callable[[], Broker]) -> None:
+    broker = brokers()
+    one, two = _channel(), _channel()
+    got_one: list[bytes] = []
+
+    async def handler(payload: bytes) -> None:
+        got_one.append(payload)
+
+    unsubscribe = await broker.subscribe(one, handler)
+    got_two = await _collect(broker, two)
+    await broker.publish(two, b"two")
+    await _wait_for(got_two, 1)
+    await unsubscribe()
+    await broker.publish(one, b"late")
+    await broker.publish(two, b"marker")
+    await _wait_for(got_two, 2)
+    assert got_one == []
+
+
+async def test_large_and_binary_payloads_survive(brokers: Callable[[], Broker]) -> None:
+    broker = brokers()
+    channel = _channel()
+    received = await _collect(broker, channel)
+    big = ("é" * 20_000).encode()
+    binary = bytes(range(256)) * 3
+    await broker.publish(channel, big)
+    await broker.publish(channel, binary)
+    await _wait_for(received, 2)
+    assert received == [big, binary]
+
+
+async def test_a_failing_handler_does_not_stop_the_others(brokers: Callable[[], Broker]) -> None:
+    broker = brokers()
+    channel = _channel()
+
+    async def broken(payload: bytes) -> None:
+        raise RuntimeError("boom")
+
+    await broker.subscribe(channel, broken)
+    received = await _collect(broker, channel)
+    await broker.publish(channel, b"x")
+    await broker.publish(channel, b"y")
+    await _wait_for(received, 2)
+    assert received == [b"x", b"y"]
+
+
+def test_postgres_chunks_round_trip() -> None:
+    payload = b"x" * 20_000
+    messages = encode_messages(payload)
+    assert len(messages) > 1 and all(len(m) < 8000 for m in messages)
+    joined = Reassembler()
+    results = [joined.feed(m) for m in messages]
+    assert results[:-1] == [None] * (len(messages) - 1) and results[-1] == payload
+
+
+def test_unknown_broker_url_is_refused() -> None:
+    with pytest.raises(BrokerError):
+        create_broker("nats://x")
