@@ -16,6 +16,7 @@ from roost.core.errors import RoostError
 from roost.core.events import RequestInfo
 from roost.core.record_io import Record, can_see_email, codec_for
 from roost.core.rules import compile_condition
+from roost.core.schema_sync import has_unique_index
 
 if TYPE_CHECKING:
     from roost.core.app import App
@@ -83,9 +84,14 @@ def _attach(coll: Collection, record: Record, key: str, target: Collection, rela
         elif value and value in related:
             record["@expand"][key] = (target, related[value])
         return
-    back_field = key.split("_via_", 1)[1]
-    matches = [r for r in related.values() if record["id"] in _ids(r.get(back_field))]
-    if matches:
+    back_name = key.split("_via_", 1)[1]
+    matches = [r for r in related.values() if record["id"] in _ids(r.get(back_name))]
+    if not matches:
+        return
+    back = target.get_field(back_name)
+    if back is not None and not back.is_multiple() and has_unique_index(target, back_name):
+        record["@expand"][key] = (target, matches[0])  # a one-to-one back-relation expands to one record
+    else:
         record["@expand"][key] = (target, matches[:MAX_BACK_RELATIONS])
 
 

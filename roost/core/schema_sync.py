@@ -82,6 +82,15 @@ def parse_index(statement: str) -> IndexDef | None:
     return IndexDef(match.group("name"), bool(match.group("unique")), tuple(columns), where)
 
 
+def has_unique_index(collection: Collection, column: str) -> bool:
+    """Does ``collection`` declare a single-column UNIQUE index on ``column``?"""
+    for statement in collection.indexes:
+        index = parse_index(statement)
+        if index is not None and index.unique and [c.name for c in index.columns] == [column]:
+            return True
+    return False
+
+
 def render_index(index: IndexDef, table: str, dialect: str) -> str:
     """The CREATE INDEX statement for ``dialect``."""
     def q(name: str) -> str:
