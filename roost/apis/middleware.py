@@ -1,4 +1,5 @@
-"""The HTTP edge in one fixed order: request id -> CORS -> security headers -> body limit -> errors.
+"""The HTTP edge in one fixed order: request id -> CORS -> security headers -> body limit -> errors
+-> rate limits (``roost.apis.ratelimit``, just before the router).
 
 Written as plain ASGI (no BaseHTTPMiddleware) so the hot path adds no extra task or copy.
 """
@@ -12,6 +13,7 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from roost.apis.errors import error_body, error_response
+from roost.apis.ratelimit import RateLimitMiddleware
 from roost.core.errors import PayloadTooLarge, RoostError
 
 log = logging.getLogger("roost.http")
@@ -33,7 +35,7 @@ class EdgeMiddleware:
     """Security headers, CORS, request ids, body limit and the last-resort error envelope."""
 
     def __init__(self, app: ASGIApp, *, body_limit: int) -> None:
-        self.app = app
+        self.app = RateLimitMiddleware(app)
         self.body_limit = body_limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

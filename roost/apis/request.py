@@ -15,6 +15,7 @@ from roost.core.errors import BadRequest
 from roost.core.events import RequestInfo
 from roost.core.files import Upload
 from roost.core.queries import ListQuery
+from roost.tools.ratelimit.client_ip import client_ip
 
 GO_TRUE = {"1", "t", "T", "TRUE", "true", "True"}
 GO_FALSE = {"0", "f", "F", "FALSE", "false", "False"}
@@ -23,6 +24,12 @@ GO_FALSE = {"0", "f", "F", "FALSE", "false", "False"}
 def app_of(request: Request) -> App:
     app: App = request.app.state.roost
     return app
+
+
+def _client_ip(request: Request) -> str:
+    proxy = app_of(request).settings.data.get("trustedProxy") or {}
+    peer = request.client.host if request.client else ""
+    return client_ip(peer, request.scope["headers"], proxy.get("headers") or (), bool(proxy.get("useLeftmostIP")))
 
 
 def auth_token(request: Request) -> str:
@@ -44,7 +51,7 @@ async def request_info(request: Request, body: dict[str, Any] | None = None) -> 
         query=dict(request.query_params),
         headers={k.lower().replace("-", "_"): v for k, v in request.headers.items()},
         body=body or {},
-        ip=request.client.host if request.client else "",
+        ip=_client_ip(request),
     )
     token = auth_token(request)
     if token:

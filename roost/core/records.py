@@ -141,13 +141,15 @@ async def _missing_relations(app: App, field: Any, value: Any) -> FieldError | N
     return None
 
 
-async def _hash_passwords(coll: Collection, record: Record) -> None:
+async def _hash_passwords(app: App, coll: Collection, record: Record) -> None:
+    from roost.core.auth.password_policy import password_policy
     from roost.core.fields.password import PlainPassword
 
+    policy = password_policy(app)  # bcrypt (the field's cost) or argon2id, per roostAuth settings
     for field in coll.fields:
         value = record.get(field.name)
         if field.type == "password" and isinstance(value, PlainPassword):
-            record[field.name] = await asyncio.to_thread(field.hash, value)  # type: ignore[attr-defined]
+            record[field.name] = await asyncio.to_thread(policy.hash, value, field.cost)  # type: ignore[attr-defined]
 
 
 def _stamp(coll: Collection, record: Record, is_new: bool) -> None:
@@ -179,7 +181,7 @@ async def create_record(
     if rule and not pre and not await rule_matches_new(app, coll, record, rule, info):
         raise BadRequest("Failed to create record.")
     await validate_record(app, coll, record, None, {**pre, **upload_errors}, {n for n, _ in plan.new})
-    await _hash_passwords(coll, record)
+    await _hash_passwords(app, coll, record)
     _stamp(coll, record, is_new=True)
     codec = codec_for(coll, app.dialect)
     params = {f"v{i}": f.to_db(record.get(f.name)) for i, f in enumerate(coll.fields)}
@@ -241,7 +243,7 @@ async def update_record(
         token_field = coll.get_field("tokenKey")
         if token_field is not None:
             record["tokenKey"] = token_field.autogenerate() or record["tokenKey"]
-    await _hash_passwords(coll, record)
+    await _hash_passwords(app, coll, record)
     _stamp(coll, record, is_new=False)
     await store_new(app, coll, record_id, plan)
     try:

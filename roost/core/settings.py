@@ -7,10 +7,13 @@ from typing import Any
 
 import orjson
 
+from roost.core.auth.password_policy import default_password_hash, validate_password_hash
+from roost.core.auth.throttle import default_login_throttle, validate_login_throttle
 from roost.core.db import Database
 from roost.core.errors import BadRequest
 from roost.core.fields.date import now_string
 from roost.core.secret_box import SecretBox
+from roost.tools.ratelimit import validate_rate_limits
 
 #: secret keys that are stored but never output
 SECRET_PATHS = (("smtp", "password"), ("s3", "secret"), ("backups", "s3", "secret"))
@@ -39,6 +42,8 @@ def default_settings() -> dict[str, Any]:
         "trustedProxy": {"headers": [], "useLeftmostIP": False},
         "batch": {"enabled": False, "maxRequests": 50, "timeout": 3, "maxBodySize": 0},
         "logs": {"maxDataSize": 0, "maxDays": 5, "minLevel": 0, "logIP": True, "logAuthId": False},
+        # Roost's own key (PocketBase has none like it): password hashing and login throttling
+        "roostAuth": {"passwordHash": default_password_hash(), "loginThrottle": default_login_throttle()},
     }  # fmt: skip
 
 
@@ -52,6 +57,19 @@ def _merge(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
         else:
             out[key] = copy.deepcopy(value)
     return out
+
+
+def _validate_limits_and_auth(data: dict[str, Any]) -> dict[str, Any]:
+    errors: dict[str, Any] = {}
+    limits = validate_rate_limits(data.get("rateLimits"))
+    if limits:
+        errors["rateLimits"] = limits
+    roost_auth = data.get("roostAuth") or {}
+    auth = {k: v for k, v in (("passwordHash", validate_password_hash(roost_auth.get("passwordHash"))),
+                              ("loginThrottle", validate_login_throttle(roost_auth.get("loginThrottle")))) if v}  # fmt: skip
+    if auth:
+        errors["roostAuth"] = auth
+    return errors
 
 
 class Settings:
@@ -130,6 +148,7 @@ class Settings:
         meta = data.get("meta", {})
         if not meta.get("appName"):
             errors["meta"] = {"appName": FieldError("validation_required", "Cannot be blank.")}
+        errors.update(_validate_limits_and_auth(data))
         if errors:
             raise ValidationFailed("An error occurred while submitting the form.", errors)
 

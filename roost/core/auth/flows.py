@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import functools
 from typing import TYPE_CHECKING, Any
 
 from roost.core.auth import tokens
@@ -22,14 +20,6 @@ ALIAS = '"_r"'
 AUTH_CONTEXT_MISSING = "Missing or invalid auth collection context."
 
 
-@functools.cache
-def _dummy_hash() -> str:
-    """A real bcrypt hash, so an unknown identity costs the same time as a wrong password."""
-    import bcrypt
-
-    return bcrypt.hashpw(b"roost-no-such-user", bcrypt.gensalt(10)).decode()
-
-
 def require_auth_collection(coll: Collection | None) -> Collection:
     if coll is None or not coll.is_auth:
         raise NotFound(AUTH_CONTEXT_MISSING)
@@ -46,7 +36,7 @@ async def _find_by_identity(app: App, coll: Collection, field_name: str, identit
 
 async def auth_with_password(app: App, coll: Collection, body: dict[str, Any], info: RequestInfo) -> tuple[Record, str]:
     """Check an identity/password pair; returns the record and a fresh auth token."""
-    from roost.core.auth.passwords import verify_password
+    from roost.core.auth.throttle import check_password
 
     options = coll.options.get("passwordAuth") or {}
     if not options.get("enabled"):
@@ -75,10 +65,8 @@ async def auth_with_password(app: App, coll: Collection, body: dict[str, Any], i
             record = await _find_by_identity(app, coll, name, str(identity))
             if record is not None:
                 break
-    stored = str(record.get("password", "")) if record else _dummy_hash()
-    ok = await asyncio.to_thread(verify_password, str(password), stored)
-    if record is None or not ok:
-        raise BadRequest("Failed to authenticate.")
+    # brute-force throttling, timing-neutral failures and rehashing to the current policy
+    record = await check_password(app, coll, record, str(identity), str(password), info.ip)
     return await finish_auth(app, coll, record, info, "password", body)
 
 

@@ -1,0 +1,187 @@
+"""Brute-force protection for password logins: failures slow replies down, then lock out.
+
+Failures are counted per identity (trimmed and lower-cased, so case variants add up) and per
+client IP, in fixed windows kept in the app's counter store (memory, or Redis shared by every
+instance). Unknown identities are counted exactly like existing ones, and a locked-out login
+gets the same "Failed to authenticate." answer after the same password-hash work, so neither
+the reply nor its timing tells whether an account exists.
+
+Settings live in Roost's own key ``roostAuth.loginThrottle``:
+``enabled``, ``freeFailures`` (failures per identity before replies slow down),
+``maxFailures`` (per identity, then locked until the window ends), ``maxFailuresPerIP``,
+``window`` (seconds) and ``slowdownMs`` (the first delay; it doubles per failure, up to 4 s).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeGuard
+
+from roost.core.auth.password_policy import dummy_hash, password_policy, rehash_if_needed
+from roost.core.auth.passwords import verify_password
+from roost.core.errors import BadRequest
+from roost.tools.ratelimit import CounterStore, counter_store
+
+if TYPE_CHECKING:
+    from roost.core.app import App
+    from roost.core.collections import Collection
+
+MAX_DELAY = 4.0
+
+
+def default_login_throttle() -> dict[str, Any]:
+    return {
+        "enabled": True,
+        "freeFailures": 5,
+        "maxFailures": 10,
+        "maxFailuresPerIP": 100,
+        "window": 900,
+        "slowdownMs": 250,
+    }
+
+
+def counters(app: App) -> CounterStore:
+    """The app's window counters (rate limits and login throttling), made on first use.
+
+    Redis-backed when the app is configured with ``redis_url``, so that every instance counts
+    together; in process memory otherwise.
+    """
+    store = app.__dict__.get("counters")
+    if store is None:
+        store = counter_store(getattr(app.config, "redis_url", "") or "")
+        app.__dict__["counters"] = store
+    assert isinstance(store, CounterStore)
+    return store
+
+
+@dataclass(frozen=True)
+class ThrottlePolicy:
+    enabled: bool = True
+    free_failures: int = 5
+    max_failures: int = 10
+    max_failures_per_ip: int = 100
+    window: int = 900
+    slowdown_ms: int = 250
+
+    @classmethod
+    def from_settings(cls, section: Any) -> ThrottlePolicy:
+        if not isinstance(section, dict):
+            return cls()
+        base = default_login_throttle()
+        values = {k: section.get(k, v) for k, v in base.items()}
+        ints = {
+            k: v if _is_int(v) and v >= 0 else base[k] for k, v in values.items() if k != "enabled"
+        }
+        return cls(
+            enabled=bool(values["enabled"]),
+            free_failures=ints["freeFailures"],
+            max_failures=max(1, ints["maxFailures"]),
+            max_failures_per_ip=max(1, ints["maxFailuresPerIP"]),
+            window=max(1, ints["window"]),
+            slowdown_ms=ints["slowdownMs"],
+        )
+
+    def delay_after(self, failures: int) -> float:
+        """Seconds to hold the reply after the ``failures``-th failure in the window."""
+        extra = failures - self.free_failures
+        if extra <= 0 or self.slowdown_ms <= 0:
+            return 0.0
+        return float(min(MAX_DELAY, self.slowdown_ms / 1000 * 2 ** min(extra - 1, 16)))
+
+
+class LoginThrottle:
+    """Failure bookkeeping for one login attempt (one auth collection, identity and client IP)."""
+
+    def __init__(self, app: App, collection_id: str, identity: str, ip: str) -> None:
+        self.policy = ThrottlePolicy.from_settings(
+            (app.settings.data.get("roostAuth") or {}).get("loginThrottle")
+        )
+        self.store = counters(app)
+        digest = hashlib.sha256(identity.strip().lower().encode()).hexdigest()[:32]
+        self.identity_key = f"login:{collection_id}:id:{digest}"
+        self.ip_key = f"login:{collection_id}:ip:{ip}" if ip else ""
+
+    async def locked(self) -> bool:
+        """True while this identity (or this client IP) has used up its failures."""
+        if not self.policy.enabled:
+            return False
+        p = self.policy
+        if not (await self.store.peek(self.identity_key, p.max_failures, p.window)).allowed:
+            return True
+        return (
+            bool(self.ip_key)
+            and not (await self.store.peek(self.ip_key, p.max_failures_per_ip, p.window)).allowed
+        )
+
+    async def failed(self) -> None:
+        """Count a failure and hold the reply for the slowdown it has earned."""
+        if not self.policy.enabled:
+            return
+        p = self.policy
+        await self.store.hit(self.identity_key, p.max_failures, p.window)
+        if self.ip_key:
+            await self.store.hit(self.ip_key, p.max_failures_per_ip, p.window)
+        state = await self.store.peek(self.identity_key, p.max_failures, p.window)
+        delay = p.delay_after(p.max_failures - max(0, state.remaining))
+        if delay:
+            await asyncio.sleep(delay)
+
+    async def succeeded(self) -> None:
+        """A correct password clears the identity's failures (the IP's stay counted)."""
+        if self.policy.enabled:
+            await self.store.clear(self.identity_key, self.policy.max_failures, self.policy.window)
+
+
+def validate_login_throttle(section: Any) -> dict[str, Any]:
+    """Field problems of a ``roostAuth.loginThrottle`` section (PocketBase's error shape)."""
+    if not isinstance(section, dict):
+        return {}
+    errors: dict[str, Any] = {}
+    if not isinstance(section.get("enabled"), bool):
+        errors["enabled"] = {
+            "code": "validation_invalid_value",
+            "message": "Must be a valid boolean.",
+        }
+    minimums = {
+        "freeFailures": 0,
+        "maxFailures": 1,
+        "maxFailuresPerIP": 1,
+        "window": 1,
+        "slowdownMs": 0,
+    }
+    for key, low in minimums.items():
+        value = section.get(key)
+        if not _is_int(value) or value < low:
+            errors[key] = {
+                "code": "validation_min_greater_equal_than_required",
+                "message": f"Must be no less than {low}.",
+                "params": {"threshold": low},
+            }
+    return errors
+
+
+def _is_int(value: Any) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+async def check_password(
+    app: App, coll: Collection, record: dict[str, Any] | None, identity: str, password: str, ip: str
+) -> dict[str, Any]:
+    """The password step of a login: ``record`` is the account found for ``identity`` (or None).
+
+    Returns the record on success. Every failure, whether the account is unknown, the password
+    wrong or the identity locked out, raises the same "Failed to authenticate." after a
+    password-hash check of the same cost, and counts towards the throttle.
+    """
+    throttle = LoginThrottle(app, coll.id, identity, ip)
+    locked = await throttle.locked()
+    stored = str(record.get("password", "")) if record else dummy_hash(password_policy(app).argon2)
+    ok = await asyncio.to_thread(verify_password, password, stored)
+    if record is None or not ok or locked:
+        await throttle.failed()
+        raise BadRequest("Failed to authenticate.")
+    await throttle.succeeded()
+    await rehash_if_needed(app, coll, record, password)
+    return record
