@@ -11,6 +11,7 @@ from roost.apis.request import app_of, auth_token, read_body, request_info
 from roost.apis.responses import json_response
 from roost.core.auth import flows
 from roost.core.auth.impersonate import impersonate as impersonate_record
+from roost.core.auth.oauth2 import list_providers as list_oauth2_providers
 from roost.core.collections import Collection
 from roost.core.events import RequestInfo
 from roost.core.record_io import Record
@@ -31,7 +32,8 @@ async def _auth_response(request: Request, coll: Collection, record: Record, tok
 
 
 async def auth_methods(request: Request) -> Response:
-    return json_response(request, flows.auth_methods(_auth_collection(request)))
+    coll = _auth_collection(request)
+    return json_response(request, flows.auth_methods(coll, await list_oauth2_providers(app_of(request), coll)))
 
 
 async def auth_with_password(request: Request) -> Response:

@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Match, Route
 
-from roost.apis import auth, batch, collections, files, health, realtime, records, settings
+from roost.apis import auth, batch, collections, files, health, oauth2, realtime, records, settings
 from roost.apis.errors import error_response, json_error
 from roost.apis.middleware import EdgeMiddleware
 from roost.core.app import App
@@ -59,6 +59,7 @@ def build_asgi(app: App, *, manage_lifespan: bool = True) -> EdgeMiddleware:
 
     routes = [
         *health.routes,
+        *oauth2.routes,
         *collections.routes,
         *records.routes,
         *auth.routes,

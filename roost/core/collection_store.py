@@ -163,6 +163,12 @@ class CollectionStore:
         field_errors = self._validate_fields(coll, existing)
         if field_errors:
             errors["fields"] = field_errors
+        if coll.is_auth:
+            from roost.core.auth.oauth2_options import prepare_oauth2_options
+
+            oauth2_errors = prepare_oauth2_options(coll, existing)
+            if oauth2_errors:
+                errors["oauth2"] = oauth2_errors
         index_errors = {str(i): FieldError("validation_invalid_index_expression", "Invalid CREATE INDEX expression.")
                         for i, stmt in enumerate(coll.indexes) if not self._index_ok(stmt, coll)}  # fmt: skip
         if index_errors:

@@ -116,7 +116,9 @@ async def auth_refresh(app: App, coll: Collection, info: RequestInfo, token: str
     return record, tokens.issue(coll, record)
 
 
-def auth_methods(coll: Collection) -> dict[str, Any]:
+def auth_methods(coll: Collection, oauth2_providers: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The auth-methods answer; ``oauth2_providers`` comes from :func:`oauth2.list_providers`."""
+    providers = list(oauth2_providers or [])
     password = coll.options.get("passwordAuth") or {}
     oauth2 = coll.options.get("oauth2") or {}
     mfa = coll.options.get("mfa") or {}
@@ -125,10 +127,10 @@ def auth_methods(coll: Collection) -> dict[str, Any]:
     enabled = bool(password.get("enabled"))
     return {
         "password": {"identityFields": identity_fields if enabled else [], "enabled": enabled},
-        "oauth2": {"providers": [], "enabled": bool(oauth2.get("enabled"))},
+        "oauth2": {"providers": providers, "enabled": bool(oauth2.get("enabled"))},
         "mfa": {"enabled": bool(mfa.get("enabled")), "duration": int(mfa.get("duration", 0)) if mfa.get("enabled") else 0},
         "otp": {"enabled": bool(otp.get("enabled")), "duration": int(otp.get("duration", 0)) if otp.get("enabled") else 0},
-        "authProviders": [],
+        "authProviders": [{**p, "logo": ""} for p in providers],  # the legacy copy has no logos
         "usernamePassword": enabled and "username" in identity_fields,
         "emailPassword": enabled and "email" in identity_fields,
     }

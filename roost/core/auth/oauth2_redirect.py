@@ -1,0 +1,80 @@
+"""``/api/oauth2-redirect``: the provider's callback in the SDK's all-in-one (realtime) flow.
+
+The SDK subscribes a realtime client to ``@oauth2`` and sends the provider that client's id as
+``state``. The callback hands ``{state, code, error?}`` to that client through the app's
+redirect sink (registered by the realtime layer with :func:`oauth2_runtime.set_redirect_sink`)
+and tells the browser whether it worked.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from roost.core.auth.oauth2_runtime import runtime
+
+if TYPE_CHECKING:
+    from roost.core.app import App
+
+TOPIC = "@oauth2"
+SUCCESS_PATH = "../_/#/auth/oauth2-redirect-success"
+FAILURE_PATH = "../_/#/auth/oauth2-redirect-failure"
+#: how long Apple's one-time name data waits for the auth-with-oauth2 call
+APPLE_NAME_SECONDS = 60.0
+
+
+async def deliver_redirect(app: App, data: dict[str, Any], ip: str) -> bool:
+    """Pass a provider callback to the waiting realtime client; True when the login may go on."""
+    state = _text(data.get("state"))
+    code = _text(data.get("code"))
+    error = _text(data.get("error"))
+    sink = runtime(app).redirect_sink or realtime_sink
+    if not state:
+        return False
+    message = {"state": state, "code": code}
+    if error:
+        message["error"] = error
+    if not await sink(app, state, message, ip):
+        return False
+    apple_user = _text(data.get("user"))
+    if apple_user and code and not error:
+        _remember_apple_name(app, code, apple_user)
+    return bool(code) and not error
+
+
+async def realtime_sink(app: App, client_id: str, message: dict[str, str], ip: str) -> bool:
+    """Deliver to a client of this process's realtime hub: it must hold an ``@oauth2``
+    subscription and, as a guard against guessing client ids, connect from the same IP."""
+    hub: Any = getattr(app, "realtime", None)
+    clients = getattr(hub, "clients", None)
+    client = clients.get(client_id) if isinstance(clients, dict) else None
+    if client is None or client.closed:
+        return False
+    keys = [key for key, sub in client.subscriptions.items() if sub.topic == TOPIC]
+    if not keys or (client.ip and ip and client.ip != ip):
+        return False
+    client.send(TOPIC, orjson.dumps(message))
+    hub.remove_subscriptions(client, keys)
+    return True
+
+
+def _remember_apple_name(app: App, code: str, raw: str) -> None:
+    if len(code) > 1000:
+        return
+    try:
+        parsed = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return
+    name = parsed.get("name") if isinstance(parsed, dict) else None
+    if not isinstance(name, dict):
+        return
+    full = f"{name.get('firstName') or ''} {name.get('lastName') or ''}"[:150].strip()
+    if full:
+        runtime(app).remember(f"apple-name:{code}", full, APPLE_NAME_SECONDS)
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, list):
+        value = value[0] if value else ""
+    return value if isinstance(value, str) else ""
