@@ -35,7 +35,9 @@ def _authorize(redirect: str) -> str:
 
 def test_manual_code_flow(server: LiveServer, sdk: SdkDriver, idp: ProviderServer) -> None:
     provider = idp.provider
-    provider.add_user("sdk-user-" + server.kind, f"sdk-{server.kind}@example.com", name="Sdk Person")
+    provider.add_user(
+        "sdk-user-" + server.kind, f"sdk-{server.kind}@example.com", name="Sdk Person"
+    )
     config = provider.oidc_config()
     users = "client('guest').collection('users')"
     run = sdk.run(server.base_url, [
@@ -58,7 +60,10 @@ def test_manual_code_flow(server: LiveServer, sdk: SdkDriver, idp: ProviderServe
     grant = run["authorize"].value
     assert grant["state"] == grant["expected"]
     login = run["login"].value
-    assert login["record"]["email"] == f"sdk-{server.kind}@example.com" and login["record"]["verified"] is True
+    assert (
+        login["record"]["email"] == f"sdk-{server.kind}@example.com"
+        and login["record"]["verified"] is True
+    )
     assert login["record"]["name"] == "Sdk Person"
     assert login["meta"]["isNew"] is True and login["meta"]["email"] == login["record"]["email"]
     assert set(login["meta"]) >= {"id", "name", "username", "email", "avatarURL", "accessToken", "refreshToken",
