@@ -8,6 +8,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from roost.apis.http_cache import cached_read
 from roost.apis.request import app_of, list_query, read_body, read_uploads, request_info
 from roost.apis.responses import json_response, no_content
 from roost.core import expand, queries, records
@@ -76,9 +77,9 @@ async def delete_record(request: Request) -> Response:
 
 
 routes = [
-    Route("/api/collections/{collection}/records", list_records, methods=["GET"]),
+    Route("/api/collections/{collection}/records", cached_read("list", list_records), methods=["GET"]),
     Route("/api/collections/{collection}/records", create_record, methods=["POST"]),
-    Route("/api/collections/{collection}/records/{id}", view_record, methods=["GET"]),
+    Route("/api/collections/{collection}/records/{id}", cached_read("view", view_record), methods=["GET"]),
     Route("/api/collections/{collection}/records/{id}", update_record, methods=["PATCH"]),
     Route("/api/collections/{collection}/records/{id}", delete_record, methods=["DELETE"]),
 ]

@@ -16,9 +16,11 @@ from roost.core.events import RecordEvent
 from roost.core.fields.date import now_string
 from roost.core.hooks import Hook
 from roost.core.realtime_cluster import Cluster
+from roost.core.response_cache import ResponseCache
 from roost.core.rules import validate_rule
 from roost.core.settings import Settings
 from roost.core.system_collections import initial_collections
+from roost.tools.cache import create_cache
 from roost.tools.storage import LocalStorage, Storage
 
 SYSTEM_TABLES = (
@@ -47,6 +49,8 @@ class App:
         #: broker, realtime hub and cross-process cache coherence
         self.cluster = Cluster(self)
         self.realtime = self.cluster.realtime
+        #: cached list and view responses (off unless ``cache_url`` is set)
+        self.response_cache = ResponseCache(self, create_cache(config.cache_url) if config.cache_url else None, config.cache_ttl)
 
     @property
     def dialect(self) -> str:
@@ -66,6 +70,7 @@ class App:
             await self._create_initial_collections()
         await self.settings.load()
         await self.cluster.start()
+        await self.response_cache.start()
 
     async def _create_initial_collections(self) -> None:
         async with self.db.transaction() as conn:
@@ -83,6 +88,7 @@ class App:
         return self.collections.get(name_or_id)
 
     async def close(self) -> None:
+        await self.response_cache.close()
         await self.cluster.close()
         await self.db.close()
 

@@ -28,6 +28,7 @@ async def truncate(app: App, coll: Collection) -> None:
         else:
             for row in await conn.fetch_all(f'SELECT "id" FROM {table}'):
                 await delete_with_cascade(app, conn, coll, {"id": row["id"]}, deleted=deleted)
+    await app.response_cache.invalidate([coll, *(c for c, _ in deleted)], deletes=True)  # truncate publishes no events
     await app.storage.delete_prefix(coll.id)
     for gone_coll, gone in deleted:
         await app.storage.delete_prefix(f"{gone_coll.id}/{gone['id']}")

@@ -21,7 +21,9 @@ AUTH_CONTEXT_MISSING = "Missing or invalid auth collection context."
 
 
 def require_auth_collection(coll: Collection | None) -> Collection:
-    if coll is None or not coll.is_auth:
+    if coll is None:
+        raise NotFound("Missing or invalid collection context.")
+    if not coll.is_auth:
         raise NotFound(AUTH_CONTEXT_MISSING)
     return coll
 

@@ -1,0 +1,114 @@
+"""One contract, every response-cache backend: memory, Redis and memcached."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+
+from roost.tools.cache import Cache, CacheError, MemoryCache, create_cache
+from tests.cache_services import REDIS_URL, running_memcached
+
+
+@pytest.fixture(scope="module")
+def memcached_url() -> Iterator[str]:
+    with running_memcached() as url:
+        yield url
+
+
+@pytest.fixture(params=["memory", "redis", "memcached"])
+async def cache(request: pytest.FixtureRequest) -> AsyncIterator[Cache]:
+    url = {"memory": "memory://", "redis": REDIS_URL}.get(request.param) or request.getfixturevalue("memcached_url")
+    backend = create_cache(url)
+    try:
+        await backend.start()
+    except CacheError as exc:
+        from tests.conftest import skip_or_fail
+
+        skip_or_fail(str(exc).splitlines()[0][:120])
+    yield backend
+    await backend.close()
+
+
+def _key(name: str) -> str:
+    return f"test:{secrets.token_hex(6)}:{name}"
+
+
+async def test_set_and_get_many_keep_order(cache: Cache) -> None:
+    a, b, c = _key("a"), _key("b"), _key("c")
+    await cache.set(a, b"one")
+    await cache.set(c, b"\x00three")
+    assert await cache.get_many([c, b, a]) == [b"\x00three", None, b"one"]
+    assert await cache.get_many([]) == []
+
+
+async def test_entries_expire(cache: Cache) -> None:
+    key = _key("ttl")
+    await cache.set(key, b"v", ttl=1)
+    assert await cache.get_many([key]) == [b"v"]
+    await asyncio.sleep(2.1)
+    assert await cache.get_many([key]) == [None]
+
+
+async def test_add_stores_only_missing_keys(cache: Cache) -> None:
+    key = _key("add")
+    assert await cache.add(key, b"first") is True
+    assert await cache.add(key, b"second") is False
+    assert await cache.get_many([key]) == [b"first"]
+
+
+async def test_incr_reports_missing_counters(cache: Cache) -> None:
+    key = _key("n")
+    assert await cache.incr(key) is None
+    assert await cache.get_many([key]) == [None]
+    await cache.add(key, b"41")
+    assert await cache.incr(key) == 42
+    assert await cache.incr(key) == 43
+    assert await cache.get_many([key]) == [b"43"]
+
+
+async def test_delete_and_overwrite(cache: Cache) -> None:
+    key = _key("d")
+    await cache.set(key, b"x")
+    await cache.set(key, b"y")
+    assert await cache.get_many([key]) == [b"y"]
+    await cache.delete(key)
+    await cache.delete(key)
+    assert await cache.get_many([key]) == [None]
+
+
+async def test_long_keys_and_large_values(cache: Cache) -> None:
+    key = _key("k" * 400)
+    value = secrets.token_bytes(200_000)
+    await cache.set(key, value)
+    assert await cache.get_many([key]) == [value]
+
+
+async def test_concurrent_increments_are_atomic(cache: Cache) -> None:
+    key = _key("c")
+    await cache.add(key, b"0")
+    results = await asyncio.gather(*[cache.incr(key) for _ in range(50)])
+    assert sorted(r for r in results if r is not None) == list(range(1, 51))
+
+
+async def test_memory_cache_evicts_least_recently_used() -> None:
+    cache = MemoryCache(max_bytes=100)
+    await cache.set("a", b"x" * 40)
+    await cache.set("b", b"x" * 40)
+    await cache.get_many(["a"])
+    await cache.set("c", b"x" * 40)
+    assert await cache.get_many(["a", "b", "c"]) == [b"x" * 40, None, b"x" * 40]
+
+
+def test_unknown_urls_are_refused() -> None:
+    with pytest.raises(CacheError):
+        create_cache("ftp://x")
+
+
+async def test_unreachable_backends_raise_cache_error() -> None:
+    for url in ("redis://127.0.0.1:1/0", "memcached://127.0.0.1:1"):
+        backend = create_cache(url)
+        with pytest.raises(CacheError):
+            await backend.start()
