@@ -84,15 +84,20 @@ def version() -> None:
 @click.option("--dir", default=None, help=DIR_HELP)
 @click.option("--db-url", default=None, help="database URL (postgresql://...); default embedded SQLite in --dir")
 @click.option("--workers", default=None, type=int, help="worker processes (needs a cross-process broker)")
+@click.option("--cache-url", default=None, help="response cache: memory://, redis://host:6379/0 or memcached://host:11211")
 @click.option("--dev", is_flag=True, default=None, help="development mode (verbose logs)")
-def serve(http: str | None, dir: str | None, db_url: str | None, workers: int | None, dev: bool | None) -> None:
+def serve(
+    http: str | None, dir: str | None, db_url: str | None, workers: int | None, dev: bool | None, cache_url: str | None = None
+) -> None:
     """Start the web server."""
-    config = _config(http=http, dir=dir, db_url=db_url, workers=workers, dev=dev)
+    config = _config(http=http, dir=dir, db_url=db_url, workers=workers, dev=dev, cache_url=cache_url)
     host, _, port_text = config.http.rpartition(":")
     if not port_text.isdigit() or not host:
         raise click.UsageError(f"--http must look like HOST:PORT, got {config.http!r}")
     if config.workers > 1:
         _fail("--workers above 1 needs a cross-process broker (--redis-url), which this build does not have yet.")
+    if config.workers > 1 and config.cache_url.startswith("memory://"):
+        _fail("--cache-url memory:// keeps one cache per process; with --workers use redis:// or memcached://.")
     _check_dir(config)
     asyncio.run(_probe(config))
     _check_port(host, int(port_text))

@@ -17,9 +17,11 @@ from roost.core.fields.date import now_string
 from roost.core.hooks import Hook
 from roost.core.realtime_cluster import Cluster
 from roost.core.response_cache import ResponseCache
+from roost.core.response_cache import ResponseCache
 from roost.core.rules import validate_rule
 from roost.core.settings import Settings
 from roost.core.system_collections import initial_collections
+from roost.tools.cache import create_cache
 from roost.tools.cache import create_cache
 from roost.tools.storage import LocalStorage, Storage
 
@@ -51,6 +53,8 @@ class App:
         self.realtime = self.cluster.realtime
         #: cached list and view responses (off unless ``cache_url`` is set)
         self.response_cache = ResponseCache(self, create_cache(config.cache_url) if config.cache_url else None, config.cache_ttl)
+        #: cached list and view responses (off unless ``cache_url`` is set)
+        self.response_cache = ResponseCache(self, create_cache(config.cache_url) if config.cache_url else None, config.cache_ttl)
 
     @property
     def dialect(self) -> str:
@@ -71,6 +75,7 @@ class App:
         await self.settings.load()
         await self.cluster.start()
         await self.response_cache.start()
+        await self.response_cache.start()
 
     async def _create_initial_collections(self) -> None:
         async with self.db.transaction() as conn:
@@ -88,6 +93,7 @@ class App:
         return self.collections.get(name_or_id)
 
     async def close(self) -> None:
+        await self.response_cache.close()
         await self.response_cache.close()
         await self.cluster.close()
         await self.db.close()

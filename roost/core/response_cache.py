@@ -75,6 +75,9 @@ class ResponseCache:
         self.ttl = ttl
         self.namespace = ""
         self._scopes: dict[tuple[str, ...], ReadScope] = {}
+        #: lookups answered from the cache / cacheable lookups that missed (since start)
+        self.hits = 0
+        self.misses = 0
 
     @property
     def enabled(self) -> bool:
@@ -118,7 +121,9 @@ class ResponseCache:
             log.warning("response cache unavailable: %s", exc)
             return None
         if value is None or len(value) < ETAG_LENGTH:
+            self.misses += 1
             return CachedRead(key)
+        self.hits += 1
         return CachedRead(key, value[ETAG_LENGTH:], value[:ETAG_LENGTH].decode())
 
     async def store(self, entry: CachedRead, body: bytes, etag: str) -> None:
