@@ -33,6 +33,8 @@ class Config(BaseSettings):
     cache_ttl: float = 300
     #: maximum request body size in bytes (PocketBase's default is 32 MiB)
     body_limit: int = 32 << 20
+    #: passphrase that encrypts secrets in the stored settings (SMTP password, ...); empty = plain
+    encryption_key: str = Field(default="", repr=False)
 
     @field_validator("workers")
     @classmethod

@@ -47,6 +47,10 @@ class ReceivedMail:
         assert found, f"no confirm link in: {self.html}"
         return found.group(1)
 
+    def links_to(self, action: str) -> bool:
+        """Does the message link to ``/auth/<action>/``, e.g. ``confirm-verification``?"""
+        return f"/auth/{action}/" in self.html
+
     def code(self, digits: int = 8) -> str:
         """The first run of ``digits`` digits in the body (an OTP)."""
         found = re.search(rf"(?<![0-9])([0-9]{{{digits}}})(?![0-9])", self.text or self.html)

@@ -12,6 +12,7 @@ from starlette.responses import Response
 from starlette.routing import Match, Route
 
 from roost.apis import auth, batch, collections, files, health, oauth2, realtime, records, settings
+from roost.apis.auth_mail import routes as auth_mail_routes
 from roost.apis.errors import error_response, json_error
 from roost.apis.middleware import EdgeMiddleware
 from roost.core.app import App
@@ -63,6 +64,7 @@ def build_asgi(app: App, *, manage_lifespan: bool = True) -> EdgeMiddleware:
         *collections.routes,
         *records.routes,
         *auth.routes,
+        *auth_mail_routes,
         *batch.routes,
         *settings.routes,
         *files.routes,

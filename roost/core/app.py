@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from roost.core.db import Database
 from roost.core.events import RecordEvent
 from roost.core.fields.date import now_string
 from roost.core.hooks import Hook
+from roost.core.mail import MailQueue, smtp_mailer
 from roost.core.realtime_cluster import Cluster
 from roost.core.response_cache import ResponseCache
 from roost.core.response_cache import ResponseCache
@@ -23,7 +25,9 @@ from roost.core.settings import Settings
 from roost.core.system_collections import initial_collections
 from roost.tools.cache import create_cache
 from roost.tools.cache import create_cache
+from roost.tools.mailer import Mailer
 from roost.tools.storage import LocalStorage, Storage
+from roost.tools.store import MemoryStore, Store
 
 SYSTEM_TABLES = (
     'CREATE TABLE IF NOT EXISTS "_migrations" ("file" VARCHAR(255) PRIMARY KEY NOT NULL, "applied" BIGINT NOT NULL)',
@@ -42,12 +46,18 @@ class App:
         self.config = config
         self.db = Database(config.database_url, schema=config.db_schema)
         self.collections = CollectionStore(self.db)
-        self.settings = Settings(self.db)
+        self.settings = Settings(self.db, config.encryption_key)
         self.collections.rule_validator = lambda coll, rule: validate_rule(self, coll, rule)
         self.storage: Storage = LocalStorage(Path(config.data_dir) / "storage")
         self.started = time.time()
         #: after-commit record changes (realtime, webhooks and user code subscribe here)
         self.on_record_after_commit: Hook[RecordEvent] = Hook("on_record_after_commit")
+        #: short-lived shared state: resend throttles, OTP attempt counters
+        self.store: Store = MemoryStore()
+        #: set to deliver every mail through this mailer; None = SMTP from the settings
+        self.mailer: Mailer | None = None
+        self.mail = MailQueue(lambda: self.mailer or smtp_mailer(self.settings.data))
+        self._background: list[asyncio.Task[None]] = []
         #: broker, realtime hub and cross-process cache coherence
         self.cluster = Cluster(self)
         self.realtime = self.cluster.realtime
@@ -73,6 +83,7 @@ class App:
         if "1_initial_collections" not in applied:
             await self._create_initial_collections()
         await self.settings.load()
+        self._start_background()
         await self.cluster.start()
         await self.response_cache.start()
         await self.response_cache.start()
@@ -89,10 +100,25 @@ class App:
                 {"f": "1_initial_collections", "t": int(time.time() * 1_000_000)},
             )
 
+    def _start_background(self) -> None:
+        from roost.core.auth.cleanup import run_periodically
+
+        self.mail.start()
+        if not self._background:
+            self._background.append(asyncio.get_running_loop().create_task(run_periodically(self)))
+
+    async def _stop_background(self) -> None:
+        await self.mail.stop()
+        for task in self._background:
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
+        self._background.clear()
+
     def find_collection(self, name_or_id: str) -> Collection | None:
         return self.collections.get(name_or_id)
 
     async def close(self) -> None:
+        await self._stop_background()
         await self.response_cache.close()
         await self.response_cache.close()
         await self.cluster.close()

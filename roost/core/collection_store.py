@@ -175,6 +175,10 @@ class CollectionStore:
             errors["indexes"] = index_errors
         if not errors:
             errors.update(self._validate_rules(coll))
+        if coll.is_auth and not errors:
+            from roost.core.auth.mfa import option_errors
+
+            errors.update(option_errors(coll.options))
         if errors:
             raise ValidationFailed("Failed to create collection." if existing is None else "Failed to update collection.", errors)
 

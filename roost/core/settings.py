@@ -20,10 +20,10 @@ SECRET_PATHS = (("smtp", "password"), ("s3", "secret"), ("backups", "s3", "secre
 
 
 def default_settings() -> dict[str, Any]:
-    s3 = {"enabled": False, "bucket": "", "region": "", "endpoint": "", "accessKey": "", "forcePathStyle": False}
+    s3 = {"enabled": False, "bucket": "", "region": "", "endpoint": "", "accessKey": "", "secret": "", "forcePathStyle": False}
     return {
         "superuserIPs": [],
-        "smtp": {"enabled": False, "port": 587, "host": "smtp.example.com", "username": "",
+        "smtp": {"enabled": False, "port": 587, "host": "smtp.example.com", "username": "", "password": "",
                  "authMethod": "", "tls": False, "localName": ""},
         "backups": {"cron": "", "cronMaxKeep": 3, "s3": dict(s3)},
         "s3": dict(s3),

@@ -184,3 +184,28 @@ async def test_templates_escape_record_values(mail_api: Api, mail_sink: Any) -> 
     assert mail.subject == "Hi <script>x</script>{TOKEN}"
     assert "Hello &lt;script&gt;x&lt;/script&gt;{TOKEN}  at Roost Test: http://app.test/v/ey" in mail.html
     assert "<script>" not in mail.html
+
+
+async def test_settings_hide_the_smtp_password_and_send_test_mails(mail_api: Api, mail_sink: Any) -> None:
+    res = await mail_api.su("PATCH", "/api/settings", json={"smtp": {"password": "pw-secret"}})
+    assert res.status_code == 200 and "password" not in res.json()["smtp"]
+    assert "password" not in (await mail_api.su("GET", "/api/settings")).json()["smtp"]
+    bad = await mail_api.su("PATCH", "/api/settings", json={"smtp": {"enabled": True, "host": "", "port": 0}})
+    assert codes_nested(bad)["smtp"] == {"host": "validation_required", "port": "validation_required"}
+    res = await mail_api.su("POST", "/api/settings/test/email", json={})
+    assert res.json()["message"] == "Failed to send the test email."
+    assert codes(res) == {"email": "validation_required", "template": "validation_required"}
+    res = await mail_api.su("POST", "/api/settings/test/email", json={"email": "x", "template": "nope", "collection": "nope"})
+    assert codes(res) == {"email": "validation_is_email", "template": "validation_in_invalid", "collection": "validation_invalid_auth_collection"}
+    assert (await mail_api.call("POST", "/api/settings/test/email", json={})).status_code == 401
+    for template in ("verification", "password-reset", "email-change", "otp", "login-alert"):
+        res = await mail_api.su("POST", "/api/settings/test/email", json={"email": "t@example.com", "template": template, "collection": "users"})
+        assert res.status_code == 204, res.text
+    subjects = [m.subject for m in mail_sink.to("t@example.com")]  # sent before the answer
+    assert subjects == ["Confirm your Roost Test email address", "Reset your Roost Test password",
+                        "Confirm your new Roost Test email address", "Your Roost Test sign-in code",
+                        "New sign-in to your Roost Test account"]  # fmt: skip
+
+
+def codes_nested(res: Any) -> dict[str, Any]:
+    return {k: {f: e["code"] for f, e in v.items()} for k, v in res.json()["data"].items()}
