@@ -27,10 +27,6 @@ class Config(BaseSettings):
     cache_url: str = ""
     #: seconds a cached response may live (bounds staleness after writes that bypass Roost)
     cache_ttl: float = 300
-    #: response cache for record lists and views: memory://, redis://... or memcached://...; empty = off
-    cache_url: str = ""
-    #: seconds a cached response may live (bounds staleness after writes that bypass Roost)
-    cache_ttl: float = 300
     #: maximum request body size in bytes (PocketBase's default is 32 MiB)
     body_limit: int = 32 << 20
     #: passphrase that encrypts secrets in the stored settings (SMTP password, ...); empty = plain

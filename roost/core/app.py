@@ -19,11 +19,9 @@ from roost.core.hooks import Hook
 from roost.core.mail import MailQueue, smtp_mailer
 from roost.core.realtime_cluster import Cluster
 from roost.core.response_cache import ResponseCache
-from roost.core.response_cache import ResponseCache
 from roost.core.rules import validate_rule
 from roost.core.settings import Settings
 from roost.core.system_collections import initial_collections
-from roost.tools.cache import create_cache
 from roost.tools.cache import create_cache
 from roost.tools.mailer import Mailer
 from roost.tools.storage import LocalStorage, Storage
@@ -63,8 +61,6 @@ class App:
         self.realtime = self.cluster.realtime
         #: cached list and view responses (off unless ``cache_url`` is set)
         self.response_cache = ResponseCache(self, create_cache(config.cache_url) if config.cache_url else None, config.cache_ttl)
-        #: cached list and view responses (off unless ``cache_url`` is set)
-        self.response_cache = ResponseCache(self, create_cache(config.cache_url) if config.cache_url else None, config.cache_ttl)
 
     @property
     def dialect(self) -> str:
@@ -85,7 +81,6 @@ class App:
         await self.settings.load()
         self._start_background()
         await self.cluster.start()
-        await self.response_cache.start()
         await self.response_cache.start()
 
     async def _create_initial_collections(self) -> None:
@@ -119,7 +114,6 @@ class App:
 
     async def close(self) -> None:
         await self._stop_background()
-        await self.response_cache.close()
         await self.response_cache.close()
         await self.cluster.close()
         await self.db.close()
