@@ -52,7 +52,7 @@ USER_PASSWORD = "user-password-123"
 N_USERS = 20
 SEED = 20240611
 
-ALL_SCENARIOS = ["view", "list", "list-skiptotal", "create", "auth-refresh", "auth-with-password"]
+ALL_SCENARIOS = ["view", "list", "list-skiptotal", "create", "auth-refresh", "auth-with-password", "view-auth", "list-auth"]
 SCENARIO_TITLES = {
     "view": "view one record",
     "list": "list: filter + sort + count",
@@ -60,6 +60,8 @@ SCENARIO_TITLES = {
     "create": "create (POST, public createRule)",
     "auth-refresh": "auth-refresh (user token)",
     "auth-with-password": "auth-with-password (bcrypt)",
+    "view-auth": "view one record (user token)",
+    "list-auth": "list: filter + sort + count (user token)",
 }
 LIST_FILTER = 'status = "published" && views > 500'
 STATUSES = ["draft", "published", "archived"]
@@ -204,7 +206,7 @@ class Server:
 
     def upsert_superuser(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        if self.name == "roost":
+        if self.name.startswith("roost"):
             self._run_cli(
                 [
                     self.binary,
@@ -230,7 +232,7 @@ class Server:
 
     def start(self) -> None:
         self.port = free_port()
-        if self.name == "roost":
+        if self.name.startswith("roost"):
             args = [
                 self.binary,
                 "serve",
@@ -241,6 +243,8 @@ class Server:
             ]
             if self.workers:
                 args += ["--workers", str(self.workers)]
+            if self.extra.get("cache_url"):
+                args += ["--cache-url", self.extra["cache_url"]]
         else:
             # PocketBase writes (and later re-applies) pb_migrations in its cwd: keep it in the temp dir.
             args = [self.binary, "serve", f"--http=127.0.0.1:{self.port}", f"--dir={self.data_dir}"]
@@ -574,6 +578,9 @@ class Request:
 
 
 def scenario_request(name: str, srv: Server, data: Dataset) -> Request:
+    if name.endswith("-auth"):  # the same read as an authenticated user
+        base = scenario_request(name.removesuffix("-auth"), srv, data)
+        return Request(base.method, base.path, base.body, srv.extra["user_token"])
     view_id = data.posts[len(data.posts) // 2]["id"]
     q = urllib.request.quote
     list_path = f"/api/collections/posts/records?filter={q(LIST_FILTER)}&sort=-created&perPage=20"
@@ -614,6 +621,7 @@ def expected_list_total(data: Dataset) -> int:
 def validate(name: str, srv: Server, data: Dataset) -> tuple[bool, str]:
     """One request; ``(ok, detail)``. ok requires status 200 and a body that makes sense."""
     r = scenario_request(name, srv, data)
+    name = name.removesuffix("-auth")
     try:
         status, body = http(srv.base, r.method, r.path, r.body, r.token, timeout=60)
     except OSError as exc:
@@ -1101,6 +1109,9 @@ def bench_size(
                 summ["rss_kb_after"] = s.rss_kb()
                 entry[s.name] = summ
             r, p = entry["roost"], entry["pocketbase"]
+            if "roost-cache" in entry and r["rps_median"] and not entry["roost-cache"]["failed"]:
+                entry["cache_speedup"] = entry["roost-cache"]["rps_median"] / r["rps_median"]
+                log(f"     => roost with response cache / without = {entry['cache_speedup']:.2f}")
             entry["failed"] = bool(r["failed"] or p["failed"])
             entry["ratio"] = None if entry["failed"] else r["rps_median"] / p["rps_median"]
             if entry["ratio"] is not None:
@@ -1142,7 +1153,7 @@ def server_versions(servers: list[Server]) -> dict[str, str]:
     out = {}
     for s in servers:
         try:
-            if s.name == "roost":
+            if s.name.startswith("roost"):
                 v = subprocess.run(
                     [sys.executable, "-c", "import roost; print(roost.__version__)"],
                     capture_output=True,
@@ -1211,6 +1222,15 @@ def markdown(report: dict[str, Any]) -> str:
                 f"{r['peak_rss_kb_after'] / 1024:.0f} | {p['peak_rss_kb_after'] / 1024:.0f} |"
             )
     lines.append("")
+    cached = [(s["size"], e) for s in report["results"] for e in s["scenarios"].values() if "roost-cache" in e]
+    if cached:
+        lines += ["| dataset | scenario | Roost req/s | Roost + response cache req/s | cache speed-up | PocketBase req/s |",
+                  "|---|---|---:|---:|---:|---:|"]
+        for size, e in cached:
+            speedup = f"{e['cache_speedup']:.2f}" if "cache_speedup" in e else "n/a"
+            lines.append(f"| {size:,} | {e['title']} | {fmt_rps(e['roost']['rps_median'])} | "
+                         f"{fmt_rps(e['roost-cache']['rps_median'])} | {speedup} | {fmt_rps(e['pocketbase']['rps_median'])} |")
+        lines.append("")
     for size_res in report["results"]:
         c = size_res["bcrypt_cost"]
         lines.append(
@@ -1294,6 +1314,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument(
         "--roost-workers", default=None, type=int, help="passed to `roost serve --workers`"
+    )
+    ap.add_argument(
+        "--roost-cache-url", default="",
+        help="also run a third server, Roost with `--cache-url URL` (e.g. memory://), to compare cache on/off",
     )
     ap.add_argument(
         "--wrk-timeout",
@@ -1416,6 +1440,8 @@ def main(argv: list[str] | None = None) -> int:
             servers = [
                 Server("roost", roost_bin, root / f"{size}-roost", workers=args.roost_workers),
                 Server("pocketbase", pb_bin, root / f"{size}-pocketbase"),
+                *[Server("roost-cache", roost_bin, root / f"{size}-roost-cache", workers=args.roost_workers,
+                         extra={"cache_url": args.roost_cache_url})] * bool(args.roost_cache_url),
             ]
             for s in servers:
                 s.workdir.mkdir(parents=True)
