@@ -546,7 +546,8 @@ def bulk_insert(servers: list[Server], rows: list[tuple[Any, ...]]) -> float:
 
 
 def bcrypt_cost(srv: Server) -> str:
-    """The cost in a stored user password hash (read from data.db after the server stopped)."""
+    """The cost in a stored user password hash (read from data.db after the server stopped):
+    the bcrypt cost, or ``argon2id m=..,t=..,p=..`` under Roost's argon2id policy."""
     import sqlite3
 
     db = srv.data_dir / "data.db"
@@ -561,7 +562,12 @@ def bcrypt_cost(srv: Server) -> str:
     except Exception as exc:
         return f"unknown ({exc})"
     m = re.match(r"^\$(2[aby]?)\$(\d+)\$", str(value))
-    return m.group(2) if m else f"unknown ({str(value)[:7]}...)"
+    if m:
+        return m.group(2)
+    # Roost's roostAuth.passwordHash policy may store argon2id instead: report its parameters,
+    # since auth-with-password throughput is only comparable at the same hash cost
+    a = re.match(r"^\$argon2id\$v=\d+\$(m=\d+,t=\d+,p=\d+)\$", str(value))
+    return f"argon2id {a.group(1)}" if a else f"unknown ({str(value)[:7]}...)"
 
 
 # --------------------------------------------------------------------------------------------

@@ -21,4 +21,7 @@ class Roost:
         import uvicorn
 
         host, _, port = self.config.http.rpartition(":")
-        uvicorn.run(self.asgi, host=host or "127.0.0.1", port=int(port), log_level="warning", access_log=False)
+        # proxy_headers=False: the peer address stays the socket's, as in PocketBase; forwarded
+        # headers count only through the trustedProxy settings (rate limits, logs, realIP)
+        uvicorn.run(self.asgi, host=host or "127.0.0.1", port=int(port), log_level="warning",
+                    access_log=False, proxy_headers=False)  # fmt: skip

@@ -32,7 +32,11 @@ def rule(label: str, max_requests: int, duration: int = 60, audience: str = "") 
 
 
 async def set_limits(api: Api, *rules: dict[str, Any], **extra: Any) -> None:
-    res = await api.su("PATCH", "/api/settings", json={"rateLimits": {"enabled": True, "rules": list(rules), **extra}})
+    res = await api.su(
+        "PATCH",
+        "/api/settings",
+        json={"rateLimits": {"enabled": True, "rules": list(rules), **extra}},
+    )
     assert res.status_code == 200, res.text
 
 
@@ -93,8 +97,12 @@ PRECEDENCE = [
 ]  # fmt: skip
 
 
-@pytest.mark.parametrize(("rules", "path", "expected"), [p[1:] for p in PRECEDENCE], ids=[p[0] for p in PRECEDENCE])
-async def test_rule_precedence(site: Api, rules: list[dict[str, Any]], path: str, expected: list[int]) -> None:
+@pytest.mark.parametrize(
+    ("rules", "path", "expected"), [p[1:] for p in PRECEDENCE], ids=[p[0] for p in PRECEDENCE]
+)
+async def test_rule_precedence(
+    site: Api, rules: list[dict[str, Any]], path: str, expected: list[int]
+) -> None:
     await set_limits(site, *rules)
     assert await statuses(site, "GET", path, len(expected)) == expected
 
@@ -117,7 +125,10 @@ async def test_auth_tags_and_audiences(site: Api) -> None:
     assert second.status_code == 429
     token = first.json()["token"]
     # the @auth rule counts the signed-in user; a guest is not limited by it
-    assert await statuses(site, "GET", "/api/collections/posts/records", 2, token=token) == [200, 429]
+    assert await statuses(site, "GET", "/api/collections/posts/records", 2, token=token) == [
+        200,
+        429,
+    ]
     assert await statuses(site, "GET", "/api/collections/posts/records", 2) == [200, 200]
 
 
@@ -131,8 +142,14 @@ async def test_superusers_are_never_limited(site: Api) -> None:
 async def test_excluded_ips_and_subnets(site: Api) -> None:
     await set_limits(site, rule("/api/", 1), excludedIPs=["10.1.2.3", "192.168.0.0/16"])
     await site.su("PATCH", "/api/settings", json={"trustedProxy": {"headers": ["X-Real-IP"]}})
-    for ip, expected in (("10.1.2.3", [200] * 3), ("192.168.7.7", [200] * 3), ("10.1.2.4", [200, 429, 429])):
-        assert await statuses(site, "GET", "/api/health", 3, headers={"X-Real-IP": ip}) == expected, ip
+    for ip, expected in (
+        ("10.1.2.3", [200] * 3),
+        ("192.168.7.7", [200] * 3),
+        ("10.1.2.4", [200, 429, 429]),
+    ):
+        assert (
+            await statuses(site, "GET", "/api/health", 3, headers={"X-Real-IP": ip}) == expected
+        ), ip
 
 
 async def test_window_ends(site: Api) -> None:
@@ -157,17 +174,26 @@ CLIENT_IP = [
 ]  # fmt: skip
 
 
-@pytest.mark.parametrize(("proxy", "headers", "ip"), [c[1:] for c in CLIENT_IP], ids=[c[0] for c in CLIENT_IP])
+@pytest.mark.parametrize(
+    ("proxy", "headers", "ip"), [c[1:] for c in CLIENT_IP], ids=[c[0] for c in CLIENT_IP]
+)
 async def test_client_ip(api: Api, proxy: dict[str, Any], headers: dict[str, str], ip: str) -> None:
     if proxy:
-        assert (await api.su("PATCH", "/api/settings", json={"trustedProxy": proxy})).status_code == 200
+        assert (
+            await api.su("PATCH", "/api/settings", json={"trustedProxy": proxy})
+        ).status_code == 200
     res = await api.su("GET", "/api/health", headers=headers)
     assert res.json()["data"]["realIP"] == ip
 
 
 async def test_spoofed_forwarded_for_does_not_escape_the_limit(site: Api) -> None:
     await set_limits(site, rule("/api/health", 2))
-    codes = [(await site.call("GET", "/api/health", headers={"X-Forwarded-For": f"10.0.0.{i}"})).status_code for i in range(4)]
+    codes = [
+        (
+            await site.call("GET", "/api/health", headers={"X-Forwarded-For": f"10.0.0.{i}"})
+        ).status_code
+        for i in range(4)
+    ]
     assert codes == [200, 200, 429, 429]
 
 
@@ -175,7 +201,10 @@ async def test_trusted_proxy_ips_count_separately(site: Api) -> None:
     await set_limits(site, rule("/api/health", 1))
     await site.su("PATCH", "/api/settings", json={"trustedProxy": {"headers": ["X-Forwarded-For"]}})
     for ip in ("10.0.0.1", "10.0.0.2"):
-        assert await statuses(site, "GET", "/api/health", 2, headers={"X-Forwarded-For": ip}) == [200, 429]
+        assert await statuses(site, "GET", "/api/health", 2, headers={"X-Forwarded-For": ip}) == [
+            200,
+            429,
+        ]
 
 
 INVALID = [
@@ -198,16 +227,22 @@ INVALID = [
 ]  # fmt: skip
 
 
-@pytest.mark.parametrize(("patch", "expected"), [c[1:] for c in INVALID], ids=[c[0] for c in INVALID])
+@pytest.mark.parametrize(
+    ("patch", "expected"), [c[1:] for c in INVALID], ids=[c[0] for c in INVALID]
+)
 async def test_invalid_settings(api: Api, patch: dict[str, Any], expected: dict[str, Any]) -> None:
     res = await api.su("PATCH", "/api/settings", json={"rateLimits": {"enabled": True, **patch}})
     assert res.status_code == 400
     assert res.json()["data"] == {"rateLimits": expected}
 
 
-@pytest.mark.parametrize("label", ["GET /api/x", "*:list", "posts:list", "list", "/api/", "get /x", "POST /", "/"])
+@pytest.mark.parametrize(
+    "label", ["GET /api/x", "*:list", "posts:list", "list", "/api/", "get /x", "POST /", "/"]
+)
 async def test_valid_labels(api: Api, label: str) -> None:
-    res = await api.su("PATCH", "/api/settings", json={"rateLimits": {"enabled": True, "rules": [rule(label, 1)]}})
+    res = await api.su(
+        "PATCH", "/api/settings", json={"rateLimits": {"enabled": True, "rules": [rule(label, 1)]}}
+    )
     assert res.status_code == 200, res.text
 
 
@@ -244,7 +279,9 @@ async def two_instances(tmp_path: Path) -> AsyncIterator[list[httpx.AsyncClient]
         app = App(Config(data_dir=tmp_path / f"node{n}", redis_url=REDIS_URL))
         await app.bootstrap()
         app.__dict__["counters"] = counter_store(REDIS_URL, namespace=namespace)
-        await app.settings.update({"rateLimits": {"enabled": True, "rules": [rule("/api/", 5, duration=30)]}})
+        await app.settings.update(
+            {"rateLimits": {"enabled": True, "rules": [rule("/api/", 5, duration=30)]}}
+        )
         apps.append(app)
         transport = httpx.ASGITransport(app=build_asgi(app, manage_lifespan=False))
         clients.append(httpx.AsyncClient(transport=transport, base_url=f"http://node{n}.test"))
@@ -255,7 +292,9 @@ async def two_instances(tmp_path: Path) -> AsyncIterator[list[httpx.AsyncClient]
         await app.close()
 
 
-async def test_limit_holds_across_two_instances_sharing_redis(two_instances: list[httpx.AsyncClient]) -> None:
+async def test_limit_holds_across_two_instances_sharing_redis(
+    two_instances: list[httpx.AsyncClient],
+) -> None:
     limit = 5
     codes = [(await two_instances[i % 2].get("/api/health")).status_code for i in range(limit + 1)]
     assert codes == [200] * limit + [429]

@@ -104,6 +104,15 @@ class CounterStore:
             self._failed(exc)
         await FixedWindowRateLimiter(self._memory).clear(item, key)
 
+    async def ping(self) -> bool:
+        """True if the shared storage answers (always True for memory)."""
+        if self._primary is None:
+            return True
+        try:
+            return bool(await self._primary.check())
+        except StorageError:
+            return False
+
     async def reset(self) -> None:
         """Drop every in-memory count (tests, and settings changes on a single instance)."""
         await self._memory.reset()
