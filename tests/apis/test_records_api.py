@@ -164,7 +164,9 @@ async def test_auth_flows(api: Api) -> None:
     assert res.json() == {"data": {}, "message": "Failed to authenticate.", "status": 400}
     res = await api.call("POST", "/api/collections/users/auth-refresh")
     assert res.status_code == 401
-    res = await api.call("GET", "/api/collections/posts/auth-methods")
+    res = await api.call("GET", "/api/collections/nope/auth-methods")
+    assert res.json()["message"] == "Missing or invalid collection context."
+    res = await api.call("GET", "/api/collections/_mfas/auth-methods")
     assert res.json()["message"] == "Missing or invalid auth collection context."
     res = await api.call("GET", "/api/collections/users/auth-methods")
     assert res.json()["emailPassword"] is True
