@@ -49,6 +49,8 @@ class Config(BaseSettings):
             ("postgresql://", "postgresql+asyncpg://"),
             ("postgres://", "postgresql+asyncpg://"),
             ("sqlite:///", "sqlite+aiosqlite:///"),
+            ("mysql://", "mysql+asyncmy://"),
+            ("mariadb://", "mysql+asyncmy://"),
         ):
             if url.startswith(prefix):
                 return driver + url[len(prefix) :]

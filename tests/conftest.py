@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 PG_URL = os.environ.get("ROOST_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+MYSQL_URL = os.environ.get("ROOST_TEST_MYSQL_URL", "mysql://root@127.0.0.1:3306/test")
 
 
 def services_required() -> bool:
@@ -63,7 +64,7 @@ class Api:
         return token
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+@pytest.fixture(params=["sqlite", "postgres", "mysql"])
 def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
@@ -88,6 +89,13 @@ async def api(backend: str, tmp_path: Path) -> AsyncIterator[Api]:
         await conn.execute(f'CREATE SCHEMA "{schema}"')
         await conn.close()
         config = Config(data_dir=tmp_path, db_url=PG_URL, db_schema=schema)
+    elif backend == "mysql":
+        from tests.mysql_db import database_url, mysql_available, worker_database
+
+        reason = await mysql_available(MYSQL_URL)
+        if reason:
+            skip_or_fail(reason)
+        config = Config(data_dir=tmp_path, db_url=database_url(MYSQL_URL, await worker_database(MYSQL_URL)))
     else:
         config = Config(data_dir=tmp_path)
     app = App(config)

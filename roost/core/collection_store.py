@@ -302,6 +302,16 @@ class CollectionStore:
 
     async def _save_in(self, conn: Connection, coll: Collection, existing: Collection | None) -> None:
         dialect = conn.dialect
+        if dialect == "mysql":
+            from roost.core.schema_mysql import save_table, save_view
+
+            # MySQL commits around DDL: these undo the DDL if a later step fails
+            write = lambda: self._write_definition(conn, coll, existing)  # noqa: E731
+            if coll.is_view:
+                await save_view(conn, existing, coll, lambda: self._save_view(conn, coll, existing), write)
+            else:
+                await save_table(conn, existing, coll, write)
+            return
         if coll.is_view:
             await self._save_view(conn, coll, existing)
         elif existing is None:
@@ -309,6 +319,9 @@ class CollectionStore:
                 await conn.execute_ddl(sql)
         else:
             await alter_table(conn, existing, coll)
+        await self._write_definition(conn, coll, existing)
+
+    async def _write_definition(self, conn: Connection, coll: Collection, existing: Collection | None) -> None:
         if existing is None:
             await conn.execute(
                 'INSERT INTO "_collections" ("id", "name", "type", "system", "data", "created", "updated") '

@@ -20,8 +20,10 @@ class QueryError(Exception):
 
 
 class UniqueViolation(QueryError):
-    """A UNIQUE constraint failed; ``columns`` names the columns when the driver tells."""
+    """A UNIQUE constraint failed; ``columns`` names the columns when the driver tells, else
+    ``index`` names the index (MySQL reports only the index)."""
 
-    def __init__(self, columns: list[str]) -> None:
-        super().__init__(", ".join(columns))
+    def __init__(self, columns: list[str], index: str = "") -> None:
+        super().__init__(", ".join(columns) or index)
         self.columns = columns
+        self.index = index

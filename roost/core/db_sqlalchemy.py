@@ -1,4 +1,4 @@
-"""The SQLAlchemy (async) driver: PostgreSQL through asyncpg, and any other SQLAlchemy URL.
+"""The SQLAlchemy (async) driver: PostgreSQL through asyncpg, MySQL/MariaDB through asyncmy.
 
 Every SQL string passes through :func:`_text`, which caches ``text()`` clauses; driver errors are
 translated once here into :class:`~roost.core.db.QueryError` / ``UniqueViolation``.
@@ -25,6 +25,16 @@ _PG_UNIQUE_KEY = re.compile(r"Key \((.+?)\)=")
 @lru_cache(maxsize=4096)
 def _text(sql: str) -> TextClause:
     return text(sql)
+
+
+def _unique_violation(exc: IntegrityError) -> UniqueViolation | None:
+    from roost.core.db_mysql import duplicate_key
+
+    key = duplicate_key(exc.orig)
+    if key is not None:
+        return UniqueViolation(["id"] if key == "PRIMARY" else [], index=key)
+    columns = _unique_columns(exc)
+    return None if columns is None else UniqueViolation(columns)
 
 
 def _unique_columns(exc: IntegrityError) -> list[str] | None:
@@ -55,9 +65,9 @@ class AlchemyConnection:
         try:
             return await self._conn.execute(_text(sql), params)
         except IntegrityError as exc:
-            columns = _unique_columns(exc)
-            if columns is not None:
-                raise UniqueViolation(columns) from exc
+            violation = _unique_violation(exc)
+            if violation is not None:
+                raise violation from exc
             raise QueryError(_short(exc)) from exc
         except DBAPIError as exc:
             raise QueryError(_short(exc)) from exc
@@ -88,6 +98,10 @@ class AlchemyConnection:
 
     @asynccontextmanager
     async def savepoint(self) -> AsyncIterator[None]:
+        if self.dialect == "mysql":
+            # DDL commits implicitly there, ending any savepoint; roost.core.schema_mysql undoes instead
+            yield
+            return
         async with self._conn.begin_nested():
             yield
 
@@ -97,13 +111,21 @@ class AlchemyBackend:
 
     def __init__(self, url: str, dialect: str, *, schema: str = "") -> None:
         self.dialect = dialect
-        connect_args = {"server_settings": {"search_path": schema}} if schema and dialect == "postgresql" else {}
-        self._engine = create_async_engine(url, pool_size=10, max_overflow=10, connect_args=connect_args)
+        options: dict[str, Any] = {}
+        if schema and dialect == "postgresql":
+            options["connect_args"] = {"server_settings": {"search_path": schema}}
+        if dialect == "mysql":
+            from roost.core.db_mysql import engine_options
+
+            options = engine_options()
+        self._engine = create_async_engine(url, pool_size=10, max_overflow=10, **options)
 
     async def ping(self) -> None:
         try:
             async with self._engine.connect() as conn:
                 await conn.execute(_text("SELECT 1"))
+                if self.dialect == "mysql":
+                    await _prepare_mysql(conn)
         except (OSError, DBAPIError, OperationalError) as exc:
             raise DatabaseUnavailable(f"Cannot open the database: {_short(exc)}") from exc
 
@@ -119,3 +141,11 @@ class AlchemyBackend:
 
     async def close(self) -> None:
         await self._engine.dispose()
+
+
+async def _prepare_mysql(conn: AsyncConnection) -> None:
+    from roost.core.db_mysql import collation_statements
+
+    current = (await conn.execute(_text("SELECT @@collation_database"))).scalar()
+    for sql in collation_statements(str(current)):
+        await conn.exec_driver_sql(sql)

@@ -51,7 +51,10 @@ class Codec:
         field = self.collection.get_field(name)
         if field is None or self.dialect == "sqlite":
             return f":{param}"
-        return f"CAST(:{param} AS {bare_sql_type(field.column_type(self.dialect))})"
+        sql_type = bare_sql_type(field.column_type(self.dialect))
+        if self.dialect == "mysql":  # CAST knows only a few type names there
+            sql_type = {"DOUBLE": "DOUBLE", "TINYINT(1)": "SIGNED"}.get(sql_type.upper(), "CHAR")
+        return f"CAST(:{param} AS {sql_type})"
 
     def export(self, record: Record, *, show_hidden: bool, show_email: bool) -> dict[str, Any]:
         """The record's public JSON (keys in PocketBase's alphabetical order)."""

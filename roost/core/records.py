@@ -160,7 +160,12 @@ def _stamp(coll: Collection, record: Record, is_new: bool) -> None:
 
 
 def _unique_errors(coll: Collection, exc: UniqueViolation) -> dict[str, FieldError]:
-    names = [c for c in exc.columns if coll.get_field(c)] or ["id"]
+    names = [c for c in exc.columns if coll.get_field(c)]
+    if not names and exc.index:
+        from roost.core.schema_mysql import index_columns
+
+        names = [c for c in index_columns(coll, exc.index) if coll.get_field(c)]
+    names = names or ["id"]
     return {n: FieldError("validation_not_unique", "Value must be unique.") for n in names}
 
 

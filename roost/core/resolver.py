@@ -107,7 +107,7 @@ class RecordFieldResolver:
     def resolve(self, name: str, binder: Binder) -> Operand:
         """Resolve one identifier (see the module docstring)."""
         if name == "@rowid":
-            column = "_rowid_" if self.dialect.name == "sqlite" else "ctid"
+            column = {"sqlite": "_rowid_", "mysql": '"_rowid"'}.get(self.dialect.name, "ctid")
             return Operand(sql=f"{self.alias}.{column}", kind=NUMBER)
         if not _ALLOWED_RE.fullmatch(name):
             raise FilterError(f"Unknown field {name!r}.")

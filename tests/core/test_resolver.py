@@ -1,6 +1,6 @@
-"""The record field resolver and filter compiler against real SQLite and PostgreSQL tables.
+"""The record field resolver and filter compiler against real SQLite, PostgreSQL and MySQL tables.
 
-Every scenario runs on both databases and must return the same rows.
+Every scenario runs on every database and must return the same rows.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from roost.core.collections import AUTH, Collection
 from roost.core.events import RequestInfo
 from roost.core.fields import FIELD_TYPES, Field
 from roost.core.resolver import RecordFieldResolver
+from roost.core.schema_sync import ROWID_COLUMN
 from roost.tools.filter import (
     Binder,
     FilterError,
@@ -167,13 +168,18 @@ class Db:
             return [r[0] for r in rows]
 
 
+_ID_TYPE = {"mysql": "VARCHAR(255) PRIMARY KEY"}
+
+
 async def _create(engine: AsyncEngine, dialect: str, collections: dict[str, Collection]) -> None:
     async with engine.begin() as conn:
         for coll in collections.values():
             columns = ", ".join(
-                f'"{fld.name}" {"TEXT PRIMARY KEY" if fld.name == "id" else fld.column_type(dialect)}'
+                f'"{fld.name}" {_ID_TYPE.get(dialect, "TEXT PRIMARY KEY") if fld.name == "id" else fld.column_type(dialect)}'
                 for fld in coll.fields
             )
+            if dialect == "mysql":  # @rowid (PostgreSQL has ctid)
+                columns += ", " + ROWID_COLUMN[dialect]
             await conn.exec_driver_sql(f'CREATE TABLE "{coll.table}" ({columns})')
             for row in ROWS[coll.name]:
                 names, values, params = [], [], {}
@@ -198,7 +204,7 @@ async def _create(engine: AsyncEngine, dialect: str, collections: dict[str, Coll
                 )
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", "postgresql", "mysql"])
 async def db(request: pytest.FixtureRequest, tmp_path: Any) -> AsyncIterator[Db]:
     dialect = str(request.param)
     schema = ""
@@ -218,6 +224,17 @@ async def db(request: pytest.FixtureRequest, tmp_path: Any) -> AsyncIterator[Db]
         await conn.close()
         url = PG_URL.replace("postgresql://", "postgresql+asyncpg://")
         engine = create_async_engine(url, connect_args={"server_settings": {"search_path": schema}})
+    elif dialect == "mysql":
+        from roost.core.db_mysql import engine_options
+        from tests.conftest import MYSQL_URL, skip_or_fail
+        from tests.mysql_db import create_database, mysql_available
+
+        reason = await mysql_available(MYSQL_URL)
+        if reason:
+            skip_or_fail(reason)
+        schema = await create_database(MYSQL_URL, "resolver_")
+        url = MYSQL_URL.replace("mysql://", "mysql+asyncmy://").rsplit("/", 1)[0] + "/" + schema
+        engine = create_async_engine(url, **engine_options())
     else:
         engine = create_async_engine(f"sqlite+aiosqlite:///{tmp_path}/data.db")
     database = Db(engine, dialect)
@@ -226,7 +243,12 @@ async def db(request: pytest.FixtureRequest, tmp_path: Any) -> AsyncIterator[Db]
         yield database
     finally:
         await engine.dispose()
-        if schema:
+        if schema and dialect == "mysql":
+            from tests.conftest import MYSQL_URL
+            from tests.mysql_db import drop_database
+
+            await drop_database(MYSQL_URL, schema)
+        elif schema:
             import asyncpg
 
             conn = await asyncpg.connect(PG_URL)

@@ -53,7 +53,7 @@ def _gap_key(nodeid: str) -> str:
 
 def _is_roost_item(item: pytest.Item) -> bool:
     callspec = getattr(item, "callspec", None)
-    return callspec is not None and any(v in ("roost", "roost-pg") for v in callspec.params.values())
+    return callspec is not None and any(v in ("roost", "roost-pg", "roost-mysql") for v in callspec.params.values())
 
 
 def _known_gaps() -> set[str]:
@@ -74,7 +74,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    if not os.environ.get("ROOST_E2E_RECORD_GAPS") or not re.search(r"[\[-]roost(-pg)?\]$", report.nodeid):
+    if not os.environ.get("ROOST_E2E_RECORD_GAPS") or not re.search(r"[\[-]roost(-pg|-mysql)?\]$", report.nodeid):
         return
     if report.failed or (report.skipped and hasattr(report, "wasxfail")):
         _failed_roost_keys.add(_gap_key(report.nodeid))

@@ -388,7 +388,7 @@ def main(argv: list[str] | None = None) -> int:
     from .servers import SUPERUSER_EMAIL, SUPERUSER_PASSWORD, start_server
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--kind", default="pocketbase", choices=["pocketbase", "roost", "roost-pg"])
+    parser.add_argument("--kind", default="pocketbase", choices=["pocketbase", "roost", "roost-pg", "roost-mysql"])
     parser.add_argument("--record", action="store_true", help="write the snapshot (pocketbase only)")
     parser.add_argument("--compare", action="store_true", help="print differences from the snapshot")
     parser.add_argument("--only", help="run only this corpus file stem")

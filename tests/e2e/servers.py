@@ -28,9 +28,11 @@ VENV_BIN = Path(sys.executable).parent
 SUPERUSER_EMAIL = "admin@roost.test"
 SUPERUSER_PASSWORD = "Sup3rSecret!pw"
 
-KINDS = ("pocketbase", "roost", "roost-pg")
+KINDS = ("pocketbase", "roost", "roost-pg", "roost-mysql")
 #: Roost on PostgreSQL: every live test runs in its own schema of this database
 PG_URL = os.environ.get("ROOST_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+#: Roost on MySQL/MariaDB: every live test gets its own database on this server
+MYSQL_URL = os.environ.get("ROOST_TEST_MYSQL_URL", "mysql://root@127.0.0.1:3306/test")
 
 _START_ATTEMPTS = 3
 _HEALTH_TIMEOUT = 20.0
@@ -112,8 +114,8 @@ def server_kind(name: str) -> ServerKind:
         return pocketbase_kind()
     if name == "roost":
         return roost_kind()
-    if name == "roost-pg":
-        return ServerKind("roost-pg", roost_kind().base_command)
+    if name in ("roost-pg", "roost-mysql"):
+        return ServerKind(name, roost_kind().base_command)
     raise ValueError(f"unknown server kind {name!r}")
 
 
@@ -189,6 +191,9 @@ def start_server(kind_name: str, workdir: Path | None = None) -> LiveServer:
     if kind_name == "roost-pg":
         schema, drop_schema = _pg_schema()
         env.update(ROOST_DB_URL=PG_URL, ROOST_DB_SCHEMA=schema)
+    if kind_name == "roost-mysql":
+        database_url, drop_schema = _mysql_database()
+        env.update(ROOST_DB_URL=database_url)
     owned = workdir is None
     root = Path(tempfile.mkdtemp(prefix=f"roost-e2e-{kind_name}-")) if owned else workdir
     assert root is not None
@@ -244,6 +249,19 @@ def _pg_schema() -> tuple[str, Callable[[], None]]:
     except (OSError, asyncpg.PostgresError) as exc:
         raise ServiceUnavailable(f"PostgreSQL not reachable at {PG_URL}: {type(exc).__name__}") from exc
     return schema, lambda: asyncio.run(run(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+
+
+def _mysql_database() -> tuple[str, Callable[[], None]]:
+    """Create a fresh MySQL/MariaDB database; returns its URL and a function that drops it."""
+    import asyncio
+
+    from tests.mysql_db import create_database, database_url, drop_database, mysql_available
+
+    reason = asyncio.run(mysql_available(MYSQL_URL))
+    if reason:
+        raise ServiceUnavailable(reason)
+    name = asyncio.run(create_database(MYSQL_URL, "e2e_"))
+    return database_url(MYSQL_URL, name), lambda: asyncio.run(drop_database(MYSQL_URL, name))
 
 
 def _run_checked(command: list[str], cwd: Path, env: dict[str, str] | None = None) -> None:

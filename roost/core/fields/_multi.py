@@ -16,7 +16,7 @@ from roost.core.fields.base import Field, unique_strings
 _SINGLE = {"sqlite": "TEXT DEFAULT '' NOT NULL", "postgresql": "TEXT DEFAULT '' NOT NULL",
            "mysql": "LONGTEXT NOT NULL"}
 _MULTI = {"sqlite": "JSON DEFAULT '[]' NOT NULL", "postgresql": "JSONB DEFAULT '[]' NOT NULL",
-          "mysql": "JSON NOT NULL"}
+          "mysql": "LONGTEXT NOT NULL DEFAULT ('[]')"}
 
 
 class MultiValueField(Field):

@@ -45,7 +45,7 @@ class GeoPointField(Field):
     COLUMN: ClassVar[dict[str, str]] = {
         "sqlite": f"JSON DEFAULT {_ZERO_SQL} NOT NULL",
         "postgresql": f"JSONB DEFAULT {_ZERO_SQL} NOT NULL",
-        "mysql": "JSON NOT NULL",
+        "mysql": f"LONGTEXT NOT NULL DEFAULT ({_ZERO_SQL})",
     }
     json_column: ClassVar[bool] = True
     OPTIONS: ClassVar[dict[str, Any]] = {"required": False}

@@ -44,7 +44,7 @@ class JSONField(Field):
     COLUMN: ClassVar[dict[str, str]] = {
         "sqlite": "JSON DEFAULT NULL",
         "postgresql": "JSONB DEFAULT NULL",
-        "mysql": "JSON NULL",
+        "mysql": "LONGTEXT NULL",  # JSON as written, like SQLite (not normalised)
     }
     json_column: ClassVar[bool] = True
     OPTIONS: ClassVar[dict[str, Any]] = {"maxSize": 0, "required": False}

@@ -166,9 +166,8 @@ def hoisted(operand: Operand, binder: Binder) -> Operand:
     if operand.source is None or operand.hoists:
         return operand
     key = "source:" + operand.source
-    alias = binder.hoist_alias(key)
-    hoist = Hoist(key, f"({operand.source}) AS {alias}")
-    return replace(operand, sql=f"{alias}.v", hoists=(hoist,))
+    from_item, value = binder.dialect.source_table(operand.source, binder.hoist_alias(key))
+    return replace(operand, sql=value, hoists=(Hoist(key, from_item),))
 
 
 def compare(left: Operand, op: str, right: Operand, binder: Binder) -> str:
@@ -191,9 +190,9 @@ def compare(left: Operand, op: str, right: Operand, binder: Binder) -> str:
 
 
 def _values_of(side: Operand, binder: Binder) -> tuple[str, Operand]:
-    alias = binder.alias("mm")
-    element = replace(side, sql=f"{alias}.v", source=None, hoists=(), guard=None)
-    return f"({side.source}) AS {alias}", element
+    assert side.source is not None
+    from_item, value = binder.dialect.source_table(side.source, binder.alias("mm"))
+    return from_item, replace(side, sql=value, source=None, hoists=(), guard=None)
 
 
 def _unshared(other: Operand, binder: Binder) -> Operand:
@@ -250,7 +249,7 @@ def _equal(equal: bool, left: Operand, right: Operand, binder: Binder) -> str:
         if clash:
             return clash
         lsql, rsql = _pair(left, right, binder)
-        return f"{lsql} {dialect.is_op(not equal)} {rsql}"
+        return dialect.is_expr(lsql, rsql, negate=not equal)
     left_empty, right_empty = _is_empty(left), _is_empty(right)
     if left_empty and right_empty:
         return dialect.true_sql if equal else dialect.false_sql
@@ -262,28 +261,27 @@ def _equal(equal: bool, left: Operand, right: Operand, binder: Binder) -> str:
         if clash:
             return clash
         lsql, rsql = _pair(left, right, binder)
-        return f"{lsql} {'=' if equal else dialect.is_op(True)} {rsql}"
+        return f"{lsql} = {rsql}" if equal else dialect.is_expr(lsql, rsql, negate=True)
     if left_empty or right_empty:
         column = right if left_empty else left
         csql, empty = _pair(column, Operand.of_value(""), binder)
         if equal:
             return f"({csql} = {empty} OR {column.sql} IS NULL)"
-        return f"({csql} {dialect.is_op(True)} {empty} AND {column.sql} IS NOT NULL)"
+        return f"({dialect.is_expr(csql, empty, negate=True)} AND {column.sql} IS NOT NULL)"
     lsql, rsql = _pair(left, right, binder)
     if dialect.typed and _target_kind(left, right) != TEXT:
-        return f"{lsql} {dialect.is_op(not equal)} {rsql}"
-    op = "=" if equal else dialect.is_op(True)
-    return f"COALESCE({lsql}, '') {op} COALESCE({rsql}, '')"
+        return dialect.is_expr(lsql, rsql, negate=not equal)
+    lsql, rsql = f"COALESCE({lsql}, '')", f"COALESCE({rsql}, '')"
+    return f"{lsql} = {rsql}" if equal else dialect.is_expr(lsql, rsql, negate=True)
 
 
 def _like(negate: bool, left: Operand, right: Operand, binder: Binder) -> str:
-    keyword = ("NOT " if negate else "") + binder.dialect.like
     lsql = _render(left, TEXT, binder)
     if right.static and right.value is not None:
         pattern = binder.bind(like_pattern(_like_text(right.value)))
-        return f"{lsql} {keyword} {pattern} ESCAPE '\\'"
+        return binder.dialect.like_expr(lsql, pattern, negate)
     rsql = _render(right, TEXT, binder)
-    return f"{lsql} {keyword} ('%' || {rsql} || '%') ESCAPE '\\'"
+    return binder.dialect.like_expr(lsql, f"('%' || {rsql} || '%')", negate)
 
 
 def _class(operand: Operand) -> str | None:
@@ -358,7 +356,7 @@ def _json_clash(left: Operand, op: str, right: Operand, binder: Binder) -> str |
     pair = (value, other) if left is json_side else (other, value)
     lsql, rsql = _pair(*pair, binder)
     if op in ("=", "!="):
-        same = f"{lsql} {dialect.is_op(op == '!=')} {rsql}"
+        same = dialect.is_expr(lsql, rsql, negate=op == "!=")
         answer = op == "!="
     else:
         same = f"{lsql} {op} {rsql}"

@@ -2,7 +2,8 @@
 
 The compiler never spells dialect-specific SQL itself: quoting, parameter casts, type
 conversions, LIKE, JSON access, strftime and geoDistance math all go through a :class:`Dialect`.
-Adding MySQL means writing one more subclass and registering it in :data:`DIALECTS`.
+Each dialect is one subclass registered in :data:`DIALECTS` (MySQL/MariaDB lives in
+:mod:`roost.tools.filter.dialect_mysql`).
 
 SQLite is dynamically typed and compares mixed types by its affinity rules, so its hooks return
 expressions unchanged. PostgreSQL is strictly typed: :class:`PostgresDialect` casts every bound
@@ -53,6 +54,21 @@ class Dialect:
     def is_op(self, negate: bool) -> str:
         """Null-safe (in)equality operator."""
         return "IS NOT" if negate else "IS"
+
+    def is_expr(self, left: str, right: str, negate: bool) -> str:
+        """Null-safe (in)equality of two expressions."""
+        return f"{left} {self.is_op(negate)} {right}"
+
+    def like_expr(self, left: str, pattern: str, negate: bool) -> str:
+        """``left`` (NOT) LIKE ``pattern``, ignoring ASCII case as SQLite does; ``\\`` escapes."""
+        return f"{left} {'NOT ' if negate else ''}{self.like} {pattern} ESCAPE '\\'"
+
+    def source_table(self, source: str, alias: str) -> tuple[str, str]:
+        """A FROM item listing the values of a multi-valued operand, and the SQL of one value.
+
+        ``source`` is a correlated ``SELECT <value> AS v FROM (SELECT 1 AS one) AS <pad> ...``.
+        """
+        return f"({source}) AS {alias}", f"{alias}.v"
 
     def to_text(self, sql: str, kind: str) -> str:
         """Convert an expression of ``kind`` to text."""
@@ -309,10 +325,15 @@ DIALECTS: dict[str, Dialect] = {"sqlite": Dialect(), "postgresql": PostgresDiale
 
 
 def get_dialect(dialect: Dialect | str) -> Dialect:
-    """Look up a dialect by name (``sqlite``, ``postgresql``; ``postgres`` is an alias)."""
+    """Look up a dialect by name (``sqlite``, ``postgresql``, ``mysql``; ``postgres`` and
+    ``mariadb`` are aliases)."""
     if isinstance(dialect, Dialect):
         return dialect
-    key = "postgresql" if dialect == "postgres" else dialect
+    key = {"postgres": "postgresql", "mariadb": "mysql"}.get(dialect, dialect)
+    if key == "mysql" and key not in DIALECTS:
+        from roost.tools.filter.dialect_mysql import MysqlDialect
+
+        DIALECTS[key] = MysqlDialect()
     if key not in DIALECTS:
         raise FilterError(f"Unsupported SQL dialect {dialect!r}.")
     return DIALECTS[key]

@@ -295,4 +295,4 @@ def test_column_types() -> None:
     assert make({"type": "bool"}).column_type("sqlite") == "BOOLEAN DEFAULT FALSE NOT NULL"
     assert make({"type": "json"}).column_type("sqlite") == "JSON DEFAULT NULL"
     assert make({"type": "geoPoint"}).column_type("sqlite") == 'JSON DEFAULT \'{"lon":0,"lat":0}\' NOT NULL'
-    assert make({"type": "select", "values": ["a", "b"], "maxSelect": 2}).column_type("mysql") == "JSON NOT NULL"
+    assert make({"type": "select", "values": ["a", "b"], "maxSelect": 2}).column_type("mysql") == "LONGTEXT NOT NULL DEFAULT ('[]')"
