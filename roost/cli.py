@@ -58,10 +58,14 @@ def _check_port(host: str, port: int) -> None:
 async def _open(config: Config) -> Any:
     from roost.core.app import App
     from roost.core.db import DatabaseUnavailable
+    from roost.tools.broker import BrokerError
 
     app = App(config)
     try:
         await app.bootstrap()
+    except BrokerError as exc:
+        await app.close()
+        _fail(str(exc))
     except DatabaseUnavailable as exc:
         await app.close()
         _fail(exc.message)
@@ -84,6 +88,7 @@ def version() -> None:
 @click.option("--dir", default=None, help=DIR_HELP)
 @click.option("--db-url", default=None, help="database URL (postgresql://...); default embedded SQLite in --dir")
 @click.option("--workers", default=None, type=int, help="worker processes (needs a cross-process broker)")
+@click.option("--redis-url", default=None, help="Redis URL for the cross-process broker (redis://host:6379/0)")
 @click.option("--cache-url", default=None, help="response cache: memory://, redis://host:6379/0 or memcached://host:11211")
 @click.option("--dev", is_flag=True, default=None, help="development mode (verbose logs)")
 def serve(
@@ -94,8 +99,12 @@ def serve(
     host, _, port_text = config.http.rpartition(":")
     if not port_text.isdigit() or not host:
         raise click.UsageError(f"--http must look like HOST:PORT, got {config.http!r}")
-    if config.workers > 1:
-        _fail("--workers above 1 needs a cross-process broker (--redis-url), which this build does not have yet.")
+    if config.workers > 1 and not _has_cross_process_broker(config):
+        _fail(
+            "--workers above 1 needs a cross-process broker: pass --redis-url redis://..., "
+            "or use a PostgreSQL --db-url (LISTEN/NOTIFY). Realtime events and collection changes "
+            "would otherwise stay inside one worker."
+        )
     if config.workers > 1 and config.cache_url.startswith("memory://"):
         _fail("--cache-url memory:// keeps one cache per process; with --workers use redis:// or memcached://.")
     _check_dir(config)
@@ -104,7 +113,36 @@ def serve(
     from roost.app import Roost
 
     click.echo(f"Roost {__version__} serving http://{config.http}/api/ (data: {config.database_url.split('://')[0]})")
+    if config.workers > 1:
+        _serve_workers(config, host, int(port_text))
+        return
     Roost(config).run()
+
+
+def _has_cross_process_broker(config: Config) -> bool:
+    return bool(config.redis_url) or config.database_url.startswith("postgresql")
+
+
+def _serve_workers(config: Config, host: str, port: int) -> None:
+    """N uvicorn worker processes, each building its own app from the ROOST_* environment."""
+    import os
+
+    import uvicorn
+
+    for key, value in config.model_dump(exclude={"workers"}).items():
+        if value not in (None, ""):
+            os.environ[f"ROOST_{key.upper()}"] = str(value)
+    uvicorn.run(
+        "roost.cli:worker_asgi", factory=True, host=host, port=port, workers=config.workers,
+        log_level="warning", access_log=False,
+    )
+
+
+def worker_asgi() -> Any:
+    """The ASGI app of one ``--workers`` process (configuration from the environment)."""
+    from roost.app import Roost
+
+    return Roost(Config()).asgi
 
 
 async def _probe(config: Config) -> None:

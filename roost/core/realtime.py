@@ -145,6 +145,7 @@ class RealtimeHub:
         self._worker: asyncio.Task[None] | None = None
         self._unsubscribe: Any = None
         self._pending = 0
+        self._barriers: dict[str, asyncio.Future[None]] = {}
         self._outgoing: asyncio.Queue[bytes] | None = None
         self._sender: asyncio.Task[None] | None = None
         self.closing = False
@@ -303,15 +304,27 @@ class RealtimeHub:
             payload = await self._events.get()
             try:
                 message = orjson.loads(payload)
+                if message["a"] == "barrier":
+                    waiter = self._barriers.pop(message["r"], None)
+                    if waiter is not None and not waiter.done():
+                        waiter.set_result(None)
+                    continue
                 await dispatch(self.app, self, message["a"], message["c"], message["r"])
             except Exception:
                 log.exception("realtime dispatch failed")
             finally:
                 self._pending -= 1
 
-    async def drain(self) -> None:
-        """Wait until every event received so far has been dispatched (for tests and shutdown)."""
-        if self._outgoing is not None:
-            await self._outgoing.join()
-        while self._pending > 0:
-            await asyncio.sleep(0.005)
+    async def drain(self, timeout: float = 10.0) -> None:
+        """Wait until every change this process published so far has been dispatched here.
+
+        A marker travels the same broker path as the events, so this also covers the broker's
+        round trip (for tests, and for callers that need read-your-writes on a subscription).
+        """
+        if self._outgoing is None:
+            return
+        token = secrets.token_hex(8)
+        waiter = self._barriers[token] = asyncio.get_running_loop().create_future()
+        self._outgoing.put_nowait(orjson.dumps({"a": "barrier", "c": "", "r": token}))
+        async with asyncio.timeout(timeout):
+            await waiter

@@ -45,6 +45,8 @@ class Cluster:
 
     def __init__(self, app: App, broker: Broker | None = None) -> None:
         self.app = app
+        #: a broker passed in belongs to the caller and is not closed here
+        self._owns_broker = broker is None
         self.broker = broker or create_broker(broker_url_for(app))
         prefix = channel_prefix(app)
         self.realtime = RealtimeHub(app, self.broker, channel_prefix=prefix)
@@ -74,7 +76,8 @@ class Cluster:
         if self._unsubscribe is not None:
             await self._unsubscribe()
             self._unsubscribe = None
-        await self.broker.close()
+        if self._owns_broker:
+            await self.broker.close()
 
     # ----- signals ------------------------------------------------------------------------------
     def _wrap_signals(self) -> None:

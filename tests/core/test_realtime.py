@@ -1,0 +1,111 @@
+"""Realtime hub internals: grouped evaluation, bounded outboxes, and cache sync between processes."""
+
+from __future__ import annotations
+
+import json
+import urllib.parse
+from typing import Any
+
+import pytest
+
+from roost.config import Config
+from roost.core import realtime_dispatch
+from roost.core.app import App
+from roost.core.realtime import Outbox
+from roost.core.realtime_cluster import Cluster
+from roost.core.realtime_topics import go_string, parse_subscription
+from tests.conftest import Api
+
+
+async def _posts(api: Api) -> None:
+    res = await api.su("POST", "/api/collections", json={
+        "name": "posts", "listRule": "public = true", "viewRule": "public = true",
+        "fields": [{"name": "title", "type": "text"}, {"name": "public", "type": "bool"}],
+    })  # fmt: skip
+    assert res.status_code == 200, res.text
+
+
+def _count_calls(monkeypatch: pytest.MonkeyPatch, name: str) -> list[int]:
+    calls = [0]
+    original = getattr(realtime_dispatch, name)
+
+    async def counted(*args: Any, **kwargs: Any) -> Any:
+        calls[0] += 1
+        return await original(*args, **kwargs)
+
+    monkeypatch.setattr(realtime_dispatch, name, counted)
+    return calls
+
+
+async def test_subscribers_with_the_same_context_share_one_evaluation_and_payload(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await _posts(api)
+    hub = api.app.realtime
+    guests = [hub.connect() for _ in range(200)]
+    for client in guests:
+        hub.set_subscriptions(client, ["posts/*"])
+    evaluations = _count_calls(monkeypatch, "literal_row_matches")
+    serialisations = _count_calls(monkeypatch, "serialise")
+    await api.su("POST", "/api/collections/posts/records", json={"title": "t", "public": True})
+    await hub.drain()
+    assert evaluations == [1] and serialisations == [1]
+    payloads = {client.outbox.take_ready(10)[0] for client in guests}
+    assert len(payloads) == 1
+
+
+async def test_a_full_outbox_drops_only_that_client(api: Api) -> None:
+    await _posts(api)
+    hub = api.app.realtime
+    hub.queue_size = 3
+    slow = hub.connect()
+    hub.queue_size = 512
+    fast = hub.connect()
+    for client in (slow, fast):
+        hub.set_subscriptions(client, ["posts/*"])
+    for n in range(10):
+        await api.su("POST", "/api/collections/posts/records", json={"title": str(n), "public": True})
+    await hub.drain()
+    assert slow.closed and slow.close_reason == "slow consumer"
+    assert len(fast.outbox.take_ready(100)) == 10
+    hub.disconnect(slow)
+    assert hub.dropped == 1 and slow.id not in hub.clients
+
+
+async def test_outbox_bounds_and_order() -> None:
+    box = Outbox(2)
+    assert box.push(("a", b"1")) and box.push(("b", b"2")) and not box.push(("c", b"3"))
+    assert await box.pop() == ("a", b"1")
+    assert box.take_ready(5) == [("b", b"2")]
+
+
+def test_subscription_keys_and_options() -> None:
+    options = urllib.parse.quote(json.dumps({"query": {"expand": "a", "n": 1, "b": True}, "headers": {"X-Token": 2}}))
+    sub = parse_subscription(f"posts/abc?options={options}", client=None)  # type: ignore[arg-type]
+    assert (sub.topic, sub.collection, sub.record_id, sub.rule_name) == ("posts/abc", "posts", "abc", "viewRule")
+    assert sub.query == {"expand": "a", "n": "1", "b": "true"} and sub.headers == {"x_token": "2"}
+    broken = parse_subscription("posts?options=%7Bnot-json", client=None)  # type: ignore[arg-type]
+    assert broken.rule_name == "listRule" and broken.query == {}
+    assert [go_string(v) for v in (None, 1.0, 1.5, False, [1])] == ["", "1", "1.5", "false", ""]
+
+
+async def test_collection_changes_and_events_reach_another_process(api: Api) -> None:
+    """A second App on the same database and broker stands in for another worker."""
+    config: Config = api.app.config
+    other = App(config)
+    other.cluster = Cluster(other, api.app.cluster.broker)
+    other.realtime = other.cluster.realtime
+    await other.bootstrap()
+    try:
+        client = other.realtime.connect()
+        other.realtime.set_subscriptions(client, ["posts/*"])
+        await _posts(api)
+        await other.realtime.drain()
+        assert other.collections.get("posts") is not None  # reloaded on the broker's signal
+        await api.su("POST", "/api/collections/posts/records", json={"title": "x", "public": True})
+        await api.app.realtime.drain()
+        await other.realtime.drain()
+        [(name, _data)] = client.outbox.take_ready(10)  # type: ignore[misc]
+        assert name == "posts/*"
+    finally:
+        await other.close()

@@ -1,0 +1,166 @@
+"""Realtime across processes, and a stalled subscriber that must not delay the others.
+
+Two ``roost serve`` processes share one PostgreSQL schema; a write on A reaches an SSE subscriber
+on B, through Redis and again through LISTEN/NOTIFY. The collection itself is created on A, so B
+also proves that collection changes travel through the broker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from .servers import (
+    PG_URL,
+    SUPERUSER_EMAIL,
+    SUPERUSER_PASSWORD,
+    LiveServer,
+    ServiceUnavailable,
+    _pg_schema,
+    _run_checked,
+    _subprocess_env,
+    _wait_healthy,
+    free_port,
+    roost_kind,
+)
+
+REDIS_URL = os.environ.get("ROOST_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def _redis_reachable() -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", 6379), timeout=2) as sock:
+            sock.sendall(b"PING\r\n")
+            return sock.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+@pytest.fixture(params=["redis", "listen-notify"])
+def pair(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[LiveServer, LiveServer]]:
+    from .conftest import skip_unavailable
+
+    if request.param == "redis" and not _redis_reachable():
+        skip_unavailable("Redis not reachable at 127.0.0.1:6379")
+    try:
+        schema, drop = _pg_schema()
+    except ServiceUnavailable as exc:
+        skip_unavailable(str(exc))
+    env = _subprocess_env() | {"ROOST_DB_URL": PG_URL, "ROOST_DB_SCHEMA": schema}
+    if request.param == "redis":
+        env["ROOST_REDIS_URL"] = REDIS_URL
+    kind = roost_kind()
+    _run_checked(kind.upsert_superuser(tmp_path, SUPERUSER_EMAIL, SUPERUSER_PASSWORD), tmp_path, env)
+    servers = []
+    for name in ("a", "b"):
+        port = free_port()
+        log = (tmp_path / f"{name}.log").open("ab")
+        process = subprocess.Popen(kind.serve(tmp_path / name, port), cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT)
+        live = LiveServer("roost-pg", f"http://127.0.0.1:{port}", tmp_path / name, process, tmp_path / f"{name}.log")
+        servers.append(live)
+        assert _wait_healthy(live), live.log_tail()
+    yield servers[0], servers[1]
+    for live in servers:
+        live.stop()
+    drop()
+
+
+async def _sse(base_url: str, frames: list[tuple[float, str, str]], ready: asyncio.Future[str]) -> None:
+    async with httpx.AsyncClient(base_url=base_url, timeout=None) as http, http.stream("GET", "/api/realtime") as res:
+        buffer = ""
+        async for chunk in res.aiter_text():
+            buffer += chunk
+            while "\n\n" in buffer:
+                frame, buffer = buffer.split("\n\n", 1)
+                lines = dict(line.split(":", 1) for line in frame.splitlines())
+                if lines.get("event") == "PB_CONNECT":
+                    ready.set_result(lines["id"])
+                else:
+                    frames.append((time.monotonic(), lines["event"], lines["data"]))
+
+
+async def _subscribe(base_url: str, topics: list[str], frames: list[Any], token: str = "") -> asyncio.Task[None]:
+    ready: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+    task = asyncio.create_task(_sse(base_url, frames, ready))
+    client_id = await asyncio.wait_for(ready, 10)
+    async with httpx.AsyncClient(base_url=base_url, headers={"Authorization": token} if token else {}) as http:
+        res = await http.post("/api/realtime", json={"clientId": client_id, "subscriptions": topics})
+        assert res.status_code == 204, res.text
+    return task
+
+
+def test_a_write_on_one_instance_reaches_a_subscriber_on_another(pair: tuple[LiveServer, LiveServer]) -> None:
+    a, b = pair
+    token = a.superuser_token()
+
+    async def scenario() -> list[Any]:
+        async with httpx.AsyncClient(base_url=a.base_url, headers={"Authorization": token}) as http:
+            res = await http.post("/api/collections", json={"name": "cluster_items", "listRule": "",
+                                                             "fields": [{"name": "n", "type": "number"}]})
+            assert res.status_code == 200, res.text
+            await asyncio.sleep(0.5)  # B reloads its collection cache from the broker's signal
+            frames: list[Any] = []
+            task = await _subscribe(b.base_url, ["cluster_items/*"], frames)
+            started = time.monotonic()
+            res = await http.post("/api/collections/cluster_items/records", json={"n": 7})
+            assert res.status_code == 200, res.text
+            deadline = time.monotonic() + 10
+            while not frames and time.monotonic() < deadline:
+                await asyncio.sleep(0.01)
+            task.cancel()
+            return [(at - started, name, data) for at, name, data in frames]
+
+    frames = asyncio.run(scenario())
+    assert len(frames) == 1, frames
+    delay, name, data = frames[0]
+    assert name == "cluster_items/*" and '"n":7' in data and '"action":"create"' in data
+    assert delay < 2.0
+
+
+def test_a_stalled_subscriber_does_not_delay_the_others(fresh_server: Any) -> None:
+    """One client stops reading; the healthy client's delivery gap stays small for every event."""
+    live = fresh_server("roost")
+    token = live.superuser_token()
+    count, size = 200, 16_000
+    host, port = live.base_url.removeprefix("http://").split(":")
+
+    async def scenario() -> tuple[list[float], bytes]:
+        async with httpx.AsyncClient(base_url=live.base_url, headers={"Authorization": token}, timeout=30) as http:
+            res = await http.post("/api/collections", json={"name": "slow_items", "listRule": "",
+                                                             "fields": [{"name": "text", "type": "text", "max": 100000}]})
+            assert res.status_code == 200, res.text
+            stalled = socket.create_connection((host, int(port)))
+            stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            stalled.sendall(f"GET /api/realtime HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+            head = stalled.recv(4096).decode()
+            stalled_id = head.split("id:", 1)[1].split("\n", 1)[0]
+            await http.post("/api/realtime", json={"clientId": stalled_id, "subscriptions": ["slow_items/*"]})
+            frames: list[Any] = []
+            task = await _subscribe(live.base_url, ["slow_items/*"], frames)
+            sent: list[float] = []
+            for n in range(count):
+                sent.append(time.monotonic())
+                res = await http.post("/api/collections/slow_items/records", json={"text": f"{n:05d}" + "x" * size})
+                assert res.status_code == 200
+            deadline = time.monotonic() + 20
+            while len(frames) < count and time.monotonic() < deadline:
+                await asyncio.sleep(0.02)
+            task.cancel()
+            stalled.setblocking(False)
+            return [at - sent[int(data.split('"text":"', 1)[1][:5])] for at, _, data in frames], b""
+
+    gaps, _ = asyncio.run(scenario())
+    assert len(gaps) == count, f"healthy client got {len(gaps)} of {count} events"
+    gaps.sort()
+    p50, p99 = gaps[len(gaps) // 2], gaps[int(len(gaps) * 0.99) - 1]
+    print(f"delivery gap with a stalled peer: p50={p50 * 1000:.1f} ms p99={p99 * 1000:.1f} ms max={gaps[-1] * 1000:.1f} ms")
+    assert p99 < 0.5 and gaps[-1] < 1.0
