@@ -16,7 +16,6 @@ from roost.core.db import Database
 from roost.core.events import RecordEvent
 from roost.core.fields.date import now_string
 from roost.core.hooks import Hook
-from roost.core.realtime_cluster import Cluster
 from roost.core.mail import MailQueue, smtp_mailer
 from roost.core.realtime_cluster import Cluster
 from roost.core.response_cache import ResponseCache
@@ -51,9 +50,6 @@ class App:
         self.started = time.time()
         #: after-commit record changes (realtime, webhooks and user code subscribe here)
         self.on_record_after_commit: Hook[RecordEvent] = Hook("on_record_after_commit")
-        #: broker, realtime hub and cross-process cache coherence
-        self.cluster = Cluster(self)
-        self.realtime = self.cluster.realtime
         #: short-lived shared state: resend throttles, OTP attempt counters
         self.store: Store = MemoryStore()
         #: set to deliver every mail through this mailer; None = SMTP from the settings
@@ -83,7 +79,6 @@ class App:
         if "1_initial_collections" not in applied:
             await self._create_initial_collections()
         await self.settings.load()
-        await self.cluster.start()
         self._start_background()
         await self.cluster.start()
         await self.response_cache.start()
@@ -118,7 +113,6 @@ class App:
         return self.collections.get(name_or_id)
 
     async def close(self) -> None:
-        await self.cluster.close()
         await self._stop_background()
         await self.response_cache.close()
         await self.cluster.close()
