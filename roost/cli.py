@@ -92,10 +92,11 @@ def version() -> None:
 @click.option("--cache-url", default=None, help="response cache: memory://, redis://host:6379/0 or memcached://host:11211")
 @click.option("--dev", is_flag=True, default=None, help="development mode (verbose logs)")
 def serve(
-    http: str | None, dir: str | None, db_url: str | None, workers: int | None, dev: bool | None, cache_url: str | None = None
+    http: str | None, dir: str | None, db_url: str | None, workers: int | None, redis_url: str | None, dev: bool | None,
+    cache_url: str | None = None,
 ) -> None:
     """Start the web server."""
-    config = _config(http=http, dir=dir, db_url=db_url, workers=workers, dev=dev, cache_url=cache_url)
+    config = _config(http=http, dir=dir, db_url=db_url, workers=workers, redis_url=redis_url, dev=dev, cache_url=cache_url)
     host, _, port_text = config.http.rpartition(":")
     if not port_text.isdigit() or not host:
         raise click.UsageError(f"--http must look like HOST:PORT, got {config.http!r}")
