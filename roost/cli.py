@@ -86,7 +86,7 @@ def version() -> None:
 @main.command()
 @click.option("--http", default=None, help="address to listen on (default 127.0.0.1:8090)")
 @click.option("--dir", default=None, help=DIR_HELP)
-@click.option("--db-url", default=None, help="database URL (postgresql://...); default embedded SQLite in --dir")
+@click.option("--db-url", default=None, help="database URL (postgresql://..., mysql://...); default embedded SQLite in --dir")
 @click.option("--workers", default=None, type=int, help="worker processes (needs a cross-process broker)")
 @click.option("--redis-url", default=None, help="Redis URL for the cross-process broker (redis://host:6379/0)")
 @click.option("--cache-url", default=None, help="response cache: memory://, redis://host:6379/0 or memcached://host:11211")
