@@ -16,7 +16,7 @@ from roost.core.errors import RoostError
 from roost.core.events import RequestInfo
 from roost.core.record_io import Record, can_see_email, codec_for
 from roost.core.rules import compile_condition
-from roost.core.schema_sync import has_unique_index
+from roost.core.schema_sync import has_unique_index, natural_order
 
 if TYPE_CHECKING:
     from roost.core.app import App
@@ -142,7 +142,9 @@ async def _query(app: App, target: Collection, cond: str, params: dict[str, Any]
             cond += f" AND ({sql})"
             params.update(p)
     codec = codec_for(target, app.dialect)
-    rows = await app.db.fetch_all(f'SELECT {codec.select(ALIAS)} FROM {codec.table} AS "_r" WHERE {cond}', params)
+    # back-relations come in insertion order, as SQLite's rowid order gives them
+    order = "" if target.is_view else natural_order('"_r"', app.dialect)
+    rows = await app.db.fetch_all(f'SELECT {codec.select(ALIAS)} FROM {codec.table} AS "_r" WHERE {cond}{order}', params)
     return {row["id"]: codec.decode(row) for row in rows}
 
 
