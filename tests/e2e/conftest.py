@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -21,13 +19,6 @@ from .servers import (
 
 E2E_DIR = Path(__file__).resolve().parent
 GAPS_FILE = E2E_DIR / "roost_known_gaps.txt"
-GAPS_HEADER = """\
-# Roost-side e2e tests that are known to fail today (one "<file>::<test id>" a line).
-# They run as non-strict xfail so that CI stays green while compatibility grows; anything not
-# listed here must pass. Regenerate after fixing gaps:
-#   ROOST_E2E_RECORD_GAPS=1 .venv/bin/python -m pytest tests/e2e -n 2 -k roost
-"""
-_failed_roost_keys: set[str] = set()
 
 
 def skip_unavailable(reason: str) -> None:
@@ -70,20 +61,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             continue
         item.add_marker(pytest.mark.e2e)
         if _is_roost_item(item) and _gap_key(item.nodeid) in gaps:
-            item.add_marker(pytest.mark.xfail(reason="known Roost gap (roost_known_gaps.txt)", strict=False))
-
-
-def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    if not os.environ.get("ROOST_E2E_RECORD_GAPS") or not re.search(r"[\[-]roost(-pg|-mysql)?\]$", report.nodeid):
-        return
-    if report.failed or (report.skipped and hasattr(report, "wasxfail")):
-        _failed_roost_keys.add(_gap_key(report.nodeid))
-
-
-def pytest_sessionfinish(session: pytest.Session) -> None:
-    if not os.environ.get("ROOST_E2E_RECORD_GAPS") or hasattr(session.config, "workerinput"):
-        return
-    GAPS_FILE.write_text(GAPS_HEADER + "".join(f"{key}\n" for key in sorted(_failed_roost_keys)))
+            item.add_marker(pytest.mark.xfail(reason="deliberate difference (roost_known_gaps.txt)", strict=True))
 
 
 @pytest.fixture(scope="module", params=KINDS)
