@@ -23,7 +23,7 @@ from roost.core.collections import (
     Collection,
     default_collection_id,
 )
-from roost.core.db import Connection, Database, QueryError, quote_ident
+from roost.core.db import Connection, Database, QueryError, UniqueViolation, quote_ident
 from roost.core.errors import BadRequest, FieldError, ValidationFailed
 from roost.core.fields import FIELD_TYPES, Field, default_field_id
 from roost.core.fields.date import now_string
@@ -291,11 +291,20 @@ class CollectionStore:
         now = now_string()
         coll.created = coll.created or now
         coll.updated = now
-        if conn is None:
-            async with self.db.transaction() as tx:
-                await self._save_in(tx, coll, existing)
-        else:
-            await self._save_in(conn, coll, existing)
+        try:
+            if conn is None:
+                async with self.db.transaction() as tx:
+                    await self._save_in(tx, coll, existing)
+            else:
+                await self._save_in(conn, coll, existing)
+        except QueryError as exc:
+            # the database refused the change (all of it was rolled back): a 400, never a 500
+            message = "Failed to create collection." if existing is None else "Failed to update collection."
+            text = str(exc).lower()
+            if isinstance(exc, UniqueViolation) or "unique" in text or "duplicate" in text:
+                detail = "The existing records violate a unique index."
+                raise ValidationFailed(message, {"indexes": FieldError("validation_invalid_index_expression", detail)}) from exc
+            raise BadRequest(message) from exc
         self._remember(coll, existing)
         if self.on_change is not None:
             await self.db.after_commit(self.on_change)

@@ -105,3 +105,15 @@ async def test_scaffolds(api: Api) -> None:
     res = await api.su("GET", "/api/collections/meta/scaffolds")
     assert set(res.json()) == {"base", "auth", "view"}
     assert [f["name"] for f in res.json()["auth"]["fields"]] == ["id", "password", "tokenKey", "email", "emailVisibility", "verified"]
+
+
+async def test_unique_index_over_duplicates_is_a_validation_error(api: Api) -> None:
+    assert (await api.su("POST", "/api/collections", json=POSTS)).status_code == 200
+    for _ in range(2):
+        assert (await api.call("POST", "/api/collections/posts/records", json={"title": "same"})).status_code == 200
+    res = await api.su("PATCH", "/api/collections/posts", json={"indexes": ["CREATE UNIQUE INDEX `idx_t` ON `posts` (`title`)"]})
+    assert res.status_code == 400, res.text
+    assert res.json()["data"]["indexes"]["code"] == "validation_invalid_index_expression"
+    listed = await api.call("GET", "/api/collections/posts/records")
+    assert listed.json()["totalItems"] == 2  # records and table untouched
+    assert (await api.su("GET", "/api/collections/posts")).json()["indexes"] == []
