@@ -59,16 +59,18 @@ class Cluster:
         await self.broker.start()
         self._unsubscribe = await self.broker.subscribe(self.collections_channel, self._on_collections)
         self.app.collections.on_change = self.announce_collections
+        self.app.settings.on_change = self.announce_collections
         await self.realtime.start()
         self._wrap_signals()
 
     async def announce_collections(self) -> None:
-        """Tell the other processes that the collection definitions changed."""
+        """Tell the other processes that collection definitions or settings changed."""
         await self.broker.publish(self.collections_channel, self.node_id.encode())
 
     async def _on_collections(self, payload: bytes) -> None:
         if payload.decode(errors="replace") != self.node_id:
             await self.app.collections.load()
+            await self.app.settings.load()
 
     async def close(self) -> None:
         self._restore_signals()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
@@ -79,6 +80,8 @@ class Settings:
         self.db = db
         self.box = SecretBox(encryption_key) if encryption_key else None
         self.data = default_settings()
+        #: called after a committed change (other processes reload their copy)
+        self.on_change: Callable[[], Awaitable[None]] | None = None
 
     async def load(self) -> None:
         row = await self.db.fetch_one('SELECT "value" FROM "_params" WHERE "id" = :id', {"id": "settings"})
@@ -112,6 +115,8 @@ class Settings:
                     {"v": value, "u": now, "id": "settings"},
                 )
         self.data = new
+        if self.on_change is not None:
+            await self.on_change()
         return self.public()
 
     def _secrets(self, data: dict[str, Any], *, seal: bool) -> dict[str, Any]:

@@ -164,3 +164,18 @@ def test_a_stalled_subscriber_does_not_delay_the_others(fresh_server: Any) -> No
     p50, p99 = gaps[len(gaps) // 2], gaps[int(len(gaps) * 0.99) - 1]
     print(f"delivery gap with a stalled peer: p50={p50 * 1000:.1f} ms p99={p99 * 1000:.1f} ms max={gaps[-1] * 1000:.1f} ms")
     assert p99 < 0.5 and gaps[-1] < 1.0
+
+
+def test_a_settings_change_on_one_instance_is_used_by_the_other(pair: tuple[LiveServer, LiveServer]) -> None:
+    a, b = pair
+    token = a.superuser_token()
+    batch = {"requests": [{"method": "POST", "url": "/api/collections/users/records",
+                           "body": {"email": "batch@example.com", "password": "password123", "passwordConfirm": "password123"}}]}
+    with httpx.Client(headers={"Authorization": token}, timeout=10) as http:
+        assert http.post(f"{b.base_url}/api/batch", json=batch).status_code == 403
+        res = http.patch(f"{a.base_url}/api/settings", json={"batch": {"enabled": True}})
+        assert res.status_code == 200, res.text
+        deadline = time.monotonic() + 5
+        while (res := http.post(f"{b.base_url}/api/batch", json=batch)).status_code == 403 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert res.status_code == 200, res.text
