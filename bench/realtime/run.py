@@ -32,8 +32,13 @@ def rss_kb(pid: int) -> int:
     return 0
 
 
+#: stream writers must outlive open_stream: a collected StreamWriter closes its connection
+_WRITERS: list[asyncio.StreamWriter] = []
+
+
 async def open_stream(host: str, port: int) -> tuple[asyncio.StreamReader, str]:
     reader, writer = await asyncio.open_connection(host, port)
+    _WRITERS.append(writer)
     writer.write(f"GET /api/realtime HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
     await writer.drain()
     data = b""
