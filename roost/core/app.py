@@ -25,7 +25,7 @@ from roost.core.system_collections import initial_collections
 from roost.tools.cache import create_cache
 from roost.tools.mailer import Mailer
 from roost.tools.storage import LocalStorage, Storage
-from roost.tools.store import MemoryStore, Store
+from roost.tools.store import Store, create_store
 
 SYSTEM_TABLES = (
     'CREATE TABLE IF NOT EXISTS "_migrations" ("file" VARCHAR(255) PRIMARY KEY NOT NULL, "applied" BIGINT NOT NULL)',
@@ -51,7 +51,7 @@ class App:
         #: after-commit record changes (realtime, webhooks and user code subscribe here)
         self.on_record_after_commit: Hook[RecordEvent] = Hook("on_record_after_commit")
         #: short-lived shared state: resend throttles, OTP attempt counters
-        self.store: Store = MemoryStore()
+        self.store: Store = create_store(config.redis_url)
         #: set to deliver every mail through this mailer; None = SMTP from the settings
         self.mailer: Mailer | None = None
         self.mail = MailQueue(lambda: self.mailer or smtp_mailer(self.settings.data))
@@ -116,6 +116,9 @@ class App:
         await self._stop_background()
         await self.response_cache.close()
         await self.cluster.close()
+        closer = getattr(self.store, "close", None)
+        if closer is not None:
+            await closer()
         await self.db.close()
 
 

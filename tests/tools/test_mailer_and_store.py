@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import secrets
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
 from roost.tools.mailer import Address, MailError, MemoryMailer, Message, SmtpConfig, SmtpMailer
 from roost.tools.store import MemoryStore, Store
+from tests.conftest import skip_or_fail
 
 
 def message(to: str = "to@example.com") -> Message:
@@ -46,9 +50,29 @@ async def test_memory_mailer_keeps_messages() -> None:
     assert [m.subject for m in mailer.outbox] == ["Hello"]
 
 
-@pytest.fixture(params=["memory"])
-def store(request: pytest.FixtureRequest) -> Store:
-    return MemoryStore()
+REDIS_URL = os.environ.get("ROOST_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def store(request: pytest.FixtureRequest) -> AsyncIterator[Store]:
+    """The same contract for every store; Redis skips (or fails when required) if unreachable."""
+    if request.param == "memory":
+        yield MemoryStore()
+        return
+    from redis.asyncio import Redis
+
+    from roost.tools.store.redis import RedisStore
+
+    probe = Redis.from_url(REDIS_URL)
+    try:
+        await probe.ping()
+    except Exception as exc:  # any connection failure means Redis is not here
+        skip_or_fail(f"Redis not reachable at {REDIS_URL}: {type(exc).__name__}")
+    finally:
+        await probe.aclose()
+    redis_store = RedisStore(REDIS_URL, prefix=f"roost:test:{secrets.token_hex(6)}:")
+    yield redis_store
+    await redis_store.close()
 
 
 async def test_store_values_expire(store: Store) -> None:

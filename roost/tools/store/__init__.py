@@ -5,4 +5,14 @@ from __future__ import annotations
 from roost.tools.store.base import Store
 from roost.tools.store.memory import MemoryStore
 
-__all__ = ["MemoryStore", "Store"]
+
+def create_store(redis_url: str = "") -> Store:
+    """Redis when a URL is configured (state shared by every instance), else this process's memory."""
+    if redis_url:
+        from roost.tools.store.redis import RedisStore
+
+        return RedisStore(redis_url)
+    return MemoryStore()
+
+
+__all__ = ["MemoryStore", "Store", "create_store"]
