@@ -15,6 +15,7 @@ from starlette.routing import Route
 
 from roost.apis.errors import STATUS, sentenize
 from roost.apis.picker import pick_fields
+from roost.apis.ratelimit import check_batch_item
 from roost.apis.records import render
 from roost.apis.request import app_of, infer_value, request_info
 from roost.apis.responses import json_response
@@ -117,6 +118,7 @@ async def _run_one(app: App, outer: RequestInfo, item: dict[str, Any], files: di
     record_id = match.group("id")
     if method == "PUT":
         method, record_id = ("PATCH", body["id"]) if body.get("id") and await records.fetch_record(app, coll, str(body["id"])) else ("POST", None)
+    await check_batch_item(app, info, coll, {"POST": "create", "PATCH": "update", "DELETE": "delete"}[method])
     if method == "DELETE":
         await records.delete_record(app, coll, str(record_id), info)
         return 204, None

@@ -27,6 +27,9 @@ from roost.apis.errors import error_body
 from roost.apis.request import request_info
 from roost.core.app import App
 from roost.core.auth.throttle import counters
+from roost.core.collections import Collection
+from roost.core.errors import TooManyRequests
+from roost.core.events import RequestInfo
 from roost.tools.ratelimit import RateLimitRule, find_rule, parse_rules
 from roost.tools.ratelimit.rules import excluded
 
@@ -134,3 +137,18 @@ class RateLimitMiddleware:
             ref = str(child.get("path_params", {}).get(first.group(1), "")) if first else ""
             return template, tags, ref
         return None
+
+
+async def check_batch_item(app: App, info: RequestInfo, coll: Collection, tag: str) -> None:
+    """Count one write inside ``/api/batch`` under its collection tag (a count of its own,
+    separate from the standalone route); over the limit fails the batch with a nested 429."""
+    limits = app.settings.data.get("rateLimits") or {}
+    if not limits.get("enabled") or info.is_superuser or not info.ip or excluded(info.ip, limits.get("excludedIPs") or []):
+        return
+    audiences = AUTH_AUDIENCES if info.auth is not None else GUEST_AUDIENCES
+    rule = find_rule(parse_rules(limits.get("rules") or []), [f"{coll.name}:{tag}", f"*:{tag}"], audiences)
+    if rule is None:
+        return
+    verdict = await counters(app).hit(f"rl:batch:{coll.id}:{tag}{rule.audience}|{info.ip}", rule.max_requests, rule.duration)
+    if not verdict.allowed:
+        raise TooManyRequests()

@@ -300,3 +300,17 @@ async def test_limit_holds_across_two_instances_sharing_redis(
     assert codes == [200] * limit + [429]
     # both instances now refuse this client
     assert [(await c.get("/api/health")).status_code for c in two_instances] == [429, 429]
+
+
+async def test_writes_inside_a_batch_count_under_their_collection_tag(site: Api) -> None:
+    assert (await site.su("PATCH", "/api/settings", json={"batch": {"enabled": True}})).status_code == 200
+    await set_limits(site, rule("posts:create", 2))
+    create = {"method": "POST", "url": "/api/collections/posts/records", "body": {"title": "x"}}
+    res = await site.call("POST", "/api/batch", json={"requests": [create, create]})
+    assert res.status_code == 200, res.text
+    res = await site.call("POST", "/api/batch", json={"requests": [create]})
+    assert res.status_code == 400
+    failure = res.json()["data"]["requests"]["0"]
+    assert failure["code"] == "batch_request_failed" and failure["response"] == TOO_MANY
+    # the batch count is its own: the standalone route still has its full allowance
+    assert await statuses(site, "POST", "/api/collections/posts/records", 2, json={"title": "y"}) == [200, 200]
