@@ -6,7 +6,6 @@ with its DDL, so a failed change leaves both the definition and the table as the
 
 from __future__ import annotations
 
-import copy
 import re
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -14,28 +13,23 @@ from typing import Any
 import orjson
 
 from roost.core import schema_sync
+from roost.core.collection_ddl import alter_table
+from roost.core.collection_validation import CollectionValidation, RuleValidator
 from roost.core.collections import (
     AUTH,
     BASE,
-    COLLECTION_TYPES,
-    RULE_NAMES,
     VIEW,
     Collection,
     default_collection_id,
 )
 from roost.core.db import Connection, Database, QueryError, UniqueViolation, quote_ident
 from roost.core.errors import BadRequest, FieldError, ValidationFailed
-from roost.core.fields import FIELD_TYPES, Field, default_field_id
+from roost.core.fields import FIELD_TYPES, default_field_id
 from roost.core.fields.date import now_string
 from roost.core.system_collections import auth_indexes, auth_options, auth_system_fields, id_field
 
-NAME_RE = re.compile(r"^\w+$")
-RESERVED_FIELD_NAMES = {"collectionId", "collectionName", "expand"}
-#: validates one rule of a collection; returns an error message or None
-RuleValidator = Callable[[Collection, str], "str | None"]
 
-
-class CollectionStore:
+class CollectionStore(CollectionValidation):
     """The cache of collections and the only writer of ``_collections``."""
 
     def __init__(self, db: Database) -> None:
@@ -134,144 +128,6 @@ class CollectionStore:
                 # system fields keep their name, type and system flag; options may be tuned
                 sent.update(name=sys_field["name"], type=sys_field["type"], system=True, id=sid)
         return prefix + out + suffix
-
-    # ----- validation -------------------------------------------------------------------------
-    def validate(self, coll: Collection, existing: Collection | None) -> None:
-        errors: dict[str, Any] = {}
-        if not coll.name:
-            errors["name"] = FieldError("validation_required", "Cannot be blank.")
-        elif not NAME_RE.match(coll.name) or len(coll.name) > 255:
-            errors["name"] = FieldError("validation_match_invalid", "Must be in a valid format.")
-        else:
-            other = self._by_name.get(coll.name.lower())
-            if other is not None and other.id != coll.id:
-                errors["name"] = FieldError(
-                    "validation_collection_name_exists", "Collection name must be unique (case insensitive)."
-                )
-            elif existing is not None and existing.system and existing.name != coll.name:
-                errors["name"] = FieldError("validation_collection_system_name_change", "System collection name cannot be changed.")
-        if coll.type not in COLLECTION_TYPES:
-            errors["type"] = FieldError("validation_in_invalid", "Must be a valid value.")
-        elif coll.type == VIEW:
-            view_error = self._prepare_view(coll)
-            if view_error is not None:
-                errors["viewQuery"] = view_error
-        if existing is None and coll.id in self._by_id:
-            errors["id"] = FieldError("validation_collection_id_exists", "Collection id must be unique.")
-        elif existing is None and coll.id and not re.match(r"^\w+$", coll.id):
-            errors["id"] = FieldError("validation_match_invalid", "Must be in a valid format.")
-        field_errors = self._validate_fields(coll, existing)
-        if field_errors:
-            errors["fields"] = field_errors
-        if coll.is_auth:
-            from roost.core.auth.oauth2_options import prepare_oauth2_options
-
-            oauth2_errors = prepare_oauth2_options(coll, existing)
-            if oauth2_errors:
-                errors["oauth2"] = oauth2_errors
-        index_errors = {str(i): FieldError("validation_invalid_index_expression", "Invalid CREATE INDEX expression.")
-                        for i, stmt in enumerate(coll.indexes) if not self._index_ok(stmt, coll)}  # fmt: skip
-        if index_errors:
-            errors["indexes"] = index_errors
-        if not errors:
-            errors.update(self._validate_rules(coll))
-        if coll.is_auth and not errors:
-            from roost.core.auth.mfa import option_errors
-
-            errors.update(option_errors(coll.options))
-        if errors:
-            raise ValidationFailed("Failed to create collection." if existing is None else "Failed to update collection.", errors)
-
-    def _prepare_view(self, coll: Collection) -> FieldError | None:
-        """Infer a view's fields from its query; only list and view rules apply to views."""
-        from roost.core.views import infer_fields
-
-        for rule in ("createRule", "updateRule", "deleteRule"):
-            coll.rules[rule] = None
-        query = coll.options.get("viewQuery")
-        if not isinstance(query, str) or not query.strip():
-            return FieldError("validation_required", "Cannot be blank.")
-        fields, error = infer_fields(self, query)
-        if error is None:
-            coll.fields = fields
-            coll.reindex_fields()
-            coll.indexes = []
-        return error
-
-    def _validate_fields(self, coll: Collection, existing: Collection | None) -> dict[str, Any]:
-        errors: dict[str, Any] = {}
-        seen_names: set[str] = set()
-        seen_ids: set[str] = set()
-        old_ids = {f.id: f for f in existing.fields} if existing else {}
-        for i, field in enumerate(coll.fields):
-            err: dict[str, Any] = {}
-            if not field.name:
-                err["name"] = FieldError("validation_required", "Cannot be blank.")
-            elif field.name in RESERVED_FIELD_NAMES:
-                err["name"] = FieldError("validation_not_in_invalid", "Must not be in list.")
-            elif not NAME_RE.match(field.name) or field.name.lower() in seen_names or field.id in seen_ids:
-                err["name"] = FieldError(
-                    "validation_duplicated_field_name",
-                    f"Duplicated or invalid field name {field.name}.",
-                    {"fieldName": field.name},
-                )
-            old = old_ids.get(field.id)
-            if old is not None and old.type != field.type:
-                err["type"] = FieldError("validation_field_type_change", "Field type cannot be changed.")
-            if not err:
-                err.update(field.validate_definition(coll))
-            if not err and field.type == "relation":
-                err.update(self._relation_errors(coll, field, old))
-            if err:
-                errors[str(i)] = err
-            seen_names.add(field.name.lower())
-            seen_ids.add(field.id)
-        if existing is not None:
-            for old in existing.fields:
-                if old.system and not any(f.id == old.id for f in coll.fields):
-                    errors.setdefault("fields", FieldError("validation_system_field_change", "System fields cannot be removed."))
-        return errors
-
-    def _relation_errors(self, coll: Collection, field: Field, old: Field | None) -> dict[str, FieldError]:
-        from roost.core.fields.relation import (
-            CHANGED_COLLECTION_ERROR,
-            MISSING_COLLECTION_ERROR,
-            VIEW_TARGET_ERROR,
-        )
-
-        target_id = str(getattr(field, "collectionId", "") or "")
-        target = coll if target_id == coll.id else self._by_id.get(target_id)
-        if target is None:
-            return {"collectionId": FieldError(*MISSING_COLLECTION_ERROR)}
-        if old is not None and getattr(old, "collectionId", "") != target_id:
-            return {"collectionId": FieldError(*CHANGED_COLLECTION_ERROR)}
-        if target.is_view and not coll.is_view:
-            return {"collectionId": FieldError(*VIEW_TARGET_ERROR)}
-        return {}
-
-    def _index_ok(self, statement: str, coll: Collection) -> bool:
-        index = schema_sync.parse_index(statement)
-        if index is None:
-            return False
-        names = set(coll.field_names())
-        return all(col.name in names for col in index.columns)
-
-    def _validate_rules(self, coll: Collection) -> dict[str, Any]:
-        errors: dict[str, Any] = {}
-        names = list(RULE_NAMES) + (["authRule", "manageRule"] if coll.is_auth else [])
-        for name in names:
-            rule = coll.rule(name)
-            if rule is None or rule == "":
-                if name == "manageRule" and rule == "":
-                    errors[name] = FieldError("validation_required", "Cannot be blank.")
-                continue
-            if not isinstance(rule, str):
-                errors[name] = FieldError("validation_invalid_rule", "Invalid rule.")
-                continue
-            message = self.rule_validator(coll, rule) if self.rule_validator else None
-            if message:
-                errors[name] = FieldError("validation_invalid_rule", f"Invalid rule. Raw error: {message}.")
-        return errors
 
     # ----- persistence ------------------------------------------------------------------------
     async def create(self, data: dict[str, Any]) -> Collection:
@@ -426,54 +282,3 @@ def _dedupe_fields(fields_in: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def _retarget_index(statement: str, old: str, new: str) -> str:
     return re.sub(rf"(\bON\s+)([`\"\[]?){re.escape(old)}([`\"\]]?)", lambda m: f"{m.group(1)}{m.group(2)}{new}{m.group(3)}", statement, count=1, flags=re.I)
-
-
-async def alter_table(conn: Connection, old: Collection, new: Collection) -> None:
-    """Apply the difference between two definitions of one collection to its table."""
-    d = conn.dialect
-
-    def q(name: str) -> str:
-        return quote_ident(name, d)
-
-    for sql in schema_sync.drop_indexes_sql(old, d):
-        await conn.execute_ddl(sql)
-    if old.table != new.table:
-        await conn.execute_ddl(f"ALTER TABLE {q(old.table)} RENAME TO {q(new.table)}")
-    table = q(new.table)
-    new_by_id = {f.id: f for f in new.fields}
-    old_by_id = {f.id: f for f in old.fields}
-    for field in old.fields:
-        if field.id not in new_by_id and field.name != "id":
-            await conn.execute_ddl(f"ALTER TABLE {table} DROP COLUMN {q(field.name)}")
-    for field in new.fields:
-        before = old_by_id.get(field.id)
-        if before is None:
-            await conn.execute_ddl(f"ALTER TABLE {table} ADD COLUMN {schema_sync.column_sql(field, d)}")
-            continue
-        if before.name != field.name:
-            await conn.execute_ddl(f"ALTER TABLE {table} RENAME COLUMN {q(before.name)} TO {q(field.name)}")
-        if before.column_type(d) != field.column_type(d) and field.name != "id":
-            await _convert_column(conn, new.table, before, field)
-    for sql in schema_sync.index_statements(new, d):
-        await conn.execute_ddl(sql)
-
-
-async def _convert_column(conn: Connection, table: str, old: Field, new: Field) -> None:
-    """Change a column's storage type by copying converted values through a temporary column."""
-    d = conn.dialect
-
-    def q(name: str) -> str:
-        return quote_ident(name, d)
-
-    tmp = f"_tmp_{new.name}"
-    temp_field = copy.copy(new)
-    temp_field.name = tmp
-    await conn.execute_ddl(f"ALTER TABLE {q(table)} ADD COLUMN {schema_sync.column_sql(temp_field, d)}")
-    rows = await conn.fetch_all(f"SELECT {q('id')} AS id, {q(new.name)} AS v FROM {q(table)}")
-    params = [{"id": r["id"], "v": new.to_db(new.coerce(old.from_db(r["v"])))} for r in rows]
-    if params:
-        placeholder = ":v" if not (new.json_column and d == "postgresql") else "CAST(:v AS JSONB)"
-        await conn.execute(f"UPDATE {q(table)} SET {q(tmp)} = {placeholder} WHERE {q('id')} = :id", params)
-    await conn.execute_ddl(f"ALTER TABLE {q(table)} DROP COLUMN {q(new.name)}")
-    await conn.execute_ddl(f"ALTER TABLE {q(table)} RENAME COLUMN {q(tmp)} TO {q(new.name)}")
-

@@ -17,7 +17,7 @@ from roost.core.errors import FieldError
 from roost.core.fields import Field, field_from_dict
 
 if TYPE_CHECKING:
-    from roost.core.collection_store import CollectionStore
+    from roost.core.collection_validation import CollectionValidation as CollectionStore
 
 _FROM_RE = re.compile(r"\b(?:FROM|JOIN)\s+[`\"\[]?(\w+)[`\"\]]?(?:\s+(?:AS\s+)?[`\"\[]?(\w+)[`\"\]]?)?", re.I)
 _KEYWORDS = {"where", "join", "left", "right", "inner", "outer", "cross", "on", "group", "order", "limit", "union", "as"}
