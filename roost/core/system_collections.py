@@ -131,6 +131,24 @@ def _owned_collection(name: str, extra_fields: list[dict[str, Any]], indexes: li
     }
 
 
+#: later system collections: migration name -> definition, created at start-up or first use
+def totp_collection() -> dict[str, Any]:
+    """``_totps``: one authenticator-app enrolment per auth record (Roost addition); superusers only."""
+    data = _owned_collection(
+        "_totps",
+        [text_field("secret", hidden=True),
+         {"type": "bool", "name": "confirmed", "system": True, "hidden": True},
+         {"type": "number", "name": "lastUsedStep", "system": True, "hidden": True, "onlyInt": True},
+         {"type": "json", "name": "recoveryHashes", "system": True, "hidden": True}],
+        ["CREATE UNIQUE INDEX `idx_totps_collectionRef_recordRef` ON `_totps` (collectionRef, recordRef)"], False,
+    )  # fmt: skip
+    data.update(listRule=None, viewRule=None, deleteRule=None)
+    return data
+
+
+TOTP_MIGRATION = "2_totps"
+
+
 def initial_collections() -> list[dict[str, Any]]:
     """Collections created on a fresh data dir, in creation order."""
     su_id = default_collection_id(AUTH, "_superusers")

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 MFAS = "_mfas"
 #: the auth options that count as methods; MFA needs two of them
-AUTH_METHOD_OPTIONS = ("passwordAuth", "oauth2", "otp")
+AUTH_METHOD_OPTIONS = ("passwordAuth", "oauth2", "otp", "totp")
 
 
 class MFARequired(RoostError):

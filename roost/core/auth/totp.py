@@ -1,0 +1,289 @@
+"""TOTP authenticator apps (a Roost addition to PocketBase's auth methods).
+
+One ``_totps`` row per auth record holds the secret (sealed with the settings' secret box
+when ``ROOST_ENCRYPTION_KEY`` is set), whether the enrolment is confirmed, the last time step
+used (a step is never accepted twice, so a code cannot be replayed within its window) and
+the SHA-256 hashes of single-use recovery codes.
+
+TOTP completes an MFA challenge (``auth-with-totp`` with ``mfaId``) and, when the collection
+option ``totp.enabled`` is set, is also a login method on its own (``identity`` + ``code``).
+Wrong codes are limited per record like OTP: 5 per 180 seconds, then 429.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import secrets
+import time
+from typing import TYPE_CHECKING, Any
+
+import pyotp
+
+from roost.core.auth.forms import check, length, required, strings, system_info
+from roost.core.collections import Collection
+from roost.core.errors import BadRequest, FieldError, Forbidden, TooManyRequests, Unauthorized
+from roost.core.events import RequestInfo
+from roost.core.record_io import Record
+
+if TYPE_CHECKING:
+    from roost.core.app import App
+
+TOTPS = "_totps"
+METHOD = "totp"
+INVALID = "Invalid or expired TOTP code."
+ATTEMPTS = 5
+ATTEMPTS_WINDOW = 180
+STEP = 30
+#: accepted clock drift, in steps either side of now
+DRIFT = 1
+RECOVERY_CODES = 10
+_ensure_lock = asyncio.Lock()
+
+
+def options(coll: Collection) -> dict[str, Any]:
+    return dict(coll.options.get("totp") or {})
+
+
+def _invalid(code: str = "validation_invalid_totp") -> BadRequest:
+    return BadRequest(INVALID, {"code": FieldError(code, INVALID)})
+
+
+async def ensure_collection(app: App) -> Collection:
+    """``_totps``, created through the collection store on first need (migration ``2_totps``)."""
+    from roost.core.system_collections import TOTP_MIGRATION, totp_collection
+
+    found = app.collections.get(TOTPS)
+    if found is not None:
+        return found
+    async with _ensure_lock:
+        found = app.collections.get(TOTPS)
+        if found is not None:
+            return found
+        data = totp_collection()
+        coll = app.collections.build(data)
+        coll.system = True
+        try:
+            async with app.db.transaction() as conn:
+                await app.collections.save(coll, None, conn)
+                done = await conn.fetch_one('SELECT 1 FROM "_migrations" WHERE "file" = :f', {"f": TOTP_MIGRATION})
+                if done is None:
+                    await conn.execute(
+                        'INSERT INTO "_migrations" ("file", "applied") VALUES (:f, :t)',
+                        {"f": TOTP_MIGRATION, "t": int(time.time() * 1_000_000)},
+                    )
+        except Exception:
+            # another process created it first
+            await app.collections.load()
+            found = app.collections.get(TOTPS)
+            if found is None:
+                raise
+            return found
+        found = app.collections.get(TOTPS)
+        assert found is not None
+        return found
+
+
+def _seal(app: App, secret: str) -> str:
+    box = app.settings.box
+    return box.seal(secret) if box is not None else secret
+
+
+def _open(app: App, stored: str) -> str:
+    box = app.settings.box
+    return box.open(stored) if box is not None else stored
+
+
+def _hash(code: str) -> str:
+    return hashlib.sha256(code.strip().lower().replace("-", "").encode()).hexdigest()
+
+
+def _new_recovery_code() -> str:
+    raw = secrets.token_hex(5)
+    return f"{raw[:5]}-{raw[5:]}"
+
+
+async def find(app: App, coll: Collection, record_id: str) -> Record | None:
+    from roost.core.record_io import codec_for
+
+    totps = await ensure_collection(app)
+    codec = codec_for(totps, app.dialect)
+    row = await app.db.fetch_one(
+        f'SELECT {codec.select("_r")} FROM {codec.table} AS "_r" WHERE "_r"."collectionRef" = :c AND "_r"."recordRef" = :r LIMIT 1',
+        {"c": coll.id, "r": record_id},
+    )
+    return codec.decode(row) if row else None
+
+
+def _owner(coll: Collection, info: RequestInfo) -> Record:
+    if info.auth is None or info.auth_collection is None:
+        raise Unauthorized("The request requires valid record authorization token.")
+    if info.auth_collection.id != coll.id:
+        raise Forbidden(f"The request requires auth record from {coll.name} collection.")
+    return info.auth
+
+
+async def enroll(app: App, coll: Collection, info: RequestInfo) -> dict[str, str]:
+    """A fresh secret for the caller (inactive until :func:`confirm`)."""
+    from roost.core.records import create_record, update_record
+
+    record = _owner(coll, info)
+    totps = await ensure_collection(app)
+    existing = await find(app, coll, record["id"])
+    if existing is not None and existing.get("confirmed"):
+        raise BadRequest("TOTP is already enabled; disable it first.", {"totp": FieldError("validation_totp_enabled", "TOTP is already enabled.")})
+    secret = pyotp.random_base32()
+    data = {"secret": _seal(app, secret), "confirmed": False, "lastUsedStep": 0, "recoveryHashes": []}
+    system = system_info(app, METHOD)
+    if existing is None:
+        await create_record(app, totps, {"collectionRef": coll.id, "recordRef": record["id"], **data}, system)
+    else:
+        await update_record(app, totps, existing["id"], data, system)
+    name = str(record.get("email") or record.get("username") or record["id"])
+    issuer = str((app.settings.data.get("meta") or {}).get("appName") or "Roost")
+    return {"secret": secret, "otpauthURI": pyotp.TOTP(secret).provisioning_uri(name=name, issuer_name=issuer)}
+
+
+async def _check_attempts(app: App, coll: Collection, record_id: str) -> str:
+    key = f"@totp_attempts_{coll.id}_{record_id}"
+    if int(await app.store.get(key) or 0) >= ATTEMPTS:
+        raise TooManyRequests("Too many attempts, please try again later.")
+    return key
+
+
+async def _verify(app: App, coll: Collection, row: Record, code: str, *, recovery: bool) -> bool:
+    """Accept a TOTP code for a step never used before (or, if allowed, a recovery code)."""
+    from roost.core.records import update_record
+
+    totps = await ensure_collection(app)
+    system = system_info(app, METHOD)
+    key = await _check_attempts(app, coll, str(row["recordRef"]))
+    code = code.strip()
+    totp = pyotp.TOTP(_open(app, str(row.get("secret") or "")))
+    now = int(time.time()) // STEP
+    last = int(row.get("lastUsedStep") or 0)
+    if code.isdigit() and len(code) == 6 and totp.secret:
+        for step in range(now - DRIFT, now + DRIFT + 1):
+            if step <= last or not hmac.compare_digest(totp.at(step * STEP), code):
+                continue
+            # claim the step atomically (shared store) before recording it, so two racing
+            # requests with the same code cannot both pass
+            if await app.store.incr(f"@totp_step_{row['id']}_{step}", STEP * (2 * DRIFT + 2)) > 1:
+                break
+            await update_record(app, totps, row["id"], {"lastUsedStep": step}, system)
+            return True
+    elif recovery and row.get("confirmed"):
+        hashes = [str(h) for h in (row.get("recoveryHashes") or [])]
+        wanted = _hash(code)
+        for stored in hashes:
+            if hmac.compare_digest(stored, wanted):
+                if await app.store.incr(f"@totp_recovery_{row['id']}_{wanted}", 3600) > 1:
+                    break
+                await update_record(app, totps, row["id"], {"recoveryHashes": [h for h in hashes if h != stored]}, system)
+                return True
+    await app.store.incr(key, ATTEMPTS_WINDOW)
+    return False
+
+
+def _code(body: dict[str, Any]) -> str:
+    (code,) = strings(body, "code")
+    check({"code": required(code) or length(code, 1, 64)})
+    return code
+
+
+async def confirm(app: App, coll: Collection, info: RequestInfo, body: dict[str, Any]) -> list[str]:
+    """Activate the pending enrolment with a first valid code; returns the recovery codes."""
+    from roost.core.records import update_record
+
+    record = _owner(coll, info)
+    code = _code(body)
+    row = await find(app, coll, record["id"])
+    if row is None or row.get("confirmed"):
+        raise BadRequest("There is no pending TOTP enrolment.", {"totp": FieldError("validation_totp_not_pending", "Enrol first.")})
+    if not await _verify(app, coll, row, code, recovery=False):
+        raise _invalid()
+    codes = [_new_recovery_code() for _ in range(RECOVERY_CODES)]
+    totps = await ensure_collection(app)
+    await update_record(app, totps, row["id"], {"confirmed": True, "recoveryHashes": [_hash(c) for c in codes]}, system_info(app, METHOD))
+    return codes
+
+
+async def disable(app: App, coll: Collection, info: RequestInfo, body: dict[str, Any]) -> None:
+    """Remove the caller's TOTP, proven by a current code, a recovery code or the password."""
+    from roost.core.auth.passwords import verify_password
+    from roost.core.records import delete_record, fetch_record
+
+    owner = _owner(coll, info)
+    code, password = strings(body, "code", "password")
+    if not code and not password:
+        check({"code": required(code)})
+    row = await find(app, coll, owner["id"])
+    if row is None:
+        raise BadRequest("TOTP is not enabled.", {"totp": FieldError("validation_totp_not_enabled", "TOTP is not enabled.")})
+    ok = False
+    if code:
+        ok = await _verify(app, coll, row, code, recovery=True)
+    elif password:
+        key = await _check_attempts(app, coll, owner["id"])
+        record = await fetch_record(app, coll, owner["id"])
+        ok = record is not None and await asyncio.to_thread(verify_password, password, str(record.get("password", "")))
+        if not ok:
+            await app.store.incr(key, ATTEMPTS_WINDOW)
+    if not ok:
+        if password and not code:
+            raise BadRequest("Invalid password.", {"password": FieldError("validation_invalid_password", "Invalid password.")})
+        raise _invalid()
+    totps = await ensure_collection(app)
+    await delete_record(app, totps, row["id"], system_info(app, METHOD))
+
+
+async def _record_from_mfa(app: App, coll: Collection, mfa_id: str) -> Record:
+    from roost.core.auth.mfa import MFAS
+    from roost.core.auth.otp import expired
+    from roost.core.records import fetch_record
+
+    opts = coll.options.get("mfa") or {}
+    mfas = app.collections.get(MFAS)
+    row = await fetch_record(app, mfas, mfa_id) if mfas is not None and opts.get("enabled") else None
+    if row is None or row.get("collectionRef") != coll.id or expired(row, int(opts.get("duration") or 600)):
+        raise BadRequest("Invalid or expired MFA session.")
+    record = await fetch_record(app, coll, str(row.get("recordRef", "")))
+    if record is None:
+        raise BadRequest("Invalid or expired MFA session.")
+    return record
+
+
+async def auth_with_totp(app: App, coll: Collection, body: dict[str, Any], info: RequestInfo) -> tuple[Record, str]:
+    """``{mfaId, code}`` (second factor) or ``{identity, code}`` (login method, if enabled)."""
+    from roost.core.auth.flows import _find_by_identity, finish_auth
+
+    mfa_id = info.query.get("mfaId") or body.get("mfaId") or ""
+    if not isinstance(mfa_id, str):
+        raise BadRequest("Failed to read MFA Id.")
+    if mfa_id:
+        code = _code(body)
+        record = await _record_from_mfa(app, coll, mfa_id)
+    else:
+        opts = options(coll)
+        if not opts.get("enabled"):
+            raise Forbidden("The collection is not configured to allow TOTP authentication.")
+        identity, code = strings(body, "identity", "code")
+        check({"identity": required(identity) or length(identity, 1, 255), "code": required(code) or length(code, 1, 64)})
+        fields = list(opts.get("identityFields") or (coll.options.get("passwordAuth") or {}).get("identityFields") or ["email"])
+        found = None
+        for name in fields:
+            if coll.get_field(name) is not None:
+                found = await _find_by_identity(app, coll, name, identity)
+                if found is not None:
+                    break
+        if found is None:
+            raise _invalid()
+        record = found
+    row = await find(app, coll, record["id"])
+    if row is None or not row.get("confirmed"):
+        await _check_attempts(app, coll, record["id"])
+        raise _invalid()
+    if not await _verify(app, coll, row, code, recovery=True):
+        raise _invalid()
+    return await finish_auth(app, coll, record, info, METHOD, body)
