@@ -20,7 +20,7 @@ import re
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from roost.tools.filter.dialects import Dialect, json_path_segments
+from roost.tools.filter.dialects import TypedDialect, json_path_segments
 from roost.tools.filter.errors import FilterError
 
 __all__ = ["COLLATION", "MysqlDialect"]
@@ -35,7 +35,7 @@ _NUMBER_TYPES = "('INTEGER', 'DOUBLE', 'BOOLEAN')"
 _TEXT_TYPES = "('STRING', 'OBJECT', 'ARRAY')"
 
 
-class MysqlDialect(Dialect):
+class MysqlDialect(TypedDialect):
     """MySQL 8 / MariaDB 10.6+: typed comparisons, JSON as text, ``JSON_TABLE`` iteration."""
 
     name: ClassVar[str] = "mysql"
@@ -95,13 +95,6 @@ class MysqlDialect(Dialect):
         if kind == "text":
             return f"(CASE WHEN {sql} REGEXP '{_NUMERIC_TEXT}' THEN CAST({sql} AS DOUBLE) END)"
         return sql
-
-    def order_keys(self, sql: str, kind: str) -> list[str]:
-        if kind != "json":
-            return [sql]
-        # SQLite sorts NULL, then numbers, then text
-        rank = f"(CASE WHEN {self.json_is_number(sql)} THEN 1 WHEN {self.json_is_text(sql)} THEN 2 END)"
-        return [rank, self.to_number(sql, kind), self.to_text(sql, kind)]
 
     def json_is_number(self, sql: str) -> str:
         return f"(JSON_TYPE({sql}) IN {_NUMBER_TYPES})"

@@ -170,7 +170,18 @@ _PG_FORMATS = {
 }  # fmt: skip
 
 
-class PostgresDialect(Dialect):
+class TypedDialect(Dialect):
+    """Shared by strictly typed databases, which need SQLite's mixed-type JSON order spelled out."""
+
+    def order_keys(self, sql: str, kind: str) -> list[str]:
+        if kind != "json":
+            return [sql]
+        # SQLite sorts NULL, then numbers, then text; typed JSON columns have orders of their own
+        rank = f"(CASE WHEN {self.json_is_number(sql)} THEN 1 WHEN {self.json_is_text(sql)} THEN 2 END)"
+        return [rank, self.to_number(sql, kind), self.to_text(sql, kind)]
+
+
+class PostgresDialect(TypedDialect):
     """PostgreSQL: typed parameters and explicit conversions."""
 
     name: ClassVar[str] = "postgresql"
@@ -223,13 +234,6 @@ class PostgresDialect(Dialect):
 
     def order_term(self, sql: str, descending: bool) -> str:
         return f"{sql} DESC NULLS LAST" if descending else f"{sql} ASC NULLS FIRST"
-
-    def order_keys(self, sql: str, kind: str) -> list[str]:
-        if kind != "json":
-            return [sql]
-        # SQLite sorts NULL, then numbers, then text; jsonb has an order of its own
-        rank = f"(CASE WHEN {self.json_is_number(sql)} THEN 1 WHEN {self.json_is_text(sql)} THEN 2 END)"
-        return [rank, self.to_number(sql, kind), self.to_text(sql, kind)]
 
     def json_is_number(self, sql: str) -> str:
         return f"(jsonb_typeof({sql}) IN ('number', 'boolean'))"
