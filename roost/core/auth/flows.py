@@ -36,6 +36,22 @@ async def _find_by_identity(app: App, coll: Collection, field_name: str, identit
     return codec.decode(row) if row else None
 
 
+def identity_fields(coll: Collection, method_options: dict[str, Any]) -> list[str]:
+    """A Roost login method's identity fields: its own, else password auth's, else ``email``."""
+    password = coll.options.get("passwordAuth") or {}
+    return [str(f) for f in (method_options.get("identityFields") or password.get("identityFields") or ["email"])]
+
+
+async def find_by_identity_fields(app: App, coll: Collection, fields: list[str], identity: str) -> Record | None:
+    """The first record whose value of one of ``fields`` (in order) equals ``identity``."""
+    for name in fields:
+        if coll.get_field(name) is not None:
+            found = await _find_by_identity(app, coll, name, identity)
+            if found is not None:
+                return found
+    return None
+
+
 async def auth_with_password(app: App, coll: Collection, body: dict[str, Any], info: RequestInfo) -> tuple[Record, str]:
     """Check an identity/password pair; returns the record and a fresh auth token."""
     from roost.core.auth.throttle import check_password

@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from typing import TYPE_CHECKING, Any
 
-from roost.core.errors import BadRequest, FieldError, ValidationFailed
+from roost.core.errors import BadRequest, FieldError, Forbidden, Unauthorized, ValidationFailed
 from roost.core.events import RequestInfo
 from roost.core.fields.email import is_email
 
@@ -72,6 +72,15 @@ async def find_by_email(app: App, coll: Collection, email: str) -> Record | None
     sql = f'SELECT {codec.select("_r")} FROM {codec.table} AS "_r" WHERE LOWER("_r"."email") = LOWER(:e) LIMIT 1'
     row = await app.db.fetch_one(sql, {"e": email})
     return codec.decode(row) if row else None
+
+
+def caller_record(coll: Collection, info: RequestInfo) -> Record:
+    """The authenticated record of ``coll`` making the request (401 for guests, 403 for others)."""
+    if info.auth is None or info.auth_collection is None:
+        raise Unauthorized("The request requires valid record authorization token.")
+    if info.auth_collection.id != coll.id:
+        raise Forbidden(f"The request requires auth record from {coll.name} collection.")
+    return info.auth
 
 
 def random_password() -> str:

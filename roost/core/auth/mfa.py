@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 MFAS = "_mfas"
 #: the auth options that count as methods; MFA needs two of them
-AUTH_METHOD_OPTIONS = ("passwordAuth", "oauth2", "otp", "totp")
+AUTH_METHOD_OPTIONS = ("passwordAuth", "oauth2", "otp", "totp", "passkey")
 
 
 class MFARequired(RoostError):
@@ -77,6 +77,22 @@ async def check_mfa(app: App, coll: Collection, record: Record, info: RequestInf
     if row.get("method") == method:
         raise BadRequest("A different authentication method is required.")
     await delete_record(app, mfas, mfa_id, system)
+
+
+async def record_of_mfa(app: App, coll: Collection, mfa_id: str) -> Record:
+    """The record an open MFA session of ``coll`` belongs to (400 if there is none)."""
+    from roost.core.auth.otp import expired
+    from roost.core.records import fetch_record
+
+    opts = coll.options.get("mfa") or {}
+    mfas = app.collections.get(MFAS)
+    row = await fetch_record(app, mfas, mfa_id) if mfas is not None and opts.get("enabled") else None
+    if row is None or row.get("collectionRef") != coll.id or expired(row, int(opts.get("duration") or 600)):
+        raise BadRequest("Invalid or expired MFA session.")
+    record = await fetch_record(app, coll, str(row.get("recordRef", "")))
+    if record is None:
+        raise BadRequest("Invalid or expired MFA session.")
+    return record
 
 
 def option_errors(options: dict[str, Any]) -> dict[str, Any]:

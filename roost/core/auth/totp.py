@@ -21,9 +21,10 @@ from typing import TYPE_CHECKING, Any
 
 import pyotp
 
-from roost.core.auth.forms import check, length, required, strings, system_info
+from roost.core.auth.forms import caller_record, check, length, required, strings, system_info
+from roost.core.auth.lazy import ensure_system_collection
 from roost.core.collections import Collection
-from roost.core.errors import BadRequest, FieldError, Forbidden, TooManyRequests, Unauthorized
+from roost.core.errors import BadRequest, FieldError, Forbidden, TooManyRequests
 from roost.core.events import RequestInfo
 from roost.core.record_io import Record
 
@@ -39,7 +40,6 @@ STEP = 30
 #: accepted clock drift, in steps either side of now
 DRIFT = 1
 RECOVERY_CODES = 10
-_ensure_lock = asyncio.Lock()
 
 
 def options(coll: Collection) -> dict[str, Any]:
@@ -54,35 +54,7 @@ async def ensure_collection(app: App) -> Collection:
     """``_totps``, created through the collection store on first need (migration ``2_totps``)."""
     from roost.core.system_collections import TOTP_MIGRATION, totp_collection
 
-    found = app.collections.get(TOTPS)
-    if found is not None:
-        return found
-    async with _ensure_lock:
-        found = app.collections.get(TOTPS)
-        if found is not None:
-            return found
-        data = totp_collection()
-        coll = app.collections.build(data)
-        coll.system = True
-        try:
-            async with app.db.transaction() as conn:
-                await app.collections.save(coll, None, conn)
-                done = await conn.fetch_one('SELECT 1 FROM "_migrations" WHERE "file" = :f', {"f": TOTP_MIGRATION})
-                if done is None:
-                    await conn.execute(
-                        'INSERT INTO "_migrations" ("file", "applied") VALUES (:f, :t)',
-                        {"f": TOTP_MIGRATION, "t": int(time.time() * 1_000_000)},
-                    )
-        except Exception:
-            # another process created it first
-            await app.collections.load()
-            found = app.collections.get(TOTPS)
-            if found is None:
-                raise
-            return found
-        found = app.collections.get(TOTPS)
-        assert found is not None
-        return found
+    return await ensure_system_collection(app, TOTPS, totp_collection, TOTP_MIGRATION)
 
 
 def _seal(app: App, secret: str) -> str:
@@ -116,19 +88,11 @@ async def find(app: App, coll: Collection, record_id: str) -> Record | None:
     return codec.decode(row) if row else None
 
 
-def _owner(coll: Collection, info: RequestInfo) -> Record:
-    if info.auth is None or info.auth_collection is None:
-        raise Unauthorized("The request requires valid record authorization token.")
-    if info.auth_collection.id != coll.id:
-        raise Forbidden(f"The request requires auth record from {coll.name} collection.")
-    return info.auth
-
-
 async def enroll(app: App, coll: Collection, info: RequestInfo) -> dict[str, str]:
     """A fresh secret for the caller (inactive until :func:`confirm`)."""
     from roost.core.records import create_record, update_record
 
-    record = _owner(coll, info)
+    record = caller_record(coll, info)
     totps = await ensure_collection(app)
     existing = await find(app, coll, record["id"])
     if existing is not None and existing.get("confirmed"):
@@ -196,7 +160,7 @@ async def confirm(app: App, coll: Collection, info: RequestInfo, body: dict[str,
     """Activate the pending enrolment with a first valid code; returns the recovery codes."""
     from roost.core.records import update_record
 
-    record = _owner(coll, info)
+    record = caller_record(coll, info)
     code = _code(body)
     row = await find(app, coll, record["id"])
     if row is None or row.get("confirmed"):
@@ -214,7 +178,7 @@ async def disable(app: App, coll: Collection, info: RequestInfo, body: dict[str,
     from roost.core.auth.passwords import verify_password
     from roost.core.records import delete_record, fetch_record
 
-    owner = _owner(coll, info)
+    owner = caller_record(coll, info)
     code, password = strings(body, "code", "password")
     if not code and not password:
         check({"code": required(code)})
@@ -238,45 +202,24 @@ async def disable(app: App, coll: Collection, info: RequestInfo, body: dict[str,
     await delete_record(app, totps, row["id"], system_info(app, METHOD))
 
 
-async def _record_from_mfa(app: App, coll: Collection, mfa_id: str) -> Record:
-    from roost.core.auth.mfa import MFAS
-    from roost.core.auth.otp import expired
-    from roost.core.records import fetch_record
-
-    opts = coll.options.get("mfa") or {}
-    mfas = app.collections.get(MFAS)
-    row = await fetch_record(app, mfas, mfa_id) if mfas is not None and opts.get("enabled") else None
-    if row is None or row.get("collectionRef") != coll.id or expired(row, int(opts.get("duration") or 600)):
-        raise BadRequest("Invalid or expired MFA session.")
-    record = await fetch_record(app, coll, str(row.get("recordRef", "")))
-    if record is None:
-        raise BadRequest("Invalid or expired MFA session.")
-    return record
-
-
 async def auth_with_totp(app: App, coll: Collection, body: dict[str, Any], info: RequestInfo) -> tuple[Record, str]:
     """``{mfaId, code}`` (second factor) or ``{identity, code}`` (login method, if enabled)."""
-    from roost.core.auth.flows import _find_by_identity, finish_auth
+    from roost.core.auth.flows import find_by_identity_fields, finish_auth, identity_fields
+    from roost.core.auth.mfa import record_of_mfa
 
     mfa_id = info.query.get("mfaId") or body.get("mfaId") or ""
     if not isinstance(mfa_id, str):
         raise BadRequest("Failed to read MFA Id.")
     if mfa_id:
         code = _code(body)
-        record = await _record_from_mfa(app, coll, mfa_id)
+        record = await record_of_mfa(app, coll, mfa_id)
     else:
         opts = options(coll)
         if not opts.get("enabled"):
             raise Forbidden("The collection is not configured to allow TOTP authentication.")
         identity, code = strings(body, "identity", "code")
         check({"identity": required(identity) or length(identity, 1, 255), "code": required(code) or length(code, 1, 64)})
-        fields = list(opts.get("identityFields") or (coll.options.get("passwordAuth") or {}).get("identityFields") or ["email"])
-        found = None
-        for name in fields:
-            if coll.get_field(name) is not None:
-                found = await _find_by_identity(app, coll, name, identity)
-                if found is not None:
-                    break
+        found = await find_by_identity_fields(app, coll, identity_fields(coll, opts), identity)
         if found is None:
             raise _invalid()
         record = found
