@@ -48,6 +48,9 @@ COLLECTION_TAGS: dict[tuple[str, str], tuple[str, ...]] = {
     ("POST", _C + "/auth-with-oauth2"): ("authWithOAuth2", "auth"),
     ("POST", _C + "/request-otp"): ("requestOTP",),
     ("POST", _C + "/auth-with-otp"): ("authWithOTP", "auth"),
+    # Roost's passkeys
+    ("POST", _C + "/request-passkey-options"): ("requestPasskeyOptions",),
+    ("POST", _C + "/auth-with-passkey"): ("authWithPasskey", "auth"),
     ("POST", _C + "/request-password-reset"): ("requestPasswordReset",),
     ("POST", _C + "/confirm-password-reset"): ("confirmPasswordReset",),
     ("POST", _C + "/request-verification"): ("requestVerification",),

@@ -15,6 +15,7 @@ from roost.apis import auth, batch, collections, files, health, oauth2, realtime
 from roost.apis.auth_mail import routes as auth_mail_routes
 from roost.apis.errors import error_response, json_error
 from roost.apis.middleware import EdgeMiddleware
+from roost.apis.passkeys import routes as passkey_routes
 from roost.apis.totp import routes as totp_routes
 from roost.core.app import App
 from roost.core.errors import RoostError
@@ -67,6 +68,7 @@ def build_asgi(app: App, *, manage_lifespan: bool = True) -> EdgeMiddleware:
         *auth.routes,
         *auth_mail_routes,
         *totp_routes,
+        *passkey_routes,
         *batch.routes,
         *settings.routes,
         *files.routes,

@@ -149,6 +149,29 @@ def totp_collection() -> dict[str, Any]:
 TOTP_MIGRATION = "2_totps"
 
 
+def passkey_collection() -> dict[str, Any]:
+    """``_passkeys``: WebAuthn credentials, several per auth record (Roost addition); superusers only."""
+    data = _owned_collection(
+        "_passkeys",
+        [text_field("credentialId"),
+         text_field("publicKey", hidden=True),
+         {"type": "number", "name": "signCount", "system": True, "onlyInt": True, "min": 0},
+         text_field("name", required=False),
+         text_field("aaguid", required=False),
+         text_field("deviceType", required=False),
+         {"type": "bool", "name": "backedUp", "system": True},
+         {"type": "json", "name": "transports", "system": True},
+         {"type": "date", "name": "lastUsed", "system": True}],
+        ["CREATE UNIQUE INDEX `idx_passkeys_collectionRef_credentialId` ON `_passkeys` (collectionRef, credentialId)",
+         "CREATE INDEX `idx_passkeys_collectionRef_recordRef` ON `_passkeys` (collectionRef, recordRef)"], False,
+    )  # fmt: skip
+    data.update(listRule=None, viewRule=None, deleteRule=None)
+    return data
+
+
+PASSKEY_MIGRATION = "3_passkeys"
+
+
 def initial_collections() -> list[dict[str, Any]]:
     """Collections created on a fresh data dir, in creation order."""
     su_id = default_collection_id(AUTH, "_superusers")
