@@ -248,3 +248,18 @@ async def test_mfa_with_passkeys(api: Api) -> None:
     mfa = (await api.call("POST", U + "auth-with-password", json=login)).json()["mfaId"]
     wrong = await api.call("POST", U + "auth-with-passkey", json={"credential": other.get(await login_options(api)), "mfaId": mfa})
     assert wrong.status_code == 400
+
+
+async def test_passkey_logins_carry_the_auth_rate_limit_tag(api: Api) -> None:
+    await enable(api)
+    _, token = await user_with_token(api, "p13@example.com")
+    device = SoftAuthenticator(ORIGIN)
+    await register(api, token, device)
+    rules = [{"label": "users:auth", "audience": "", "duration": 60, "maxRequests": 1},
+             {"label": "*:requestPasskeyOptions", "audience": "", "duration": 60, "maxRequests": 2}]  # fmt: skip
+    res = await api.su("PATCH", "/api/settings", json={"rateLimits": {"enabled": True, "rules": rules}})
+    assert res.status_code == 200, res.text
+    assert (await passkey_login(api, device)).status_code == 200
+    limited = await api.call("POST", U + "auth-with-passkey", json={"credential": device.get(await login_options(api))})
+    assert limited.status_code == 429
+    assert (await api.call("POST", U + "request-passkey-options", json={})).status_code == 429
