@@ -31,7 +31,8 @@ def install(hub: RealtimeHub) -> None:
 
     async def subscribe_op(args: dict[str, Any]) -> dict[str, Any]:
         auth, coll = await _load_auth(hub.app, args.get("auth"))
-        topics = [str(key) for key in args.get("topics") or []]
+        raw = args.get("topics")
+        topics = [str(key) for key in raw] if isinstance(raw, list) else []
         try:
             subscribe_here(hub, str(args.get("client", "")), topics, auth, coll)
         except RoostError as exc:

@@ -14,6 +14,8 @@ import httpx
 import pytest
 
 from roost.core.app import App
+from roost.core.auth import tokens
+from roost.core.auth.forms import find_by_email
 from roost.core.auth.oauth2_redirect import deliver_redirect
 from roost.core.realtime import Client, new_client_id
 from tests.conftest import PG_URL, Api, _pg_available, skip_or_fail
@@ -22,12 +24,22 @@ REDIS_URL = "redis://127.0.0.1:6379/0"
 Pair = tuple[Api, Api]
 
 
+async def _token(app: App, collection: str, email: str) -> str:
+    # issued directly rather than through auth-with-password, whose Redis-backed throttle is
+    # not what these tests are about
+    coll = app.collections.get(collection)
+    assert coll is not None
+    record = await find_by_email(app, coll, email)
+    assert record is not None
+    return tokens.issue(coll, record)
+
+
 async def _api(app: App) -> Api:
     from roost.apis.router import build_asgi
 
     transport = httpx.ASGITransport(app=build_asgi(app, manage_lifespan=False))
     api = Api(httpx.AsyncClient(transport=transport, base_url="http://roost.test"), app)
-    api.su_token = await api.login("_superusers", "su@example.com", "password123")
+    api.su_token = await _token(app, "_superusers", "su@example.com")
     return api
 
 
@@ -80,7 +92,7 @@ async def _events(api: Api, client: Client) -> list[tuple[str, bytes]]:
 async def test_a_subscribe_sent_to_another_instance_binds_auth_and_delivers(pair: Pair) -> None:
     a, b = pair
     await _setup(a, b)
-    ann = await b.login("users", "ann@example.com", "password123")
+    ann = await _token(b.app, "users", "ann@example.com")
     client = a.app.realtime.connect("10.0.0.1")
     res = await b.call("POST", "/api/realtime", token=ann, json={"clientId": client.id, "subscriptions": ["notes/*"]})
     assert res.status_code == 204, res.text
@@ -96,8 +108,8 @@ async def test_a_subscribe_sent_to_another_instance_binds_auth_and_delivers(pair
 async def test_a_forwarded_subscribe_answers_as_a_local_one_would(pair: Pair) -> None:
     a, b = pair
     await _setup(a, b)
-    ann = await b.login("users", "ann@example.com", "password123")
-    bob = await b.login("users", "bob@example.com", "password123")
+    ann = await _token(b.app, "users", "ann@example.com")
+    bob = await _token(b.app, "users", "bob@example.com")
     client = a.app.realtime.connect()
     body = {"clientId": client.id, "subscriptions": ["notes/*"]}
     assert (await b.call("POST", "/api/realtime", token=ann, json=body)).status_code == 204
@@ -140,3 +152,16 @@ async def test_client_ids_keep_the_sdk_form_and_name_their_instance(api: Api) ->
     hub.control.timeout = 0.2  # on PostgreSQL the broker is LISTEN/NOTIFY, so it asks first
     res = await api.call("POST", "/api/realtime", json={"clientId": new_client_id("Zz000000"), "subscriptions": []})
     assert res.status_code == 404
+
+
+async def test_the_control_channel_survives_malformed_messages(pair: Pair) -> None:
+    a, b = pair
+    owner, asker = a.app.realtime, b.app.realtime
+    channel = owner.control.channel(owner.node)
+    for junk in (b"not json", b"[1]", b'{"k":"ask","op":"subscribe","ref":"r","from":"x","args":"no"}'):
+        await b.app.cluster.broker.publish(channel, junk)
+    asker.control.timeout = 0.2
+    assert await asker.control.ask(owner.node, "no-such-operation", {}) is None
+    client = owner.connect()
+    res = await b.call("POST", "/api/realtime", json={"clientId": client.id, "subscriptions": ["notes"]})
+    assert res.status_code == 204 and list(client.subscriptions) == ["notes"]
