@@ -191,17 +191,6 @@ def _terminate(processes: list[subprocess.Popen[bytes]]) -> None:
             process.wait(timeout=10)
 
 
-def _caddy_chain(upstreams: list[str], depth: int) -> str:
-    """``reverse_proxy a`` that, on 404, tries ``b``, then ``c``, ... (Caddy has no status retry)."""
-    pad = "\t" * depth
-    first, rest = upstreams[0], upstreams[1:]
-    if not rest:
-        return f"{pad}reverse_proxy {first}"
-    inner = _caddy_chain(rest, depth + 2)
-    return (f"{pad}reverse_proxy {first} {{\n{pad}\t@missing status 404\n"
-            f"{pad}\thandle_response @missing {{\n{inner}\n{pad}\t}}\n{pad}}}")
-
-
 def _start_proxy(proxy: str, state_dir: Path, port: int, upstreams: list[str]) -> subprocess.Popen[bytes]:
     binary = proxy_binary(proxy)
     run_dir = str(state_dir)
@@ -215,8 +204,7 @@ def _start_proxy(proxy: str, state_dir: Path, port: int, upstreams: list[str]) -
     elif proxy == "caddy":
         conf = state_dir / "Caddyfile"
         conf.write_text(render("Caddyfile.template", {"RUN_DIR": run_dir, "LISTEN_PORT": str(port),
-                                                      "UPSTREAMS": " ".join(upstreams),
-                                                      "SUBSCRIBE_CHAIN": _caddy_chain(upstreams, 2)}))
+                                                      "UPSTREAMS": " ".join(upstreams)}))
         command = [binary, "run", "--config", str(conf), "--adapter", "caddyfile"]
     else:
         members = "\n".join(f"    BalancerMember http://{u} connectiontimeout=2 retry=5 flushpackets=on upgrade=websocket" for u in upstreams)

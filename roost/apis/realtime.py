@@ -15,6 +15,7 @@ from starlette.types import Receive, Scope, Send
 from roost.apis.picker import pick_fields
 from roost.apis.realtime_ws import websocket_endpoint
 from roost.apis.request import app_of, read_body, request_info
+from roost.core import realtime_routing
 from roost.core.errors import BadRequest
 from roost.core.realtime import Client, RealtimeHub
 from roost.core.realtime_topics import validate_subscribe_body
@@ -105,11 +106,8 @@ async def set_subscriptions(request: Request) -> Response:
     except BadRequest:
         body = {}
     client_id, topics = validate_subscribe_body(body)
-    hub = hub_for(request)
-    client = hub.get(client_id)
     info = await request_info(request)
-    hub.bind_auth(client, info.auth, info.auth_collection)
-    hub.set_subscriptions(client, topics)
+    await realtime_routing.subscribe(hub_for(request), client_id, topics, info.auth, info.auth_collection)
     return Response(status_code=204)
 
 

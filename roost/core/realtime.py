@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import logging
 import secrets
-import string
 import time
 from collections import deque
 from collections.abc import Callable
@@ -23,6 +22,7 @@ import orjson
 from roost.core.collections import Collection
 from roost.core.errors import Forbidden, NotFound
 from roost.core.events import RecordEvent
+from roost.core.realtime_control import CLIENT_ID_LENGTH, NODE_LENGTH, ControlChannel, random_text
 from roost.core.realtime_topics import Subscription, parse_subscription
 from roost.tools.broker import Broker
 
@@ -30,7 +30,6 @@ if TYPE_CHECKING:
     from roost.core.app import App
 
 log = logging.getLogger("roost.realtime")
-CLIENT_ID_ALPHABET = string.ascii_letters + string.digits
 AUTH_MISMATCH = "The current and the previous request authorization don't match."
 MISSING_CLIENT = "Missing or invalid client id."
 #: the item that tells a transport to end the stream
@@ -118,8 +117,9 @@ class Client:
         return (self.auth_collection.id, str(self.auth.get("id", "")))
 
 
-def new_client_id() -> str:
-    return "".join(secrets.choice(CLIENT_ID_ALPHABET) for _ in range(40))
+def new_client_id(node: str = "") -> str:
+    """40 letters and digits, as the SDKs know them; the first ones name the owning process."""
+    return node + random_text(CLIENT_ID_LENGTH - len(node))
 
 
 class RealtimeHub:
@@ -137,6 +137,9 @@ class RealtimeHub:
         #: WebSocket heartbeat interval
         self.heartbeat = 30.0
         self.records_channel = f"{channel_prefix}.records"
+        #: starts every client id of this process, so other processes can route requests here
+        self.node = random_text(NODE_LENGTH)
+        self.control = ControlChannel(broker, channel_prefix, self.node)
         self.clients: dict[str, Client] = {}
         self.field_picker: Callable[[Any, str], Any] | None = None
         self.dropped = 0
@@ -157,6 +160,7 @@ class RealtimeHub:
             return
         self._events = asyncio.Queue()
         self._unsubscribe = await self.broker.subscribe(self.records_channel, self._on_message)
+        await self.control.start()
         self._worker = asyncio.create_task(self._dispatch_loop())
         self._outgoing = asyncio.Queue()
         self._sender = asyncio.create_task(self._send_loop())
@@ -168,6 +172,7 @@ class RealtimeHub:
         self.close_all("shutdown")
         self.app.on_record_after_commit.remove(self.publish_record_event)
         await self._flush_outgoing()
+        await self.control.close()
         if self._unsubscribe is not None:
             await self._unsubscribe()
             self._unsubscribe = None
@@ -188,7 +193,7 @@ class RealtimeHub:
 
     # ----- clients ----------------------------------------------------------------------------
     def connect(self, ip: str = "") -> Client:
-        client = Client(new_client_id(), ip, self.queue_size)
+        client = Client(new_client_id(self.node), ip, self.queue_size)
         self.clients[client.id] = client
         if self.closing:
             client.close("shutdown")

@@ -16,6 +16,7 @@ import secrets
 import signal
 from typing import TYPE_CHECKING, Any
 
+from roost.core import realtime_routing
 from roost.core.realtime import RealtimeHub
 from roost.tools.broker import Broker, create_broker
 
@@ -50,6 +51,7 @@ class Cluster:
         self.broker = broker or create_broker(broker_url_for(app))
         prefix = channel_prefix(app)
         self.realtime = RealtimeHub(app, self.broker, channel_prefix=prefix)
+        realtime_routing.install(self.realtime)
         self.collections_channel = f"{prefix}.collections"
         self.node_id = secrets.token_hex(8)
         self._unsubscribe: Any = None

@@ -138,17 +138,7 @@ async def _sse(url: str, frames: list[str], ready: asyncio.Future[str]) -> None:
                     frames.append(lines["data"])
 
 
-def test_an_sse_subscriber_behind_the_proxy_gets_writes_from_every_instance(
-    cluster: Any, request: pytest.FixtureRequest
-) -> None:
-    if cluster.proxy == "apache":
-        # Apache cannot re-send a request to another member on a 404, so the SDK's subscribe POST
-        # lands on an instance that does not hold the stream; see docs/scaling.md.
-        request.applymarker(pytest.mark.xfail(strict=True, reason="Apache: no status-based retry"))
-    if cluster.proxy == "caddy":
-        # Caddy's 404 chain does not resend the consumed body to the next hop (502) unless the
-        # stream happens to be on the first instance of the chain; see docs/scaling.md.
-        request.applymarker(pytest.mark.xfail(strict=False, reason="Caddy: 404 chain loses the body"))
+def test_an_sse_subscriber_behind_the_proxy_gets_writes_from_every_instance(cluster: Any) -> None:
     token = _token(cluster.proxy_url)
     _create_collection(cluster.proxy_url, token, "px_live")
     time.sleep(0.5)
@@ -160,7 +150,7 @@ def test_an_sse_subscriber_behind_the_proxy_gets_writes_from_every_instance(
         client_id = await asyncio.wait_for(ready, 10)
         async with httpx.AsyncClient(timeout=10) as http:
             # several subscribe calls: round robin sends them to every instance in turn, and the
-            # proxy must find the one that holds the stream each time
+            # ones that do not hold the stream forward them to the one that does
             for _ in range(len(cluster.instances)):
                 res = await http.post(f"{cluster.proxy_url}/api/realtime",
                                       json={"clientId": client_id, "subscriptions": ["px_live/*"]})

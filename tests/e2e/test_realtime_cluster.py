@@ -8,9 +8,7 @@ also proves that collection changes travel through the broker.
 from __future__ import annotations
 
 import asyncio
-import os
 import socket
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,59 +17,14 @@ from typing import Any
 import httpx
 import pytest
 
-from .servers import (
-    PG_URL,
-    SUPERUSER_EMAIL,
-    SUPERUSER_PASSWORD,
-    LiveServer,
-    ServiceUnavailable,
-    _pg_schema,
-    _run_checked,
-    _subprocess_env,
-    _wait_healthy,
-    free_port,
-    roost_kind,
-)
-
-REDIS_URL = os.environ.get("ROOST_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+from .pairs import BROKERS, instance_pair
+from .servers import LiveServer
 
 
-def _redis_reachable() -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", 6379), timeout=2) as sock:
-            sock.sendall(b"PING\r\n")
-            return sock.recv(16).startswith(b"+PONG")
-    except OSError:
-        return False
-
-
-@pytest.fixture(params=["redis", "listen-notify"])
+@pytest.fixture(params=BROKERS)
 def pair(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[LiveServer, LiveServer]]:
-    from .conftest import skip_unavailable
-
-    if request.param == "redis" and not _redis_reachable():
-        skip_unavailable("Redis not reachable at 127.0.0.1:6379")
-    try:
-        schema, drop = _pg_schema()
-    except ServiceUnavailable as exc:
-        skip_unavailable(str(exc))
-    env = _subprocess_env() | {"ROOST_DB_URL": PG_URL, "ROOST_DB_SCHEMA": schema}
-    if request.param == "redis":
-        env["ROOST_REDIS_URL"] = REDIS_URL
-    kind = roost_kind()
-    _run_checked(kind.upsert_superuser(tmp_path, SUPERUSER_EMAIL, SUPERUSER_PASSWORD), tmp_path, env)
-    servers = []
-    for name in ("a", "b"):
-        port = free_port()
-        log = (tmp_path / f"{name}.log").open("ab")
-        process = subprocess.Popen(kind.serve(tmp_path / name, port), cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT)
-        live = LiveServer("roost-pg", f"http://127.0.0.1:{port}", tmp_path / name, process, tmp_path / f"{name}.log")
-        servers.append(live)
-        assert _wait_healthy(live), live.log_tail()
-    yield servers[0], servers[1]
-    for live in servers:
-        live.stop()
-    drop()
+    with instance_pair(tmp_path, request.param) as servers:
+        yield servers
 
 
 async def _sse(base_url: str, frames: list[tuple[float, str, str]], ready: asyncio.Future[str]) -> None:
@@ -88,11 +41,14 @@ async def _sse(base_url: str, frames: list[tuple[float, str, str]], ready: async
                     frames.append((time.monotonic(), lines["event"], lines["data"]))
 
 
-async def _subscribe(base_url: str, topics: list[str], frames: list[Any], token: str = "") -> asyncio.Task[None]:
+async def _subscribe(
+    base_url: str, topics: list[str], frames: list[Any], token: str = "", via: str = ""
+) -> asyncio.Task[None]:
+    """Open a stream on ``base_url`` and send the subscribe POST to ``via`` (default: the same)."""
     ready: asyncio.Future[str] = asyncio.get_running_loop().create_future()
     task = asyncio.create_task(_sse(base_url, frames, ready))
     client_id = await asyncio.wait_for(ready, 10)
-    async with httpx.AsyncClient(base_url=base_url, headers={"Authorization": token} if token else {}) as http:
+    async with httpx.AsyncClient(base_url=via or base_url, headers={"Authorization": token} if token else {}) as http:
         res = await http.post("/api/realtime", json={"clientId": client_id, "subscriptions": topics})
         assert res.status_code == 204, res.text
     return task
@@ -124,6 +80,35 @@ def test_a_write_on_one_instance_reaches_a_subscriber_on_another(pair: tuple[Liv
     delay, name, data = frames[0]
     assert name == "cluster_items/*" and '"n":7' in data and '"action":"create"' in data
     assert delay < 2.0
+
+
+def test_a_subscribe_sent_to_the_instance_without_the_stream_still_subscribes(
+    pair: tuple[LiveServer, LiveServer],
+) -> None:
+    a, b = pair
+    token = a.superuser_token()
+
+    async def scenario() -> list[Any]:
+        async with httpx.AsyncClient(headers={"Authorization": token}) as http:
+            res = await http.post(f"{a.base_url}/api/collections", json={
+                "name": "routed_items", "listRule": "@request.auth.id != ''", "fields": [{"name": "n", "type": "number"}]
+            })  # fmt: skip
+            assert res.status_code == 200, res.text
+            await asyncio.sleep(0.5)  # B reloads its collection cache from the broker's signal
+            frames: list[Any] = []
+            task = await _subscribe(a.base_url, ["routed_items/*"], frames, token=token, via=b.base_url)
+            for n, instance in enumerate((a, b)):
+                res = await http.post(f"{instance.base_url}/api/collections/routed_items/records", json={"n": n})
+                assert res.status_code == 200, res.text
+            deadline = time.monotonic() + 10
+            while len(frames) < 2 and time.monotonic() < deadline:
+                await asyncio.sleep(0.01)
+            task.cancel()
+            return frames
+
+    frames = asyncio.run(scenario())
+    assert [name for _, name, _ in frames] == ["routed_items/*", "routed_items/*"]
+    assert sorted('"n":1' in data for _, _, data in frames) == [False, True]  # A's and B's write
 
 
 def test_a_stalled_subscriber_does_not_delay_the_others(fresh_server: Any) -> None:

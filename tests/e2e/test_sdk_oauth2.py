@@ -4,11 +4,13 @@ as the generic ``oidc`` provider: the manual code flow and the all-in-one realti
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from tests.oauth_provider import ProviderServer
 
+from .pairs import instance_pair
 from .sdk import SdkDriver, code, js, step, superuser_login
 from .servers import LiveServer
 
@@ -96,3 +98,28 @@ def test_all_in_one_realtime_flow(server: LiveServer, sdk: SdkDriver, idp: Provi
     assert run["login"].ok, (run["login"].response, run["login"].value)
     assert run["login"].value["record"]["email"] == f"popup-{server.kind}@example.com"
     assert run["store"].value == f"popup-{server.kind}@example.com"
+
+
+def test_all_in_one_flow_when_the_redirect_lands_on_another_instance(
+    sdk: SdkDriver, idp: ProviderServer, tmp_path: Path
+) -> None:
+    """Behind a load balancer the provider's redirect may reach B while the SDK's stream is on A."""
+    provider = idp.provider
+    provider.add_user("routed-popup", "routed-popup@example.com")
+    config = provider.oidc_config()
+    with instance_pair(tmp_path, "redis") as (a, b):
+        popup = (
+            "async (url) => { const r = await fetch(url, {redirect: 'manual'});"
+            f" const back = r.headers.get('location').replace({js(a.base_url)}, {js(b.base_url)});"
+            " if (!back.startsWith(" + js(b.base_url) + ")) throw new Error('redirect not rerouted: ' + back);"
+            " await fetch(back, {redirect: 'manual'}); }"
+        )
+        run = sdk.run(a.base_url, [
+            superuser_login(a),
+            step("enable", f"pb.collections.update('users', {{oauth2: {{enabled: true, providers: [{js(config)}]}}}})"),
+            code("wait for B", "await new Promise(r => setTimeout(r, 500)); return true;"),
+            step("login", f"client('popup').collection('users').authWithOAuth2({{provider: 'oidc', urlCallback: {popup}}})"),
+        ])  # fmt: skip
+    assert run["enable"].ok, run["enable"].response
+    assert run["login"].ok, (run["login"].response, run["login"].value)
+    assert run["login"].value["record"]["email"] == "routed-popup@example.com"

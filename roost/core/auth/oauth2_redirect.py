@@ -2,8 +2,8 @@
 
 The SDK subscribes a realtime client to ``@oauth2`` and sends the provider that client's id as
 ``state``. The callback hands ``{state, code, error?}`` to that client through the app's
-redirect sink (registered by the realtime layer with :func:`oauth2_runtime.set_redirect_sink`)
-and tells the browser whether it worked.
+redirect sink (by default the realtime hub, which forwards to the process holding the client
+when the load balancer sent the callback elsewhere) and tells the browser whether it worked.
 """
 
 from __future__ import annotations
@@ -44,19 +44,13 @@ async def deliver_redirect(app: App, data: dict[str, Any], ip: str) -> bool:
 
 
 async def realtime_sink(app: App, client_id: str, message: dict[str, str], ip: str) -> bool:
-    """Deliver to a client of this process's realtime hub: it must hold an ``@oauth2``
-    subscription and, as a guard against guessing client ids, connect from the same IP."""
-    hub: Any = getattr(app, "realtime", None)
-    clients = getattr(hub, "clients", None)
-    client = clients.get(client_id) if isinstance(clients, dict) else None
-    if client is None or client.closed:
-        return False
-    keys = [key for key, sub in client.subscriptions.items() if sub.topic == TOPIC]
-    if not keys or (client.ip and ip and client.ip != ip):
-        return False
-    client.send(TOPIC, orjson.dumps(message))
-    hub.remove_subscriptions(client, keys)
-    return True
+    """Deliver to the realtime client, in this process or the one that holds it: the client
+    must hold an ``@oauth2`` subscription and, as a guard against guessing client ids, have
+    connected from the same IP."""
+    from roost.core.realtime_routing import deliver_once
+
+    hub = getattr(app, "realtime", None)
+    return hub is not None and await deliver_once(hub, client_id, TOPIC, message, ip)
 
 
 def _remember_apple_name(app: App, code: str, raw: str) -> None:

@@ -1,0 +1,125 @@
+"""Acting on a realtime client wherever it is held: here, or in the process named by its id.
+
+Behind a load balancer without sticky sessions, an SSE subscribe POST or an OAuth2 redirect can
+reach a process that does not hold the stream. These functions then ask the owner through the
+control channel (``realtime_control.py``) and give the caller exactly the outcome a local call
+would have: the same errors (404 unknown client, 403 changed auth) and the same results.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from roost.core.collections import Collection
+from roost.core.errors import BadRequest, Forbidden, InternalError, NotFound, RoostError
+from roost.core.realtime import MISSING_CLIENT, RealtimeHub
+from roost.core.realtime_control import owner_of
+
+if TYPE_CHECKING:
+    from roost.core.app import App
+
+SUBSCRIBE = "subscribe"
+DELIVER_ONCE = "deliver-once"
+#: errors an owner may answer with, by kind; anything else becomes an internal error
+ERRORS: dict[str, type[RoostError]] = {cls.kind: cls for cls in (BadRequest, Forbidden, NotFound)}
+
+
+def install(hub: RealtimeHub) -> None:
+    """Let other processes run these operations on ``hub``'s clients."""
+
+    async def subscribe_op(args: dict[str, Any]) -> dict[str, Any]:
+        auth, coll = await _load_auth(hub.app, args.get("auth"))
+        raw = args.get("topics")
+        topics = [str(key) for key in raw] if isinstance(raw, list) else []
+        try:
+            subscribe_here(hub, str(args.get("client", "")), topics, auth, coll)
+        except RoostError as exc:
+            return {"error": exc.kind, "message": exc.message}
+        return {}
+
+    async def deliver_once_op(args: dict[str, Any]) -> dict[str, Any]:
+        client_id, topic, ip = (str(args.get(name, "")) for name in ("client", "topic", "ip"))
+        data = args.get("data")
+        if not isinstance(data, dict):
+            return {"ok": False}
+        return {"ok": deliver_once_here(hub, client_id, topic, data, ip)}
+
+    hub.control.register(SUBSCRIBE, subscribe_op)
+    hub.control.register(DELIVER_ONCE, deliver_once_op)
+
+
+def remote_owner(hub: RealtimeHub, client_id: str) -> str:
+    """The node tag of the other process holding ``client_id`` ('' when it is local or unreachable)."""
+    if client_id in hub.clients or not hub.control.enabled:
+        return ""
+    owner = owner_of(client_id)
+    return owner if owner != hub.node else ""
+
+
+async def subscribe(
+    hub: RealtimeHub, client_id: str, topics: list[str], auth: dict[str, Any] | None, coll: Collection | None
+) -> None:
+    """Replace every subscription of ``client_id`` and bind the caller's (verified) auth.
+
+    Raises:
+        NotFound: no process holds the client.
+        Forbidden: the client is bound to another auth.
+    """
+    owner = remote_owner(hub, client_id)
+    if not owner:
+        subscribe_here(hub, client_id, topics, auth, coll)
+        return
+    # the owner reloads the auth record by id: the token was verified here, and the database is shared
+    identity = None if auth is None or coll is None else [coll.id, str(auth.get("id", ""))]
+    result = await hub.control.ask(owner, SUBSCRIBE, {"client": client_id, "topics": topics, "auth": identity})
+    if result is None:
+        raise NotFound(MISSING_CLIENT)
+    if result.get("error"):
+        raise ERRORS.get(str(result["error"]), InternalError)(str(result.get("message") or "") or None)
+
+
+def subscribe_here(
+    hub: RealtimeHub, client_id: str, topics: list[str], auth: dict[str, Any] | None, coll: Collection | None
+) -> None:
+    client = hub.get(client_id)
+    hub.bind_auth(client, auth, coll)
+    hub.set_subscriptions(client, topics)
+
+
+async def deliver_once(hub: RealtimeHub, client_id: str, topic: str, data: dict[str, Any], ip: str) -> bool:
+    """Send ``data`` to the client's ``topic`` subscription, then drop that subscription.
+
+    False when no process holds such a subscription for ``client_id`` opened from ``ip`` (a
+    guard against guessed client ids; an empty ``ip`` on either side is not compared).
+    """
+    owner = remote_owner(hub, client_id)
+    if not owner:
+        return deliver_once_here(hub, client_id, topic, data, ip)
+    result = await hub.control.ask(owner, DELIVER_ONCE, {"client": client_id, "topic": topic, "data": data, "ip": ip})
+    return bool(result and result.get("ok"))
+
+
+def deliver_once_here(hub: RealtimeHub, client_id: str, topic: str, data: dict[str, Any], ip: str) -> bool:
+    client = hub.clients.get(client_id)
+    if client is None or client.closed:
+        return False
+    keys = [key for key, sub in client.subscriptions.items() if sub.topic == topic]
+    if not keys or (client.ip and ip and client.ip != ip):
+        return False
+    client.send(topic, orjson.dumps(data))
+    hub.remove_subscriptions(client, keys)
+    return True
+
+
+async def _load_auth(app: App, identity: Any) -> tuple[dict[str, Any] | None, Collection | None]:
+    from roost.core.records import fetch_record
+
+    if not isinstance(identity, list) or len(identity) != 2:
+        return None, None
+    coll = app.collections.get(str(identity[0]))
+    if coll is None or not coll.is_auth or coll.id != identity[0]:
+        return None, None
+    record = await fetch_record(app, coll, str(identity[1]))
+    return (record, coll) if record is not None else (None, None)
