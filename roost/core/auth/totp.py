@@ -39,7 +39,6 @@ STEP = 30
 #: accepted clock drift, in steps either side of now
 DRIFT = 1
 RECOVERY_CODES = 10
-_ensure_lock = asyncio.Lock()
 
 
 def options(coll: Collection) -> dict[str, Any]:
@@ -53,36 +52,9 @@ def _invalid(code: str = "validation_invalid_totp") -> BadRequest:
 async def ensure_collection(app: App) -> Collection:
     """``_totps``, created through the collection store on first need (migration ``2_totps``)."""
     from roost.core.system_collections import TOTP_MIGRATION, totp_collection
+    from roost.core.system_lazy import ensure_system_collection
 
-    found = app.collections.get(TOTPS)
-    if found is not None:
-        return found
-    async with _ensure_lock:
-        found = app.collections.get(TOTPS)
-        if found is not None:
-            return found
-        data = totp_collection()
-        coll = app.collections.build(data)
-        coll.system = True
-        try:
-            async with app.db.transaction() as conn:
-                await app.collections.save(coll, None, conn)
-                done = await conn.fetch_one('SELECT 1 FROM "_migrations" WHERE "file" = :f', {"f": TOTP_MIGRATION})
-                if done is None:
-                    await conn.execute(
-                        'INSERT INTO "_migrations" ("file", "applied") VALUES (:f, :t)',
-                        {"f": TOTP_MIGRATION, "t": int(time.time() * 1_000_000)},
-                    )
-        except Exception:
-            # another process created it first
-            await app.collections.load()
-            found = app.collections.get(TOTPS)
-            if found is None:
-                raise
-            return found
-        found = app.collections.get(TOTPS)
-        assert found is not None
-        return found
+    return await ensure_system_collection(app, TOTPS, totp_collection, TOTP_MIGRATION)
 
 
 def _seal(app: App, secret: str) -> str:
