@@ -13,7 +13,7 @@ from roost.core.auth import sessions
 from roost.core.auth.session_guard import check_write, origin_of
 from roost.core.events import RequestInfo
 
-COOKIE = "roost_session"
+COOKIE = "__Host-roost_session"
 
 
 def own_origin(request: Request) -> str:

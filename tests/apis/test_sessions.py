@@ -25,12 +25,12 @@ class Browser:
     async def login(self, email: str, password: str = "password123", flag: str = "?session=cookie") -> httpx.Response:
         res = await self.api.call("POST", U + "auth-with-password" + flag, json={"identity": email, "password": password})
         if res.status_code == 200 and flag:
-            self.cookie = res.cookies["roost_session"]
+            self.cookie = res.cookies["__Host-roost_session"]
             self.csrf = res.json()["csrfToken"]
         return res
 
     async def call(self, method: str, url: str, *, origin: str | None = ORIGIN, csrf: bool = True, **kw: Any) -> httpx.Response:
-        headers = {"Cookie": f"roost_session={self.cookie}", **kw.pop("headers", {})}
+        headers = {"Cookie": f"__Host-roost_session={self.cookie}", **kw.pop("headers", {})}
         if origin is not None:
             headers["Origin"] = origin
         if csrf:
@@ -73,7 +73,7 @@ async def test_cookie_login_sets_session_and_no_token(api: Api) -> None:
     assert "token" in via_header.json() and "set-cookie" not in via_header.headers
     res = await api.call("POST", U + "auth-with-password", json={"identity": "s1@example.com", "password": "password123"},
                          headers={"X-Roost-Session": "cookie"})  # fmt: skip
-    assert res.status_code == 200 and "token" not in res.json() and "roost_session" in res.headers["set-cookie"]
+    assert res.status_code == 200 and "token" not in res.json() and "__Host-roost_session" in res.headers["set-cookie"]
 
 
 async def test_cookie_mode_needs_the_collection_option(api: Api) -> None:
@@ -169,7 +169,7 @@ async def test_list_revoke_and_logout(api: Api) -> None:
     assert (await api.su("DELETE", f"/api/sessions?collection=users&record={other['id']}")).status_code == 204
     assert (await intruder.call("GET", "/api/sessions/current", origin=None, csrf=False)).status_code == 401
     logout = await laptop.call("POST", "/api/sessions/logout")
-    assert logout.status_code == 204 and 'roost_session=""' in logout.headers["set-cookie"]
+    assert logout.status_code == 204 and '__Host-roost_session=""' in logout.headers["set-cookie"]
     assert "Max-Age=0" in logout.headers["set-cookie"]
     assert (await laptop.call("GET", "/api/sessions/current", origin=None, csrf=False)).status_code == 401
     assert (await api.app.db.fetch_one('SELECT COUNT(*) AS n FROM "_authSessions"', {}))["n"] == 0

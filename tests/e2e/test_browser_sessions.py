@@ -109,9 +109,9 @@ def app_page(chromium: Any, sites: tuple[PageServer, PageServer], live: LiveServ
 def test_login_and_csrf_protected_write(chromium: Any, sites: tuple[PageServer, PageServer], roost: LiveServer) -> None:
     page = app_page(chromium, sites, roost, "alice@example.com")
     cookies = {c["name"]: c for c in page.context.cookies()}
-    session = cookies["roost_session"]
+    session = cookies["__Host-roost_session"]
     assert (session["httpOnly"], session["secure"], session["sameSite"], session["domain"]) == (True, True, "Lax", "127.0.0.1")
-    assert "roost_session" not in page.evaluate("document.cookie")
+    assert "__Host-roost_session" not in page.evaluate("document.cookie")
     assert page.evaluate("csrf") and "token" not in page.evaluate("login('alice@example.com', 'password123')")["body"]
     assert page.evaluate("write('notes', 'from the app')")["status"] == 200
     page.evaluate("forget()")
@@ -156,6 +156,6 @@ def test_logout_and_revocation(chromium: Any, sites: tuple[PageServer, PageServe
         assert su.delete("/api/sessions", params={"collection": "users", "record": bob_id}).status_code == 204
     assert bob.evaluate("current()")["status"] == 401
     assert phone.evaluate("logout()")["status"] == 204
-    assert "roost_session" not in {c["name"] for c in phone.context.cookies()}
+    assert "__Host-roost_session" not in {c["name"] for c in phone.context.cookies()}
     assert phone.evaluate("current()")["status"] == 401
     assert "revoked laptop" not in titles(roost, "notes")
