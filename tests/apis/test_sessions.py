@@ -83,6 +83,15 @@ async def test_cookie_mode_needs_the_collection_option(api: Api) -> None:
     assert res.status_code == 400
     assert res.json() == {"data": {}, "message": "The collection is not configured to allow cookie sessions.", "status": 400}
     assert "set-cookie" not in res.headers
+    bad = await api.su("PATCH", "/api/collections/users", json={"cookieSessions": {"enabled": "yes", "duration": 5}})
+    assert bad.status_code == 400
+    assert {k: v["code"] for k, v in bad.json()["data"]["cookieSessions"].items()} == {
+        "enabled": "validation_invalid_value", "duration": "validation_invalid_value"}  # fmt: skip
+    assert (await api.su("PATCH", "/api/collections/users", json={"cookieSessions": "on"})).status_code == 400
+    ok = await api.su("PATCH", "/api/collections/users", json={"cookieSessions": {"enabled": True, "duration": 3600}})
+    assert ok.json()["cookieSessions"] == {"enabled": True, "duration": 3600}
+    res = await Browser(api).login("s2@example.com")
+    assert res.status_code == 200 and "Max-Age=3600" in res.headers["set-cookie"]
 
 
 async def test_writes_need_csrf_token_and_trusted_origin(api: Api) -> None:

@@ -13,12 +13,12 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 from roost.core.auth import tokens
 from roost.core.auth.forms import system_info
 from roost.core.collections import Collection
-from roost.core.errors import BadRequest, NotFound
+from roost.core.errors import BadRequest, FieldError, NotFound
 from roost.core.events import RequestInfo
 from roost.core.fields.date import format_datetime, parse_datetime
 from roost.core.record_io import Record, codec_for
@@ -30,6 +30,9 @@ SESSIONS = "_authSessions"
 #: the collection option block: {"enabled": bool, "duration": seconds}
 OPTION = "cookieSessions"
 DEFAULT_DURATION = 14 * 86400
+MIN_DURATION = 60
+#: browsers cap a cookie's lifetime at 400 days
+MAX_DURATION = 400 * 86400
 #: lastSeen is written at most this often per session, so cookie auth stays a read
 TOUCH_INTERVAL = 60
 _USER_AGENT_MAX = 500
@@ -49,7 +52,29 @@ def options(coll: Collection) -> dict[str, Any]:
 
 
 def duration(coll: Collection) -> int:
-    return int(options(coll).get("duration") or DEFAULT_DURATION)
+    value = options(coll).get("duration")
+    return value if _valid_duration(value) else DEFAULT_DURATION
+
+
+def _valid_duration(value: object) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool) and MIN_DURATION <= value <= MAX_DURATION
+
+
+def option_errors(options: dict[str, Any]) -> dict[str, Any]:
+    """Collection validation of the ``cookieSessions`` block."""
+    block = options.get(OPTION)
+    if block is None:
+        return {}
+    if not isinstance(block, dict):
+        return {OPTION: FieldError("validation_invalid_value", "Must be an object.")}
+    errors: dict[str, Any] = {}
+    if not isinstance(block.get("enabled", False), bool):
+        errors["enabled"] = FieldError("validation_invalid_value", "Must be a boolean.")
+    if "duration" in block and not _valid_duration(block["duration"]):
+        errors["duration"] = FieldError(
+            "validation_invalid_value", f"Must be a whole number of seconds from {MIN_DURATION} to {MAX_DURATION}."
+        )
+    return {OPTION: errors} if errors else {}
 
 
 def wants_cookie(info: RequestInfo) -> bool:
