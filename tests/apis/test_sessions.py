@@ -8,7 +8,13 @@ from typing import Any
 import httpx
 
 from tests.apis.test_mail_flows import U, make_user
+from tests.apis.test_oauth2_api import REDIRECT, authorize, idp, idp_server, provider_entry
+from tests.apis.test_oauth2_api import enable as oauth2_enable
+from tests.apis.test_otp_mfa import enable, otp_code
 from tests.conftest import Api
+from tests.oauth_provider import LocalProvider
+
+__all__ = ["idp", "idp_server"]  # fixtures shared with the OAuth2 tests
 
 ORIGIN = "http://roost.test"
 NOTES = "/api/collections/notes/records"
@@ -205,3 +211,30 @@ async def test_password_change_and_expiry_end_sessions(api: Api) -> None:
         await conn.execute('UPDATE "_authSessions" SET "expires" = :e', {"e": "2000-01-01 00:00:00.000Z"})
     assert (await fresh.call("GET", "/api/sessions/current", origin=None, csrf=False)).status_code == 401
     assert (await api.app.db.fetch_one('SELECT COUNT(*) AS n FROM "_authSessions"', {}))["n"] == 0
+
+
+async def test_mfa_with_otp_ends_in_a_cookie(mail_api: Api, mail_sink: Any) -> None:
+    await enable(mail_api, otp={"enabled": True}, mfa={"enabled": True}, cookieSessions={"enabled": True})
+    await make_user(mail_api, "s8@example.com")
+    first = await Browser(mail_api).login("s8@example.com")
+    assert first.status_code == 401 and "set-cookie" not in first.headers
+    otp_id, code = await otp_code(mail_api, mail_sink, "s8@example.com")
+    done = await mail_api.call("POST", U + f"auth-with-otp?mfaId={first.json()['mfaId']}&session=cookie",
+                               json={"otpId": otp_id, "password": code})  # fmt: skip
+    assert done.status_code == 200, done.text
+    assert "token" not in done.json() and done.json()["csrfToken"] and "__Host-roost_session=" in done.headers["set-cookie"]
+
+
+async def test_oauth2_login_ends_in_a_cookie(api: Api, idp: LocalProvider) -> None:
+    await oauth2_enable(api, idp)
+    await enable(api, cookieSessions={"enabled": True})
+    idp.add_user("u-s", "oauth@example.com")
+    entry = await provider_entry(api)
+    body = {"provider": "oidc", "code": await authorize(entry), "redirectURL": REDIRECT, "codeVerifier": entry["codeVerifier"]}
+    res = await api.call("POST", U + "auth-with-oauth2", json=body, headers={"X-Roost-Session": "cookie"})
+    assert res.status_code == 200, res.text
+    assert set(res.json()) == {"record", "meta", "csrfToken"} and res.json()["meta"]["isNew"] is True
+    browser = Browser(api)
+    browser.cookie, browser.csrf = res.cookies["__Host-roost_session"], res.json()["csrfToken"]
+    current = await browser.call("GET", "/api/sessions/current", origin=None, csrf=False)
+    assert current.json()["record"]["email"] == "oauth@example.com"
