@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 
+from roost.core.auth.cleanup import delete_expired
 from tests.apis.test_mail_flows import U, make_user
 from tests.apis.test_oauth2_api import REDIRECT, authorize, idp, idp_server, provider_entry
 from tests.apis.test_oauth2_api import enable as oauth2_enable
@@ -205,11 +206,14 @@ async def test_password_change_and_expiry_end_sessions(api: Api) -> None:
     for session in (browser, second):
         assert (await session.call("GET", "/api/sessions/current", origin=None, csrf=False)).status_code == 401
     assert (await api.call("POST", U + "auth-refresh", token=token)).status_code == 401
-    fresh = Browser(api)
+    fresh, idle = Browser(api), Browser(api)
     await fresh.login("s7@example.com", "password456")
+    await idle.login("s7@example.com", "password456")
     async with api.app.db.transaction() as conn:
         await conn.execute('UPDATE "_authSessions" SET "expires" = :e', {"e": "2000-01-01 00:00:00.000Z"})
     assert (await fresh.call("GET", "/api/sessions/current", origin=None, csrf=False)).status_code == 401
+    # the periodic cleanup removes expired sessions nobody presents any more
+    assert await delete_expired(api.app) == 1
     assert (await api.app.db.fetch_one('SELECT COUNT(*) AS n FROM "_authSessions"', {}))["n"] == 0
 
 

@@ -186,3 +186,13 @@ async def delete(app: App, session_ids: list[str]) -> list[str]:
             continue
         removed.append(session_id)
     return removed
+
+
+async def delete_expired(app: App) -> int:
+    """Delete every expired session (run by the periodic cleanup); returns the count."""
+    if app.collections.get(SESSIONS) is None:
+        return 0
+    rows = await app.db.fetch_all(
+        f'SELECT "id" FROM "{SESSIONS}" WHERE "expires" <= :t', {"t": format_datetime(datetime.now(UTC))}
+    )
+    return len(await delete(app, [str(row["id"]) for row in rows]))
