@@ -31,6 +31,9 @@ class Config(BaseSettings):
     body_limit: int = 32 << 20
     #: passphrase that encrypts secrets in the stored settings (SMTP password, ...); empty = plain
     encryption_key: str = Field(default="", repr=False)
+    #: comma-separated origins (``https://app.example.com``) trusted for browser cookie sessions:
+    #: credentialed CORS and the Origin check of cookie-authenticated writes
+    session_origins: str = ""
 
     @field_validator("workers")
     @classmethod

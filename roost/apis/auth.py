@@ -9,7 +9,9 @@ from starlette.routing import Route
 from roost.apis.records import present_records
 from roost.apis.request import app_of, auth_token, read_body, request_info
 from roost.apis.responses import json_response
-from roost.core.auth import flows
+from roost.apis.session_cookie import cookie_secret
+from roost.apis.sessions import cookie_login, session_body
+from roost.core.auth import flows, sessions
 from roost.core.auth.impersonate import impersonate as impersonate_record
 from roost.core.auth.oauth2 import list_providers as list_oauth2_providers
 from roost.core.collections import Collection
@@ -21,14 +23,20 @@ def _auth_collection(request: Request) -> Collection:
     return flows.require_auth_collection(app_of(request).collections.get(request.path_params["collection"]))
 
 
-async def _auth_response(request: Request, coll: Collection, record: Record, token: str, info: RequestInfo) -> Response:
+async def _auth_response(
+    request: Request, coll: Collection, record: Record, token: str, info: RequestInfo, *, login: bool = True
+) -> Response:
+    """``{token, record}``; a login that asked for a cookie session gets the cookie instead of the token."""
     app = app_of(request)
     expand_param = request.query_params.get("expand", "")
     if expand_param:
         await present_records(request, coll, [record], info)
     from roost.core.expand import present
 
-    return json_response(request, {"record": present(app, coll, record, info, show_email=True), "token": token})
+    data = {"record": present(app, coll, record, info, show_email=True), "token": token}
+    if login and sessions.wants_cookie(info):
+        return await cookie_login(request, coll, record, info, data)
+    return json_response(request, data)
 
 
 async def auth_methods(request: Request) -> Response:
@@ -49,7 +57,10 @@ async def auth_refresh(request: Request) -> Response:
     coll = _auth_collection(request)
     info = await request_info(request)
     record, token = await flows.auth_refresh(app_of(request), coll, info, auth_token(request))
-    return await _auth_response(request, coll, record, token, info)
+    if info.session_id:
+        # a cookie session is never turned into a bearer token that scripts could read
+        return json_response(request, session_body(request, coll, record, info, cookie_secret(request)))
+    return await _auth_response(request, coll, record, token, info, login=False)
 
 
 async def impersonate(request: Request) -> Response:
@@ -57,7 +68,7 @@ async def impersonate(request: Request) -> Response:
     body, _ = await read_body(request)
     info = await request_info(request)
     record, token = await impersonate_record(app_of(request), coll, request.path_params["id"], body, info)
-    return await _auth_response(request, coll, record, token, info)
+    return await _auth_response(request, coll, record, token, info, login=False)
 
 
 routes = [

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Callable
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -25,6 +26,8 @@ SECURITY_HEADERS = [
     (b"x-xss-protection", b"1; mode=block"),
 ]
 CORS_METHODS = b"GET,HEAD,PUT,PATCH,POST,DELETE"
+#: is this Origin header value trusted for credentialed (cookie) requests?
+CredentialedOrigins = Callable[[str], bool]
 
 
 class _BodyTooLarge(PayloadTooLarge):
@@ -34,9 +37,10 @@ class _BodyTooLarge(PayloadTooLarge):
 class EdgeMiddleware:
     """Security headers, CORS, request ids, body limit and the last-resort error envelope."""
 
-    def __init__(self, app: ASGIApp, *, body_limit: int) -> None:
+    def __init__(self, app: ASGIApp, *, body_limit: int, credentialed_origins: CredentialedOrigins | None = None) -> None:
         self.app = RateLimitMiddleware(app)
         self.body_limit = body_limit
+        self.credentialed_origins = credentialed_origins
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -46,11 +50,11 @@ class EdgeMiddleware:
         origin = headers.get(b"origin")
         request_id = headers.get(b"x-request-id") or secrets.token_hex(8).encode()
         if scope["method"] == "OPTIONS" and b"access-control-request-method" in headers:
-            await self._preflight(send, headers)
+            await self._preflight(send, headers, origin)
             return
         extra = [*SECURITY_HEADERS, (b"vary", b"Origin"), (b"x-request-id", request_id)]
         if origin is not None:
-            extra.append((b"access-control-allow-origin", b"*"))
+            extra.extend(self._allow_origin(origin))
         started = False
 
         async def send_wrapper(message: Message) -> None:
@@ -83,9 +87,16 @@ class EdgeMiddleware:
             if not started:
                 await _send_bytes(send_wrapper, 500, error_body(500, "Something went wrong while processing your request."))
 
-    async def _preflight(self, send: Send, headers: dict[bytes, bytes]) -> None:
+    def _allow_origin(self, origin: bytes) -> list[tuple[bytes, bytes]]:
+        """Any origin may read responses, but only the origins trusted for cookie sessions get
+        them with credentials (an exact origin, never ``*``)."""
+        if self.credentialed_origins is not None and self.credentialed_origins(origin.decode("latin-1")):
+            return [(b"access-control-allow-origin", origin), (b"access-control-allow-credentials", b"true")]
+        return [(b"access-control-allow-origin", b"*")]
+
+    async def _preflight(self, send: Send, headers: dict[bytes, bytes], origin: bytes | None) -> None:
         out = [
-            (b"access-control-allow-origin", b"*"),
+            *self._allow_origin(origin or b""),
             (b"access-control-allow-methods", CORS_METHODS),
             (b"vary", b"Origin"),
             (b"vary", b"Access-Control-Request-Method"),

@@ -12,7 +12,8 @@ from roost.apis.guards import require_superuser
 from roost.apis.records import collection_or_404, present_records
 from roost.apis.request import app_of, read_body, request_info
 from roost.apis.responses import json_response
-from roost.core.auth import oauth2, oauth2_redirect
+from roost.apis.sessions import cookie_login
+from roost.core.auth import oauth2, oauth2_redirect, sessions
 from roost.core.auth import providers as registry
 from roost.core.auth.flows import AUTH_CONTEXT_MISSING
 from roost.core.errors import BadRequest, NotFound, RoostError
@@ -37,6 +38,8 @@ async def auth_with_oauth2(request: Request) -> Response:
         "record": present(app_of(request), coll, record, info, show_email=True),
         "token": token,
     }
+    if sessions.wants_cookie(info):
+        return await cookie_login(request, coll, record, info, data)
     return json_response(request, data)
 
 

@@ -9,6 +9,8 @@ import orjson
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
 
+from roost.apis.session_cookie import COOKIE
+from roost.apis.session_cookie import authenticate as authenticate_cookie
 from roost.core.app import App
 from roost.core.auth import tokens
 from roost.core.errors import BadRequest
@@ -58,6 +60,8 @@ async def request_info(request: Request, body: dict[str, Any] | None = None) -> 
         found = await tokens.verify(app_of(request), token)
         if found is not None:
             info.auth_collection, info.auth, _claims = found
+    elif COOKIE in request.cookies:
+        await authenticate_cookie(request, app_of(request), info)
     request.scope["roost.info"] = info
     return info
 

@@ -11,13 +11,25 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Match, Route
 
-from roost.apis import auth, batch, collections, files, health, oauth2, realtime, records, settings
+from roost.apis import (
+    auth,
+    batch,
+    collections,
+    files,
+    health,
+    oauth2,
+    realtime,
+    records,
+    sessions,
+    settings,
+)
 from roost.apis.auth_mail import routes as auth_mail_routes
 from roost.apis.errors import error_response, json_error
 from roost.apis.middleware import EdgeMiddleware
 from roost.apis.passkeys import routes as passkey_routes
 from roost.apis.totp import routes as totp_routes
 from roost.core.app import App
+from roost.core.auth.session_guard import origin_of, trusted_origins
 from roost.core.errors import RoostError
 
 
@@ -69,6 +81,7 @@ def build_asgi(app: App, *, manage_lifespan: bool = True) -> EdgeMiddleware:
         *auth_mail_routes,
         *totp_routes,
         *passkey_routes,
+        *sessions.routes,
         *batch.routes,
         *settings.routes,
         *files.routes,
@@ -81,4 +94,7 @@ def build_asgi(app: App, *, manage_lifespan: bool = True) -> EdgeMiddleware:
         lifespan=lifespan,
     )
     starlette.state.roost = app
-    return EdgeMiddleware(starlette, body_limit=app.config.body_limit)
+    def credentialed(origin: str) -> bool:
+        return origin_of(origin) in trusted_origins(app)
+
+    return EdgeMiddleware(starlette, body_limit=app.config.body_limit, credentialed_origins=credentialed)

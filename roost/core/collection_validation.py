@@ -73,9 +73,11 @@ class CollectionValidation:
         if coll.is_auth and not errors:
             from roost.core.auth.mfa import option_errors
             from roost.core.auth.passkey_store import option_errors as passkey_option_errors
+            from roost.core.auth.sessions import option_errors as session_option_errors
 
             errors.update(option_errors(coll.options))
             errors.update(passkey_option_errors(coll.options))
+            errors.update(session_option_errors(coll.options))
         if errors:
             raise ValidationFailed("Failed to create collection." if existing is None else "Failed to update collection.", errors)
 

@@ -25,6 +25,8 @@ class RequestInfo:
     body: dict[str, Any] = field(default_factory=dict)
     context: str = "default"
     ip: str = ""
+    #: the ``_authSessions`` id when the caller authenticated with a session cookie
+    session_id: str = ""
 
     @property
     def is_superuser(self) -> bool:

@@ -169,7 +169,27 @@ def passkey_collection() -> dict[str, Any]:
     return data
 
 
+def auth_sessions_collection() -> dict[str, Any]:
+    """``_authSessions``: browser cookie sessions (Roost addition); superusers only.
+
+    ``sessionHash`` is the SHA-256 of the cookie value and ``keyHash`` a fingerprint of the
+    record's token signing key, so a tokenKey rotation ends every session of the record.
+    """
+    data = _owned_collection(
+        "_authSessions",
+        [text_field("sessionHash", hidden=True), text_field("keyHash", hidden=True),
+         text_field("userAgent", required=False), text_field("ip", required=False),
+         {"type": "date", "name": "lastSeen", "system": True},
+         {"type": "date", "name": "expires", "system": True, "required": True}],
+        ["CREATE UNIQUE INDEX `idx_authSessions_sessionHash` ON `_authSessions` (sessionHash)",
+         "CREATE INDEX `idx_authSessions_collectionRef_recordRef` ON `_authSessions` (collectionRef, recordRef)"], False,
+    )  # fmt: skip
+    data.update(listRule=None, viewRule=None, deleteRule=None)
+    return data
+
+
 PASSKEY_MIGRATION = "3_passkeys"
+AUTH_SESSIONS_MIGRATION = "4_authSessions"
 
 
 def initial_collections() -> list[dict[str, Any]]:

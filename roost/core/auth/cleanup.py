@@ -1,4 +1,4 @@
-"""Periodic removal of expired ``_otps`` and ``_mfas`` rows."""
+"""Periodic removal of expired ``_otps``, ``_mfas`` and ``_authSessions`` rows."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from roost.core.auth.forms import system_info
 from roost.core.auth.otp import cutoff
+from roost.core.auth.sessions import delete_expired as delete_expired_sessions
 
 if TYPE_CHECKING:
     from roost.core.app import App
@@ -19,7 +20,7 @@ INTERVAL = 300.0
 
 
 async def delete_expired(app: App) -> int:
-    """Delete every expired OTP and MFA session of every auth collection; returns the count."""
+    """Delete every expired OTP, MFA session and cookie session; returns the count."""
     from roost.core.records import delete_record
 
     removed = 0
@@ -37,7 +38,7 @@ async def delete_expired(app: App) -> int:
             for row in rows:
                 await delete_record(app, target, str(row["id"]), system)
                 removed += 1
-    return removed
+    return removed + await delete_expired_sessions(app)
 
 
 async def run_periodically(app: App, interval: float = INTERVAL) -> None:

@@ -99,7 +99,12 @@ async def finish_auth(
     """
     from roost.core.auth.alerts import track_origin
     from roost.core.auth.mfa import check_mfa
+    from roost.core.auth.sessions import require_enabled, wants_cookie
 
+    if wants_cookie(info):
+        # refused before any side effect (MFA rows, login alerts); the session itself is
+        # created by the transport, which owns the cookie
+        require_enabled(coll)
     await check_auth_rule(app, coll, record, info)
     await check_mfa(app, coll, record, info, method, body)
     if method:

@@ -9,10 +9,10 @@ from urllib.parse import urlsplit
 
 import orjson
 
-from roost.core.auth.lazy import ensure_system_collection
 from roost.core.collections import Collection
 from roost.core.errors import BadRequest, FieldError
 from roost.core.record_io import Record, codec_for
+from roost.core.system_lazy import ensure_system_collection
 
 if TYPE_CHECKING:
     from roost.core.app import App

@@ -22,11 +22,11 @@ from typing import TYPE_CHECKING, Any
 import pyotp
 
 from roost.core.auth.forms import caller_record, check, length, required, strings, system_info
-from roost.core.auth.lazy import ensure_system_collection
 from roost.core.collections import Collection
 from roost.core.errors import BadRequest, FieldError, Forbidden, TooManyRequests
 from roost.core.events import RequestInfo
 from roost.core.record_io import Record
+from roost.core.system_lazy import ensure_system_collection
 
 if TYPE_CHECKING:
     from roost.core.app import App

@@ -1,7 +1,8 @@
 """System collections that Roost adds beyond PocketBase's, created on first use.
 
-Creating them lazily keeps a fresh data dir's collection list identical to PocketBase's; the
-first use saves the definition through the collection store and records its migration name.
+A fresh data dir lists exactly PocketBase's system collections; an addition such as
+``_totps`` or ``_authSessions`` appears only once its feature is used. Creation goes through
+the collection store (DDL on every dialect) and is recorded in ``_migrations``.
 """
 
 from __future__ import annotations
@@ -16,15 +17,17 @@ from roost.core.collections import Collection
 if TYPE_CHECKING:
     from roost.core.app import App
 
-_ensure_lock = asyncio.Lock()
+_locks: dict[str, asyncio.Lock] = {}
 
 
-async def ensure_system_collection(app: App, name: str, definition: Callable[[], dict[str, Any]], migration: str) -> Collection:
-    """The system collection ``name``, created from ``definition()`` if it does not exist yet."""
+async def ensure_system_collection(
+    app: App, name: str, definition: Callable[[], dict[str, Any]], migration: str
+) -> Collection:
+    """The collection ``name``, created from ``definition()`` (recorded as ``migration``) if missing."""
     found = app.collections.get(name)
     if found is not None:
         return found
-    async with _ensure_lock:
+    async with _locks.setdefault(name, asyncio.Lock()):
         found = app.collections.get(name)
         if found is not None:
             return found
@@ -44,5 +47,5 @@ async def ensure_system_collection(app: App, name: str, definition: Callable[[],
             await app.collections.load()
         found = app.collections.get(name)
         if found is None:
-            raise RuntimeError(f"the {name} system collection could not be created")
+            raise RuntimeError(f"system collection {name} could not be created")
         return found
