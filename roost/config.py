@@ -31,6 +31,8 @@ class Config(BaseSettings):
     body_limit: int = 32 << 20
     #: passphrase that encrypts secrets in the stored settings (SMTP password, ...); empty = plain
     encryption_key: str = Field(default="", repr=False)
+    #: serve GET /api/openapi.json to everyone (non-superusers get no superuser-only parts)
+    openapi_public: bool = False
 
     @field_validator("workers")
     @classmethod
