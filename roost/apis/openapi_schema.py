@@ -87,7 +87,7 @@ GENERIC_SCHEMAS: dict[str, Schema] = {
     "AuthResponse": AUTH_RESPONSE,
     "Collection": {
         "type": "object",
-        "required": ["id", "name", "type", "fields"],
+        "description": "A collection definition; type-specific options (auth, view) sit beside these keys.",
         "properties": {
             "id": STR, "name": STR, "type": {"enum": ["base", "auth", "view"]}, "system": BOOL,
             "fields": arr(obj(("name", "type"), id=STR, name=STR, type=STR, hidden=BOOL, system=BOOL)),

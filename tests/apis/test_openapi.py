@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -170,3 +173,12 @@ async def test_served_document_has_every_table_route(api: Api) -> None:
     doc = await document(api, api.su_token)
     for method, path in ROUTES:
         assert method.lower() in doc["paths"].get(path, {}), (method, path)
+
+
+def test_cli_prints_the_full_document(tmp_path: Path) -> None:
+    out = subprocess.run([str(Path(sys.executable).parent / "roost"), "openapi", "--dir", str(tmp_path)],
+                         capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    validate(doc)
+    assert "/api/collections/users/auth-with-password" in doc["paths"] and "/api/settings" in doc["paths"]
