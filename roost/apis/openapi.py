@@ -10,6 +10,7 @@ only the operations whose rule is not "superusers only", without the rules thems
 from __future__ import annotations
 
 import re
+from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 import orjson
@@ -131,10 +132,15 @@ def _add_collection(builder: _Builder, coll: Collection) -> None:
         builder.paths[concrete][method.lower()] = swap_refs(operation, names)
 
 
+def _version() -> str:
+    try:
+        return version("roost")
+    except PackageNotFoundError:  # running from a source tree that was never installed
+        return "0.0.0"
+
+
 def build_document(collections: list[Collection], *, superuser: bool) -> dict[str, Any]:
     """The OpenAPI 3.1 document as a superuser (everything) or anyone else sees it."""
-    from roost import __version__  # the package root imports this module's router
-
     builder = _Builder(superuser)
     for (method, path), op in ROUTES.items():
         if superuser or op.access != "superuser":
@@ -143,7 +149,7 @@ def build_document(collections: list[Collection], *, superuser: bool) -> dict[st
         _add_collection(builder, coll)
     return {
         "openapi": "3.1.0",
-        "info": {"title": "Roost API", "version": __version__,
+        "info": {"title": "Roost API", "version": _version(),
                  "description": "PocketBase-compatible REST API; errors use `{status, message, data}`."},
         "paths": builder.paths,
         "components": {"schemas": builder.schemas, "parameters": PARAMETERS, "securitySchemes": SECURITY_SCHEMES},

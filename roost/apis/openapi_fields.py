@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from roost.apis.openapi_schema import ANY, BOOL, DATETIME, NUM, STR, Schema, arr
+from roost.apis.openapi_schema import ANY, BOOL, DATETIME, STR, Schema, arr
 from roost.core.collections import Collection
 from roost.core.fields import Field
 

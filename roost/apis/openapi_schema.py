@@ -94,7 +94,7 @@ GENERIC_SCHEMAS: dict[str, Schema] = {
             "indexes": arr(STR), "created": DATETIME, "updated": DATETIME,
             **{r: {"type": ["string", "null"]} for r in ("listRule", "viewRule", "createRule", "updateRule", "deleteRule")},
         },
-    },  # fmt: skip
+    },
 }
 
 

@@ -11,7 +11,18 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Match, Route
 
-from roost.apis import auth, batch, collections, files, health, oauth2, openapi, realtime, records, settings
+from roost.apis import (
+    auth,
+    batch,
+    collections,
+    files,
+    health,
+    oauth2,
+    openapi,
+    realtime,
+    records,
+    settings,
+)
 from roost.apis.auth_mail import routes as auth_mail_routes
 from roost.apis.errors import error_response, json_error
 from roost.apis.middleware import EdgeMiddleware
