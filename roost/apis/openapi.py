@@ -159,14 +159,14 @@ def build_document(collections: list[Collection], *, superuser: bool) -> dict[st
 async def openapi_document(request: Request) -> Response:
     app = app_of(request)
     info = await request_info(request) if app.config.openapi_public else await require_superuser(request)
-    version = tuple(sorted((c.id, c.version, c.updated, c.name) for c in app.collections.all()))
+    fingerprint = tuple(sorted((c.id, c.version, c.updated, c.name) for c in app.collections.all()))
     cache: dict[bool, tuple[Any, bytes]] | None = getattr(request.app.state, "openapi_cache", None)
     if cache is None:
         cache = request.app.state.openapi_cache = {}
     hit = cache.get(info.is_superuser)
-    if hit is None or hit[0] != version:
+    if hit is None or hit[0] != fingerprint:
         doc = build_document(app.collections.all(), superuser=info.is_superuser)
-        hit = cache[info.is_superuser] = (version, orjson.dumps(doc))
+        hit = cache[info.is_superuser] = (fingerprint, orjson.dumps(doc))
     return Response(hit[1], media_type="application/json")
 
 

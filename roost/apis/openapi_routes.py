@@ -126,7 +126,7 @@ ROUTES: dict[tuple[str, str], Op] = {
                                           result=AUTH_RESPONSE, errors=(400, 401, 403, 404), query=REC, scope="auth"),
     ("POST", C + "/auth-with-oauth2"): _login(
         "Log in with OAuth2", obj(("provider", "code"), provider=STR, code=STR, codeVerifier=STR, redirectURL=STR, createData=OBJ),
-        result=obj(("token", "record"), token=STR, record=ref("Record"), meta=OBJ)),
+        result=obj(token=STR, record=ref("Record"), meta=OBJ)),
     ("GET", "/api/oauth2-redirect"): Op("OAuth2 provider callback", "auth", responses=_REDIRECT, errors=(),
                                         params=(_param("state", STR, "OAuth2 state"), _param("code", STR, "OAuth2 code"))),
     ("POST", "/api/oauth2-redirect"): Op("OAuth2 provider callback (form_post)", "auth", responses=_REDIRECT, errors=()),

@@ -59,7 +59,8 @@ def list_of(item: Schema) -> Schema:
     )  # fmt: skip
 
 
-AUTH_RESPONSE: Schema = obj(("token", "record"), token=STR, record=ref("Record"))
+#: no key is required: ``fields=`` may pick some out
+AUTH_RESPONSE: Schema = obj(token=STR, record=ref("Record"))
 
 ERROR: Schema = {
     "type": "object",
