@@ -97,7 +97,8 @@ def _responses(op: Op) -> Schema:
         out = {"204": {"description": "Done (no content)."}}
     else:
         out = {"200": {"description": "OK.", "content": {"application/json": {"schema": op.result}}}}
-    for status in op.errors:
+    # any route may be rate limited once the settings turn rate limits on (TOTP codes always are)
+    for status in sorted({*op.errors, 429}):
         out[str(status)] = error_response(status, mfa=op.mfa)
     return out
 

@@ -136,7 +136,7 @@ ERROR_TEXT = {
     401: "Missing or invalid authentication.",
     403: "Not allowed.",
     404: "Not found.",
-    429: "Too many requests.",
+    429: "Too many requests (rate limits).",
 }
 
 
