@@ -11,21 +11,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Match, Route
 
-from roost.apis import (
-    auth,
-    batch,
-    collections,
-    files,
-    health,
-    oauth2,
-    openapi,
-    realtime,
-    records,
-    settings,
-)
+from roost.apis import auth, batch, collections, files, health, oauth2, realtime, records, settings
 from roost.apis.auth_mail import routes as auth_mail_routes
 from roost.apis.errors import error_response, json_error
 from roost.apis.middleware import EdgeMiddleware
+from roost.apis.openapi import routes as openapi_routes
 from roost.apis.totp import routes as totp_routes
 from roost.core.app import App
 from roost.core.errors import RoostError
@@ -82,7 +72,7 @@ def build_asgi(app: App, *, manage_lifespan: bool = True) -> EdgeMiddleware:
         *settings.routes,
         *files.routes,
         *realtime.routes,
-        *openapi.routes,
+        *openapi_routes,
         Route("/{path:path}", _not_found, methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]),
     ]
     starlette = Starlette(
