@@ -151,6 +151,28 @@ async def _probe(config: Config) -> None:
     await app.close()
 
 
+@main.command()
+@click.option("--dir", default=None, help=DIR_HELP)
+@click.option("--db-url", default=None, help="database URL")
+def openapi(dir: str | None, db_url: str | None) -> None:
+    """Print the full OpenAPI 3.1 document (as a superuser sees it) as JSON."""
+    config = _config(dir=dir, db_url=db_url)
+    _check_dir(config)
+    click.echo(asyncio.run(_openapi(config)))
+
+
+async def _openapi(config: Config) -> str:
+    import orjson
+
+    from roost.apis.openapi import build_document
+
+    app = await _open(config)
+    try:
+        return orjson.dumps(build_document(app.collections.all(), superuser=True), option=orjson.OPT_INDENT_2).decode()
+    finally:
+        await app.close()
+
+
 @main.group()
 def superuser() -> None:
     """Manage superusers."""

@@ -34,6 +34,8 @@ class Config(BaseSettings):
     #: comma-separated origins (``https://app.example.com``) trusted for browser cookie sessions:
     #: credentialed CORS and the Origin check of cookie-authenticated writes
     session_origins: str = ""
+    #: serve GET /api/openapi.json to everyone (non-superusers get no superuser-only parts)
+    openapi_public: bool = False
 
     @field_validator("workers")
     @classmethod

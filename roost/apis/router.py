@@ -26,6 +26,7 @@ from roost.apis import (
 from roost.apis.auth_mail import routes as auth_mail_routes
 from roost.apis.errors import error_response, json_error
 from roost.apis.middleware import EdgeMiddleware
+from roost.apis.openapi import routes as openapi_routes
 from roost.apis.passkeys import routes as passkey_routes
 from roost.apis.totp import routes as totp_routes
 from roost.core.app import App
@@ -86,6 +87,7 @@ def build_asgi(app: App, *, manage_lifespan: bool = True) -> EdgeMiddleware:
         *settings.routes,
         *files.routes,
         *realtime.routes,
+        *openapi_routes,
         Route("/{path:path}", _not_found, methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]),
     ]
     starlette = Starlette(

@@ -80,12 +80,11 @@ class CollectionStore(CollectionValidation):
                     merged[key] = value
                 elif isinstance(value, dict) and isinstance(merged[key], dict):
                     merged[key] = {**value, **(base.get(key) or {}), **merged[key]}
+                elif isinstance(value, dict) and merged[key] is not None:
+                    raise BadRequest("Failed to load the submitted data due to invalid formatting.")
         fields_in = merged.get("fields") or []
-        if not isinstance(fields_in, list) or not all(isinstance(f, dict) for f in fields_in):
+        if _malformed(merged, fields_in) or any(f.get("type") not in FIELD_TYPES for f in fields_in):
             raise BadRequest("Failed to load the submitted data due to invalid formatting.")
-        for f in fields_in:
-            if f.get("type") not in FIELD_TYPES:
-                raise BadRequest("Failed to load the submitted data due to invalid formatting.")
         merged["fields"] = self._with_system_fields(str(ctype), _dedupe_fields(fields_in), existing)
         if existing is not None and existing.name != merged["name"] and "indexes" not in data:
             merged["indexes"] = [_retarget_index(i, existing.name, merged["name"]) for i in existing.indexes]
@@ -264,6 +263,17 @@ class CollectionStore(CollectionValidation):
 
     def restore(self, snap: tuple[dict[str, Collection], dict[str, Collection]]) -> None:
         self._by_id, self._by_name = snap
+
+
+def _malformed(merged: dict[str, Any], fields_in: Any) -> bool:
+    """A value of the wrong JSON type where a string (list) is expected; ``null`` means unset."""
+    if not isinstance(fields_in, list) or not all(isinstance(f, dict) for f in fields_in):
+        return True
+    strings = [merged.get("id"), *(f.get(k) for f in fields_in for k in ("id", "name", "type"))]
+    indexes = merged.get("indexes") or []
+    if not isinstance(indexes, list):
+        return True
+    return any(v is not None and not isinstance(v, str) for v in [*strings, *indexes])
 
 
 def _dedupe_fields(fields_in: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from tests.conftest import Api
@@ -117,3 +119,24 @@ async def test_unique_index_over_duplicates_is_a_validation_error(api: Api) -> N
     listed = await api.call("GET", "/api/collections/posts/records")
     assert listed.json()["totalItems"] == 2  # records and table untouched
     assert (await api.su("GET", "/api/collections/posts")).json()["indexes"] == []
+
+
+async def test_values_of_the_wrong_json_type_are_a_formatting_error(api: Api) -> None:
+    # found by the schemathesis run (tests/apis/test_openapi_fuzz.py): each used to answer 500
+    bodies: list[dict[str, Any]] = [
+        {"name": "w1", "fields": [{"name": "a", "type": {}}]},
+        {"name": "w2", "fields": [{"name": "a", "type": []}]},
+        {"name": "w3", "fields": [{"name": {}, "type": "text"}]},
+        {"name": "w4", "indexes": [{}]},
+        {"name": "w5", "indexes": "CREATE INDEX"},
+        {"name": "w6", "id": {"a": 1}},
+        {"name": "w7", "type": "auth", "otp": "x"},
+        {"name": "w8", "type": "auth", "passwordAuth": []},
+    ]
+    for body in bodies:
+        res = await api.su("POST", "/api/collections", json=body)
+        assert res.status_code == 400, (body, res.text)
+        assert res.json()["message"] == "Failed to load the submitted data due to invalid formatting."
+    res = await api.su("POST", "/api/collections", json={"name": "w9", "type": "auth", "otp": None, "fields": [{"name": "t", "type": "text", "id": None}]})
+    assert res.status_code == 200, res.text
+    assert (await api.call("GET", "/api/collections/w9/auth-methods")).status_code == 200
