@@ -50,8 +50,29 @@ async def delete_with_cascade(
     for other, field in references_to(app, coll):
         await _detach(app, conn, other, field, record_id, depth, deleted)
     await conn.execute(f'DELETE FROM {quote_ident(coll.table, conn.dialect)} WHERE "id" = :id', {"id": record_id})
+    if coll.is_auth:
+        await _delete_owned_rows(app, conn, coll.id, record_id)
     if deleted is not None:
         deleted.append((coll, record))
+
+
+def _owned_collections(app: App) -> list[Collection]:
+    """System collections whose rows belong to an auth record (``collectionRef`` + ``recordRef``):
+    external auths, MFA and OTP state, auth origins, TOTP, passkeys and cookie sessions."""
+    return [
+        c for c in app.collections.all()
+        if c.system and not c.is_view and {"collectionRef", "recordRef"} <= {f.name for f in c.fields}
+    ]
+
+
+async def _delete_owned_rows(app: App, conn: Connection, collection_id: str, record_id: str) -> None:
+    # a deleted auth record takes its linked logins, one-time codes, credentials and sessions
+    # with it, so none of them can outlive it or attach to a later record
+    for owned in _owned_collections(app):
+        await conn.execute(
+            f'DELETE FROM {quote_ident(owned.table, conn.dialect)} WHERE "collectionRef" = :c AND "recordRef" = :r',
+            {"c": collection_id, "r": record_id},
+        )
 
 
 async def _detach(

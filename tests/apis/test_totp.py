@@ -138,3 +138,16 @@ async def test_disable_needs_proof_and_owner(api: Api) -> None:
     # and enrolment can start again, then be removed with the password
     assert (await api.call("POST", U + "totp/enroll", token=token)).status_code == 200
     assert (await api.call("DELETE", U + "totp", token=token, json={"password": "password123"})).status_code == 204
+
+
+async def test_deleting_a_record_deletes_its_owned_system_rows(api: Api) -> None:
+    user, _, _, _ = await enrolled(api, "t9@example.com")
+    other = await make_user(api, "t10@example.com")
+    for owner in (user, other):
+        linked = await api.su("POST", "/api/collections/_externalAuths/records", json={
+            "collectionRef": "_pb_users_auth_", "recordRef": owner["id"], "provider": "google", "providerId": owner["id"]})
+        assert linked.status_code == 200, linked.text
+    assert (await api.su("DELETE", f"{U}records/{user['id']}")).status_code == 204
+    left = (await api.su("GET", "/api/collections/_externalAuths/records")).json()["items"]
+    assert [row["recordRef"] for row in left] == [other["id"]]
+    assert (await api.su("GET", "/api/collections/_totps/records")).json()["totalItems"] == 0
