@@ -14,6 +14,7 @@ import orjson
 
 from roost.core import schema_sync
 from roost.core.collection_ddl import alter_table
+from roost.core.collection_shape import is_well_formed, with_zeroed_nulls
 from roost.core.collection_validation import CollectionValidation, RuleValidator
 from roost.core.collections import (
     AUTH,
@@ -61,6 +62,10 @@ class CollectionStore(CollectionValidation):
         """Merge client JSON over defaults (or over ``existing``) into a complete collection."""
         if not isinstance(data, dict):
             raise BadRequest("Failed to load the collection type data due to invalid formatting.")
+        if not is_well_formed(data):
+            raise BadRequest("Failed to load the submitted data due to invalid formatting.")
+        # ``null`` leaves a key at its default, except for rules where it means "superusers only"
+        data = with_zeroed_nulls({k: v for k, v in data.items() if v is not None or k.endswith("Rule")})
         base = existing.to_storage() if existing else {}
         merged = {**base, **{k: v for k, v in data.items() if k not in ("created", "updated", "system")}}
         merged.setdefault("name", "")
