@@ -34,9 +34,11 @@ class _BodyTooLarge(PayloadTooLarge):
 class EdgeMiddleware:
     """Security headers, CORS, request ids, body limit and the last-resort error envelope."""
 
-    def __init__(self, app: ASGIApp, *, body_limit: int) -> None:
+    def __init__(self, app: ASGIApp, *, body_limit: int, instance: str = "") -> None:
         self.app = RateLimitMiddleware(app)
         self.body_limit = body_limit
+        # opt-in (ROOST_INSTANCE_ID): which process answered, to see a load balancer spread requests
+        self.instance_header = [(b"x-roost-instance", instance.encode())] if instance else []
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -48,7 +50,7 @@ class EdgeMiddleware:
         if scope["method"] == "OPTIONS" and b"access-control-request-method" in headers:
             await self._preflight(send, headers)
             return
-        extra = [*SECURITY_HEADERS, (b"vary", b"Origin"), (b"x-request-id", request_id)]
+        extra = [*SECURITY_HEADERS, (b"vary", b"Origin"), (b"x-request-id", request_id), *self.instance_header]
         if origin is not None:
             extra.append((b"access-control-allow-origin", b"*"))
         started = False

@@ -79,4 +79,4 @@ def build_asgi(app: App, *, manage_lifespan: bool = True) -> EdgeMiddleware:
         lifespan=lifespan,
     )
     starlette.state.roost = app
-    return EdgeMiddleware(starlette, body_limit=app.config.body_limit)
+    return EdgeMiddleware(starlette, body_limit=app.config.body_limit, instance=app.config.instance_label)
