@@ -27,10 +27,11 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Callable
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
 SCENARIOS = ["view", "list", "create", "auth-refresh"]
@@ -268,7 +269,7 @@ def main(argv: list[str] | None = None) -> int:
     python = os.path.relpath(sys.executable, REPO) if sys.executable.startswith(str(REPO)) else sys.executable
     command = shlex.join([python, "bench/scale/run.py", *(argv if argv is not None else sys.argv[1:])])
     print(f"reproduce: cd {REPO} && {command}")
-    started = dt.datetime.now(dt.timezone.utc)
+    started = dt.datetime.now(dt.UTC)
     report = run(args)
     report["meta"] = {"started": started.isoformat(timespec="seconds"), "cpus": os.cpu_count(),
                       "args": vars(args), "command": command, "loadavg_end": os.getloadavg()}

@@ -9,9 +9,21 @@ from typing import TYPE_CHECKING
 from roost.core.collections import Collection
 from roost.core.errors import Forbidden, NotFound
 from roost.core.events import RequestInfo
+from roost.core.keyset import (
+    cursor_scope,
+    cursor_secret,
+    decode_cursor,
+    encode_cursor,
+    seek_condition,
+)
 from roost.core.record_io import Record, codec_for
-from roost.core.keyset import cursor_scope, cursor_secret, decode_cursor, encode_cursor, seek_condition
-from roost.core.rules import compile_condition, compile_order, compile_order_keys, new_binder, require_rule
+from roost.core.rules import (
+    compile_condition,
+    compile_order,
+    compile_order_keys,
+    new_binder,
+    require_rule,
+)
 from roost.core.schema_sync import natural_order, natural_order_key
 from roost.tools.filter import Binder, SortKey
 
