@@ -18,11 +18,13 @@ import base64
 import datetime as dt
 import hashlib
 import hmac
+from dataclasses import replace
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from roost.core.db import quote_ident
 from roost.core.errors import BadRequest, FieldError
 from roost.tools.filter import Binder, SortKey
 
@@ -51,6 +53,14 @@ def cursor_secret(app: App) -> bytes:
     superusers = app.collections.get("_superusers")
     secret = superusers.token_secret("authToken") if superusers is not None else ""
     return hashlib.sha256(b"roost-list-cursor\0" + secret.encode()).digest()
+
+
+def mark_not_null(keys: list[SortKey], coll: Collection, alias: str, dialect: str) -> list[SortKey]:
+    """``keys`` with the plain NOT NULL columns of ``coll`` marked as such (view columns never are)."""
+    if coll.is_view:
+        return keys
+    not_null = {f"{alias}.{quote_ident(f.name, dialect)}" for f in coll.fields if "NOT NULL" in f.column_type(dialect)}
+    return [replace(k, nullable=False) if k.sql in not_null else k for k in keys]
 
 
 def cursor_scope(coll: Collection, sort: str) -> str:
@@ -120,24 +130,28 @@ def seek_condition(keys: list[SortKey], values: list[Any], binder: Binder) -> st
         names.append(f":{name}")
     branches = []
     for i, key in enumerate(keys):
-        same = [_same(k.sql, v, n) for k, v, n in zip(keys[:i], values[:i], names[:i], strict=True)]
+        same = [_same(k, v, n) for k, v, n in zip(keys[:i], values[:i], names[:i], strict=True)]
         branches.append(" AND ".join([*same, _after(key, values[i], names[i])]))
     condition = " OR ".join(f"({b})" for b in branches)
     first = _not_before(keys[0], values[0], names[0])
     return f"({first}) AND ({condition})" if first else f"({condition})"
 
 
-def _same(sql: str, value: Any, name: str) -> str:
-    return f"{sql} IS NULL" if value is None else f"{sql} = {name}"
+def _same(key: SortKey, value: Any, name: str) -> str:
+    return f"{key.sql} IS NULL" if value is None else f"{key.sql} = {name}"
 
 
 def _after(key: SortKey, value: Any, name: str) -> str:
     if value is None:
         return "1 = 0" if key.descending else f"{key.sql} IS NOT NULL"
-    return f"({key.sql} < {name} OR {key.sql} IS NULL)" if key.descending else f"{key.sql} > {name}"
+    if not key.descending:
+        return f"{key.sql} > {name}"
+    return f"{key.sql} < {name}" if not key.nullable else f"({key.sql} < {name} OR {key.sql} IS NULL)"
 
 
 def _not_before(key: SortKey, value: Any, name: str) -> str:
     if value is None:
         return f"{key.sql} IS NULL" if key.descending else ""
-    return f"({key.sql} <= {name} OR {key.sql} IS NULL)" if key.descending else f"{key.sql} >= {name}"
+    if not key.descending:
+        return f"{key.sql} >= {name}"
+    return f"{key.sql} <= {name}" if not key.nullable else f"({key.sql} <= {name} OR {key.sql} IS NULL)"

@@ -14,6 +14,7 @@ from roost.core.keyset import (
     cursor_secret,
     decode_cursor,
     encode_cursor,
+    mark_not_null,
     seek_condition,
 )
 from roost.core.record_io import Record, codec_for
@@ -120,8 +121,8 @@ def _cursor_keys(app: App, coll: Collection, q: ListQuery, info: RequestInfo, bi
     """The sort keys plus the id; with no sort, insertion order (the id alone on views)."""
     keys = compile_order_keys(app, coll, q.sort, info, ALIAS, binder) if q.sort.strip() else []
     if not keys and not coll.is_view:
-        keys = [SortKey(natural_order_key(ALIAS, app.dialect), False)]
-    return [*keys, SortKey(f'{ALIAS}."id"', False)]
+        keys = [SortKey(natural_order_key(ALIAS, app.dialect), False, nullable=False)]
+    return [*mark_not_null(keys, coll, ALIAS, app.dialect), SortKey(f'{ALIAS}."id"', False, nullable=False)]
 
 
 async def _list_after_cursor(app: App, coll: Collection, q: ListQuery, info: RequestInfo) -> Page:

@@ -29,7 +29,7 @@ async def _batch(api: Api, collection: str, bodies: list[dict[str, Any]]) -> lis
 @pytest.fixture
 async def walk(api: Api) -> Api:
     """``walk``: 500 records with many ties, NULL relations and mixed-type JSON values."""
-    res = await api.su("PATCH", "/api/settings", json={"batch": {"enabled": True, "maxRequests": SIZE}})
+    res = await api.su("PATCH", "/api/settings", json={"batch": {"enabled": True, "maxRequests": SIZE, "timeout": 120}})
     assert res.status_code == 200, res.text
     res = await api.su("POST", "/api/collections", json={"name": "people", "fields": [{"name": "name", "type": "text"}]})
     assert res.status_code == 200, res.text

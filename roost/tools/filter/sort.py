@@ -80,10 +80,15 @@ def compile_sort(
 
 @dataclass(frozen=True)
 class SortKey:
-    """One ORDER BY expression and its direction (a field may sort by several keys)."""
+    """One ORDER BY expression and its direction (a field may sort by several keys).
+
+    ``nullable`` is False when the caller knows the expression is never NULL (a NOT NULL column),
+    which lets comparisons against it stay simple enough for an index range scan.
+    """
 
     sql: str
     descending: bool
+    nullable: bool = True
 
 
 def compile_sort_keys(fields: tuple[SortField, ...], resolver: FieldResolver, binder: Binder) -> list[SortKey]:
