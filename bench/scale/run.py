@@ -186,6 +186,10 @@ class _Probe:
     pid: int
 
 
+def _mean_cores(runs: list[dict[str, Any]]) -> dict[str, float]:
+    return {k: round(statistics.mean(r["cpu_cores"][k] for r in runs), 2) for k in runs[0]["cpu_cores"]}
+
+
 def summary_line(name: str, rows: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
     rps = {label: statistics.median(r["rps"] for r in runs) for label, runs in rows.items()}
     one, one_proxy, two = rps["roost x1 direct"], rps["roost x1 + nginx"], rps["roost x2 + nginx"]
@@ -193,16 +197,25 @@ def summary_line(name: str, rows: dict[str, list[dict[str, Any]]]) -> dict[str, 
             "efficiency": two / (2 * one) if one else None,
             "efficiency_vs_proxied_1": two / (2 * one_proxy) if one_proxy else None,
             "non_2xx": {label: sum(r["non_2xx"] + r["socket_errors"] for r in runs) for label, runs in rows.items()},
-            "cpu_cores": {label: runs[-1]["cpu_cores"] for label, runs in rows.items()},
+            "cpu_cores": {label: _mean_cores(runs) for label, runs in rows.items()},
             "load1": {label: [round(r["load1"], 2) for r in runs] for label, runs in rows.items()}}
+
+
+def cpu_ms_per_request(cores: dict[str, float], rps: float) -> dict[str, float]:
+    """CPU milliseconds each request cost the server side (Roost, nginx, PostgreSQL, PocketBase)."""
+    servers = {k: v for k, v in cores.items() if k.startswith(("roost", "nginx", "postgres", "pocketbase"))}
+    roost = sum(v for k, v in servers.items() if k.startswith("roost"))
+    out = {"roost": roost, **{k: v for k, v in servers.items() if not k.startswith("roost")}}
+    return {k: round(1000 * v / rps, 2) for k, v in out.items() if v and rps}
 
 
 def print_summary(line: dict[str, Any]) -> None:
     print(f"\n{line['scenario']}")
     for label, value in line["rps"].items():
         cores = ", ".join(f"{k} {v:.2f}" for k, v in line["cpu_cores"][label].items() if v)
+        per_request = ", ".join(f"{k} {v}" for k, v in cpu_ms_per_request(line["cpu_cores"][label], value).items())
         print(f"  {label:<20} {value:>8.0f} req/s  load1 {line['load1'][label]}  non-2xx {line['non_2xx'][label]}"
-              f"\n  {'':<20} cores busy: {cores}")
+              f"\n  {'':<20} cores busy: {cores}\n  {'':<20} CPU ms/request: {per_request}")
     print(f"  x2 / x1 = {line['ratio_2_vs_1']:.2f}; efficiency rps2/(2*rps1) = {line['efficiency']:.2f} "
           f"(vs x1 behind nginx: {line['efficiency_vs_proxied_1']:.2f})")
 
