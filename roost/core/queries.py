@@ -125,6 +125,13 @@ def _cursor_keys(app: App, coll: Collection, q: ListQuery, info: RequestInfo, bi
     return [*mark_not_null(keys, coll, ALIAS, app.dialect), SortKey(f'{ALIAS}."id"', False, nullable=False)]
 
 
+def _order_term(key: SortKey, binder: Binder) -> str:
+    # NOT NULL keys need no NULLS FIRST/LAST, and without it PostgreSQL can walk a plain index
+    if key.nullable:
+        return binder.dialect.order_term(key.sql, key.descending)
+    return f"{key.sql} {'DESC' if key.descending else 'ASC'}"
+
+
 async def _list_after_cursor(app: App, coll: Collection, q: ListQuery, info: RequestInfo) -> Page:
     """Keyset pagination: the page after the cursor's row, in sort order; no total (-1)."""
     codec = codec_for(coll, app.dialect)
@@ -136,7 +143,7 @@ async def _list_after_cursor(app: App, coll: Collection, q: ListQuery, info: Req
         conditions.append(seek_condition(keys, decode_cursor(secret, scope, q.cursor, len(keys)), binder))
     where = (" WHERE " + " AND ".join(conditions)) if conditions else ""
     selected = ", ".join(f'{k.sql} AS "_k{n}"' for n, k in enumerate(keys))
-    order = ", ".join(binder.dialect.order_term(k.sql, k.descending) for k in keys)
+    order = ", ".join(_order_term(k, binder) for k in keys)
     rows = await app.db.fetch_all(
         f"SELECT {codec.select(ALIAS)}, {selected} FROM {codec.table} AS {ALIAS}{where} ORDER BY {order} "
         f"LIMIT {int(q.per_page) + 1}",
