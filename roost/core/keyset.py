@@ -24,9 +24,8 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from roost.core.db import quote_ident
 from roost.core.errors import BadRequest, FieldError
-from roost.tools.filter import Binder, SortKey
+from roost.tools.filter import Binder, SortKey, get_dialect
 
 if TYPE_CHECKING:
     from roost.core.app import App
@@ -59,7 +58,8 @@ def mark_not_null(keys: list[SortKey], coll: Collection, alias: str, dialect: st
     """``keys`` with the plain NOT NULL columns of ``coll`` marked as such (view columns never are)."""
     if coll.is_view:
         return keys
-    not_null = {f"{alias}.{quote_ident(f.name, dialect)}" for f in coll.fields if "NOT NULL" in f.column_type(dialect)}
+    quote = get_dialect(dialect).quote  # as the resolver writes a column
+    not_null = {f"{alias}.{quote(f.name)}" for f in coll.fields if "NOT NULL" in f.column_type(dialect)}
     return [replace(k, nullable=False) if k.sql in not_null else k for k in keys]
 
 

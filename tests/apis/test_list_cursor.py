@@ -135,3 +135,17 @@ async def test_a_bad_cursor_is_a_400_envelope(walk: Api, case: str) -> None:
         assert res.json()["message"] == "Something went wrong while processing your request."
     else:
         assert res.json() == INVALID_ENVELOPE
+
+
+async def test_plain_not_null_columns_seek_without_null_branches(walk: Api) -> None:
+    from roost.core.events import RequestInfo
+    from roost.core.keyset import mark_not_null
+    from roost.core.rules import compile_order_keys, new_binder
+
+    app = walk.app
+    coll = app.collections.get("walk")
+    info = RequestInfo(auth={"id": "su"}, auth_collection=app.collections.get("_superusers"))
+    keys = compile_order_keys(app, coll, "-n,title,owner.name,meta", info, '"_r"', new_binder(app))
+    marked = mark_not_null(keys, coll, '"_r"', app.dialect)
+    assert [k.nullable for k in marked[:2]] == [False, False]  # number and text columns are NOT NULL
+    assert all(k.nullable for k in marked[2:])  # a relation's field and JSON values may be NULL
