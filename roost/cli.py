@@ -90,13 +90,16 @@ def version() -> None:
 @click.option("--workers", default=None, type=int, help="worker processes (needs a cross-process broker)")
 @click.option("--redis-url", default=None, help="Redis URL for the cross-process broker (redis://host:6379/0)")
 @click.option("--cache-url", default=None, help="response cache: memory://, redis://host:6379/0 or memcached://host:11211")
+@click.option("--db-pool-size", default=None, type=int,
+              help="pooled PostgreSQL/MySQL connections per worker (default: derived from cores and --workers)")
 @click.option("--dev", is_flag=True, default=None, help="development mode (verbose logs)")
 def serve(
     http: str | None, dir: str | None, db_url: str | None, workers: int | None, redis_url: str | None, dev: bool | None,
-    cache_url: str | None = None,
+    cache_url: str | None = None, db_pool_size: int | None = None,
 ) -> None:
     """Start the web server."""
-    config = _config(http=http, dir=dir, db_url=db_url, workers=workers, redis_url=redis_url, dev=dev, cache_url=cache_url)
+    config = _config(http=http, dir=dir, db_url=db_url, workers=workers, redis_url=redis_url, dev=dev,
+                     cache_url=cache_url, db_pool_size=db_pool_size)
     host, _, port_text = config.http.rpartition(":")
     if not port_text.isdigit() or not host:
         raise click.UsageError(f"--http must look like HOST:PORT, got {config.http!r}")
@@ -133,6 +136,8 @@ def _serve_workers(config: Config, host: str, port: int) -> None:
     for key, value in config.model_dump(exclude={"workers"}).items():
         if value not in (None, ""):
             os.environ[f"ROOST_{key.upper()}"] = str(value)
+    # each worker sees workers=1; hand it its share of the pool budget, resolved here
+    os.environ["ROOST_DB_POOL_SIZE"] = str(config.pool_size)
     uvicorn.run(
         "roost.cli:worker_asgi", factory=True, host=host, port=port, workers=config.workers,
         log_level="warning", access_log=False,

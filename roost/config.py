@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import socket
 from pathlib import Path
 
 from pydantic import Field, field_validator
@@ -36,6 +38,10 @@ class Config(BaseSettings):
     session_origins: str = ""
     #: serve GET /api/openapi.json to everyone (non-superusers get no superuser-only parts)
     openapi_public: bool = False
+    #: connections each process keeps open to PostgreSQL/MySQL; 0 = derive from cores and workers
+    db_pool_size: int = 0
+    #: when set, every response carries ``X-Roost-Instance`` with this value ("auto" = host:pid)
+    instance_id: str = ""
 
     @field_validator("workers")
     @classmethod
@@ -43,6 +49,25 @@ class Config(BaseSettings):
         if value < 1:
             raise ValueError("workers must be at least 1")
         return value
+
+    @field_validator("db_pool_size")
+    @classmethod
+    def _non_negative_pool(cls, value: int) -> int:
+        if value < 0:
+            raise ValueError("db_pool_size must be 0 (automatic) or more")
+        return value
+
+    @property
+    def pool_size(self) -> int:
+        """Pooled connections per process: the override, or a per-host budget shared by the workers."""
+        return self.db_pool_size or default_pool_size(self.workers, cpu_count())
+
+    @property
+    def instance_label(self) -> str:
+        """The ``X-Roost-Instance`` value: '' (no header), the configured id, or host:pid for "auto"."""
+        if self.instance_id == "auto":
+            return f"{socket.gethostname()}:{os.getpid()}"
+        return self.instance_id
 
     @property
     def database_url(self) -> str:
@@ -60,3 +85,31 @@ class Config(BaseSettings):
             if url.startswith(prefix):
                 return driver + url[len(prefix) :]
         return url
+
+
+#: connections one host keeps pooled is max(POOL_BUDGET_FLOOR, POOL_PER_CORE x cores), over all workers
+POOL_BUDGET_FLOOR = 10
+POOL_PER_CORE = 4
+#: bounds for one process: one event loop gains nothing from more, and every worker needs a few
+POOL_MIN = 3
+POOL_MAX = 20
+
+
+def cpu_count() -> int:
+    """Cores this process may run on (the affinity mask, as containers limit it)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def default_pool_size(workers: int, cores: int) -> int:
+    """Per-process pool size when none is configured.
+
+    A host budget of ``max(10, 4 x cores)`` connections is spread over the worker processes
+    (rounded up), and each process gets at least 3 and at most 20. One worker on 2 cores keeps
+    the historical 10; 8 workers on 2 cores get 3 each instead of 80 in total.
+    """
+    budget = max(POOL_BUDGET_FLOOR, POOL_PER_CORE * cores)
+    share = -(-budget // max(workers, 1))
+    return max(POOL_MIN, min(POOL_MAX, share))

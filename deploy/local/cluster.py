@@ -254,7 +254,7 @@ def start_cluster(
             with log_path.open("ab") as log:
                 process = subprocess.Popen(
                     [*roost, "serve", "--http", f"127.0.0.1:{instance_port}", "--dir", str(data_dir)],
-                    cwd=state_dir, env=env, stdout=log, stderr=subprocess.STDOUT,
+                    cwd=state_dir, env=dict(env, ROOST_INSTANCE_ID=f"roost-{n}"), stdout=log, stderr=subprocess.STDOUT,
                     stdin=subprocess.DEVNULL, start_new_session=True,
                 )
             started.append(Instance(f"http://127.0.0.1:{instance_port}", process, log_path))

@@ -111,7 +111,8 @@ def _read_request(request: Request, kind: str) -> ReadRequest | None:
         q = list_query(request).normalised()
     except RoostError:
         return None  # the handler reports the bad parameter
-    rest = (str(q.page), str(q.per_page), "1" if q.skip_total else "0", common[1])
+    cursor = "" if q.cursor is None else "cursor:" + q.cursor  # keyset pages differ per cursor
+    rest = (str(q.page), str(q.per_page), "1" if q.skip_total else "0", common[1], cursor)
     return ReadRequest("list", filter=q.filter, sort=q.sort, expand=common[0], rest=rest)
 
 

@@ -37,10 +37,14 @@ class _BodyTooLarge(PayloadTooLarge):
 class EdgeMiddleware:
     """Security headers, CORS, request ids, body limit and the last-resort error envelope."""
 
-    def __init__(self, app: ASGIApp, *, body_limit: int, credentialed_origins: CredentialedOrigins | None = None) -> None:
+    def __init__(
+        self, app: ASGIApp, *, body_limit: int, credentialed_origins: CredentialedOrigins | None = None, instance: str = ""
+    ) -> None:
         self.app = RateLimitMiddleware(app)
         self.body_limit = body_limit
         self.credentialed_origins = credentialed_origins
+        # opt-in (ROOST_INSTANCE_ID): which process answered, to see a load balancer spread requests
+        self.instance_header = [(b"x-roost-instance", instance.encode())] if instance else []
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -52,7 +56,7 @@ class EdgeMiddleware:
         if scope["method"] == "OPTIONS" and b"access-control-request-method" in headers:
             await self._preflight(send, headers, origin)
             return
-        extra = [*SECURITY_HEADERS, (b"vary", b"Origin"), (b"x-request-id", request_id)]
+        extra = [*SECURITY_HEADERS, (b"vary", b"Origin"), (b"x-request-id", request_id), *self.instance_header]
         if origin is not None:
             extra.extend(self._allow_origin(origin))
         started = False

@@ -55,7 +55,7 @@ def list_of(item: Schema) -> Schema:
     """The paginated list envelope; ``totalItems``/``totalPages`` are -1 with ``skipTotal``."""
     return obj(
         ("page", "perPage", "totalItems", "totalPages", "items"),
-        page=INT, perPage=INT, totalItems=INT, totalPages=INT, items=arr(item),
+        page=INT, perPage=INT, totalItems=INT, totalPages=INT, items=arr(item), nextCursor={"type": ["string", "null"]},
     )  # fmt: skip
 
 
@@ -111,8 +111,10 @@ PARAMETERS: dict[str, Schema] = {
     "expand": _query("expand", STR, "Comma list of relation fields to expand (dots nest)."),
     "fields": _query("fields", STR, "Comma list of output keys to keep (`*`, dots, `:excerpt(n)`)."),
     "skipTotal": _query("skipTotal", BOOL, "Skip the count: `totalItems` and `totalPages` are -1."),
+    "cursor": _query("cursor", STR, "Keyset pagination (Roost): empty for the first page, then the previous "
+                     "answer's `nextCursor`; `page`, `totalItems` and `totalPages` are then -1."),
 }
-LIST_PARAMS = ("page", "perPage", "sort", "filter", "expand", "fields", "skipTotal")
+LIST_PARAMS = ("page", "perPage", "sort", "filter", "expand", "fields", "skipTotal", "cursor")
 
 SECURITY_SCHEMES: dict[str, Schema] = {
     "Authorization": {

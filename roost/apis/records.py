@@ -40,10 +40,10 @@ async def list_records(request: Request) -> Response:
     info = await request_info(request)
     page = await queries.list_records(app_of(request), coll, list_query(request), info)
     items = await present_records(request, coll, page.items, info)
-    return json_response(
-        request,
-        {"items": items, "page": page.page, "perPage": page.per_page, "totalItems": page.total_items, "totalPages": page.total_pages},
-    )
+    body = {"items": items, "page": page.page, "perPage": page.per_page, "totalItems": page.total_items, "totalPages": page.total_pages}
+    if "cursor" in request.query_params:  # keyset pagination was asked for (a Roost extension)
+        body["nextCursor"] = page.next_cursor
+    return json_response(request, body)
 
 
 async def view_record(request: Request) -> Response:

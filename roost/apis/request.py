@@ -94,6 +94,7 @@ def list_query(request: Request) -> ListQuery:
         sort=params.get("sort", ""),
         filter=params.get("filter", ""),
         skip_total=parse_go_bool(params.get("skipTotal")),
+        cursor=params.get("cursor"),
     )
 
 

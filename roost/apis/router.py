@@ -99,4 +99,6 @@ def build_asgi(app: App, *, manage_lifespan: bool = True) -> EdgeMiddleware:
     def credentialed(origin: str) -> bool:
         return origin_of(origin) in trusted_origins(app)
 
-    return EdgeMiddleware(starlette, body_limit=app.config.body_limit, credentialed_origins=credentialed)
+    return EdgeMiddleware(
+        starlette, body_limit=app.config.body_limit, credentialed_origins=credentialed, instance=app.config.instance_label
+    )

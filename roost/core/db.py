@@ -66,7 +66,7 @@ _current_tx: ContextVar[Connection | None] = ContextVar("roost_current_tx", defa
 class Database:
     """The app's database, whatever the driver."""
 
-    def __init__(self, url: str, *, schema: str = "") -> None:
+    def __init__(self, url: str, *, schema: str = "", pool_size: int = 10) -> None:
         self.url = url
         self.dialect = url.split(":", 1)[0].split("+", 1)[0]
         self._backend: _Backend
@@ -77,7 +77,7 @@ class Database:
         else:
             from roost.core.db_sqlalchemy import AlchemyBackend
 
-            self._backend = AlchemyBackend(url, self.dialect, schema=schema)
+            self._backend = AlchemyBackend(url, self.dialect, schema=schema, pool_size=pool_size)
 
     async def ping(self) -> None:
         """Open the database once, turning driver failures into one clear error."""

@@ -107,9 +107,12 @@ class AlchemyConnection:
 
 
 class AlchemyBackend:
-    """A pooled engine shared by reads and writes."""
+    """A pooled engine shared by reads and writes.
 
-    def __init__(self, url: str, dialect: str, *, schema: str = "") -> None:
+    ``pool_size`` connections stay open, and as many again may be opened for bursts.
+    """
+
+    def __init__(self, url: str, dialect: str, *, schema: str = "", pool_size: int = 10) -> None:
         self.dialect = dialect
         options: dict[str, Any] = {}
         if schema and dialect == "postgresql":
@@ -118,7 +121,7 @@ class AlchemyBackend:
             from roost.core.db_mysql import engine_options
 
             options = engine_options()
-        self._engine = create_async_engine(url, pool_size=10, max_overflow=10, **options)
+        self._engine = create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, **options)
 
     async def ping(self) -> None:
         try:

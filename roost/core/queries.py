@@ -9,9 +9,24 @@ from typing import TYPE_CHECKING
 from roost.core.collections import Collection
 from roost.core.errors import Forbidden, NotFound
 from roost.core.events import RequestInfo
+from roost.core.keyset import (
+    cursor_scope,
+    cursor_secret,
+    decode_cursor,
+    encode_cursor,
+    mark_not_null,
+    seek_condition,
+)
 from roost.core.record_io import Record, codec_for
-from roost.core.rules import compile_condition, compile_order, new_binder, require_rule
-from roost.core.schema_sync import natural_order
+from roost.core.rules import (
+    compile_condition,
+    compile_order,
+    compile_order_keys,
+    new_binder,
+    require_rule,
+)
+from roost.core.schema_sync import natural_order, natural_order_key
+from roost.tools.filter import Binder, SortKey
 
 if TYPE_CHECKING:
     from roost.core.app import App
@@ -28,11 +43,13 @@ class ListQuery:
     sort: str = ""
     filter: str = ""
     skip_total: bool = False
+    #: keyset pagination (a Roost extension): None = off, "" = the first page, else a nextCursor
+    cursor: str | None = None
 
     def normalised(self) -> ListQuery:
         page = self.page if self.page > 0 else 1
         per_page = self.per_page if self.per_page > 0 else DEFAULT_PER_PAGE
-        return ListQuery(page, min(per_page, MAX_PER_PAGE), self.sort, self.filter, self.skip_total)
+        return ListQuery(page, min(per_page, MAX_PER_PAGE), self.sort, self.filter, self.skip_total, self.cursor)
 
 
 @dataclass
@@ -42,6 +59,8 @@ class Page:
     per_page: int
     total_items: int
     total_pages: int
+    #: with ``ListQuery.cursor``: the cursor of the page after this one, or None on the last page
+    next_cursor: str | None = None
 
 
 def guard_user_expression(text: str, info: RequestInfo) -> None:
@@ -54,14 +73,11 @@ def guard_user_expression(text: str, info: RequestInfo) -> None:
         raise Forbidden("Only superusers can filter by @request.")
 
 
-async def list_records(app: App, coll: Collection, query: ListQuery, info: RequestInfo) -> Page:
-    """One page of records the caller may list, plus the total unless skipped."""
+def _list_where(app: App, coll: Collection, q: ListQuery, info: RequestInfo, binder: Binder) -> list[str]:
+    """The listRule and the user filter as SQL conditions over ``ALIAS``."""
     rule = require_rule(coll, "listRule", info)
-    q = query.normalised()
     guard_user_expression(q.filter, info)
     guard_user_expression(q.sort, info)
-    codec = codec_for(coll, app.dialect)
-    binder = new_binder(app)
     conditions = []
     if rule:
         sql, _ = compile_condition(app, coll, rule, info, ALIAS, allow_hidden=True, binder=binder)
@@ -69,6 +85,17 @@ async def list_records(app: App, coll: Collection, query: ListQuery, info: Reque
     if q.filter.strip():
         sql, _ = compile_condition(app, coll, q.filter, info, ALIAS, allow_hidden=info.is_superuser, is_filter=True, binder=binder)
         conditions.append(f"({sql})")
+    return conditions
+
+
+async def list_records(app: App, coll: Collection, query: ListQuery, info: RequestInfo) -> Page:
+    """One page of records the caller may list, plus the total unless skipped."""
+    q = query.normalised()
+    if q.cursor is not None:
+        return await _list_after_cursor(app, coll, q, info)
+    codec = codec_for(coll, app.dialect)
+    binder = new_binder(app)
+    conditions = _list_where(app, coll, q, info, binder)
     where = (" WHERE " + " AND ".join(conditions)) if conditions else ""
     order = compile_order(app, coll, q.sort, info, ALIAS, binder)
     if not order and not coll.is_view:
@@ -88,6 +115,44 @@ async def list_records(app: App, coll: Collection, query: ListQuery, info: Reque
     total_items = int(total)
     total_pages = -1 if q.skip_total else (total_items + q.per_page - 1) // q.per_page
     return Page(items, q.page, q.per_page, total_items, total_pages)
+
+
+def _cursor_keys(app: App, coll: Collection, q: ListQuery, info: RequestInfo, binder: Binder) -> list[SortKey]:
+    """The sort keys plus the id; with no sort, insertion order (the id alone on views)."""
+    keys = compile_order_keys(app, coll, q.sort, info, ALIAS, binder) if q.sort.strip() else []
+    if not keys and not coll.is_view:
+        keys = [SortKey(natural_order_key(ALIAS, app.dialect), False, nullable=False)]
+    return [*mark_not_null(keys, coll, ALIAS, app.dialect), SortKey(f'{ALIAS}."id"', False, nullable=False)]
+
+
+def _order_term(key: SortKey, binder: Binder) -> str:
+    # NOT NULL keys need no NULLS FIRST/LAST, and without it PostgreSQL can walk a plain index
+    if key.nullable:
+        return binder.dialect.order_term(key.sql, key.descending)
+    return f"{key.sql} {'DESC' if key.descending else 'ASC'}"
+
+
+async def _list_after_cursor(app: App, coll: Collection, q: ListQuery, info: RequestInfo) -> Page:
+    """Keyset pagination: the page after the cursor's row, in sort order; no total (-1)."""
+    codec = codec_for(coll, app.dialect)
+    binder = new_binder(app)
+    conditions = _list_where(app, coll, q, info, binder)
+    keys = _cursor_keys(app, coll, q, info, binder)
+    secret, scope = cursor_secret(app), cursor_scope(coll, q.sort)
+    if q.cursor:
+        conditions.append(seek_condition(keys, decode_cursor(secret, scope, q.cursor, len(keys)), binder))
+    where = (" WHERE " + " AND ".join(conditions)) if conditions else ""
+    selected = ", ".join(f'{k.sql} AS "_k{n}"' for n, k in enumerate(keys))
+    order = ", ".join(_order_term(k, binder) for k in keys)
+    rows = await app.db.fetch_all(
+        f"SELECT {codec.select(ALIAS)}, {selected} FROM {codec.table} AS {ALIAS}{where} ORDER BY {order} "
+        f"LIMIT {int(q.per_page) + 1}",
+        binder.params,
+    )
+    last = rows[q.per_page - 1] if len(rows) > q.per_page else None
+    next_cursor = None if last is None else encode_cursor(secret, scope, [last[f"_k{n}"] for n in range(len(keys))])
+    items = [codec.decode(r) for r in rows[: q.per_page]]
+    return Page(items, -1, q.per_page, -1, -1, next_cursor)
 
 
 async def view_record(app: App, coll: Collection, record_id: str, info: RequestInfo) -> Record:

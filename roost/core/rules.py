@@ -16,8 +16,10 @@ from roost.core.resolver import RecordFieldResolver
 from roost.tools.filter import (
     Binder,
     FilterError,
+    SortKey,
     compile_filter,
     compile_sort,
+    compile_sort_keys,
     parse_filter,
     parse_rule,
     parse_sort,
@@ -88,6 +90,16 @@ def compile_order(
     except FilterError as exc:
         raise BadRequest(BAD_REQUEST) from exc
     return f" ORDER BY {compiled.sql}" if compiled.sql else ""
+
+
+def compile_order_keys(
+    app: App, coll: Collection, sort: str, info: RequestInfo, alias: str, binder: Binder
+) -> list[SortKey]:
+    """The ORDER BY expressions of a user ``sort``, each with its direction; BadRequest when invalid."""
+    try:
+        return compile_sort_keys(parse_sort(sort), _resolver(app, coll, info, alias, info.is_superuser), binder)
+    except FilterError as exc:
+        raise BadRequest(BAD_REQUEST) from exc
 
 
 def validate_rule(app: App, coll: Collection, expression: str) -> str | None:

@@ -39,6 +39,11 @@ ROWID_COLUMN = {
 }
 
 
+def natural_order_key(alias: str, dialect: str) -> str:
+    """The expression that orders a record table by insertion (SQLite's rowid, else ``_rowid``)."""
+    return f"{alias}.{quote_ident('_rowid', dialect)}" if dialect in ROWID_COLUMN else f"{alias}._rowid_"
+
+
 def natural_order(alias: str, dialect: str) -> str:
     """ORDER BY clause giving insertion order where the database has no rowid ('' on SQLite)."""
     return f" ORDER BY {alias}.{quote_ident('_rowid', dialect)}" if dialect in ROWID_COLUMN else ""

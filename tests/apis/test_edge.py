@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import socket
+from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.conftest import Api
@@ -71,3 +75,22 @@ async def test_concurrent_writes_never_fail(api: Api) -> None:
     assert [r.status_code for r in results] == [200] * 60
     listed = await api.call("GET", "/api/collections/hits/records", params={"perPage": 1})
     assert listed.json()["totalItems"] == 60
+
+
+@pytest.mark.parametrize(("setting", "expected"), [("", None), ("node-7", "node-7"), ("auto", "<host>:<pid>")])
+async def test_the_instance_header_is_opt_in(tmp_path: Path, setting: str, expected: str | None) -> None:
+    from roost.apis.router import build_asgi
+    from roost.config import Config
+    from roost.core.app import App
+
+    app = App(Config(data_dir=tmp_path, instance_id=setting))
+    await app.bootstrap()
+    transport = httpx.ASGITransport(app=build_asgi(app, manage_lifespan=False))
+    async with httpx.AsyncClient(transport=transport, base_url="http://roost.test") as client:
+        ok = await client.get("/api/health")
+        missing = await client.get("/api/nope")
+    await app.close()
+    if expected == "<host>:<pid>":
+        expected = f"{socket.gethostname()}:{os.getpid()}"
+    assert ok.headers.get("x-roost-instance") == expected
+    assert missing.headers.get("x-roost-instance") == expected

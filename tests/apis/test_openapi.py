@@ -90,7 +90,7 @@ async def test_record_paths_envelope_and_parameters(api: Api) -> None:
     doc = await document(api, api.su_token)
     listing = doc["paths"]["/api/collections/kinds/records"]["get"]
     names = [p["$ref"].rsplit("/", 1)[-1] for p in listing["parameters"]]
-    assert names == ["page", "perPage", "sort", "filter", "expand", "fields", "skipTotal"]
+    assert names == ["page", "perPage", "sort", "filter", "expand", "fields", "skipTotal", "cursor"]
     envelope = listing["responses"]["200"]["content"]["application/json"]["schema"]
     assert envelope["required"] == ["page", "perPage", "totalItems", "totalPages", "items"]
     assert envelope["properties"]["items"]["items"] == {"$ref": "#/components/schemas/kinds.Record"}

@@ -306,3 +306,18 @@ async def test_large_bodies_are_compressed_when_accepted(capi: Api) -> None:
     assert br.headers["content-encoding"] == "br" and br.json() == plain.json()
     small = await capi.call("GET", url + "?perPage=1&fields=id", headers={"Accept-Encoding": "gzip"})
     assert "content-encoding" not in small.headers
+
+
+async def test_cursor_pages_are_cached_per_cursor(capi: Api) -> None:
+    await _collection(capi, "pages", [{"name": "n", "type": "number"}])
+    for n in range(5):
+        await _create(capi, "pages", {"n": n})
+    url = "/api/collections/pages/records?sort=n&perPage=2&cursor="
+    seen = []
+    cursor = ""
+    for _ in range(3):  # twice each: the second read is a cache hit and still the right page
+        first, again = await _get(capi, url + cursor), await _get(capi, url + cursor)
+        assert first == again
+        seen += [item["n"] for item in first["items"]]
+        cursor = first["nextCursor"] or ""
+    assert seen == [0, 1, 2, 3, 4] and cursor == ""

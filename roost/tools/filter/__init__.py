@@ -41,7 +41,7 @@ from roost.tools.filter.operands import (
     Operand,
 )
 from roost.tools.filter.parser import MAX_EXPRESSIONS, MAX_LENGTH, parse
-from roost.tools.filter.sort import SortField, compile_sort, parse_sort
+from roost.tools.filter.sort import SortField, SortKey, compile_sort, compile_sort_keys, parse_sort
 
 __all__ = [
     "ANY_OPERATORS",
@@ -75,9 +75,11 @@ __all__ = [
     "Placeholder",
     "PostgresDialect",
     "SortField",
+    "SortKey",
     "compare",
     "compile_filter",
     "compile_sort",
+    "compile_sort_keys",
     "format_datetime",
     "get_dialect",
     "parse_filter",

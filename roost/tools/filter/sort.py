@@ -74,18 +74,48 @@ def compile_sort(
         if field.name == RANDOM:
             terms.append(binder.dialect.random())
             continue
-        operand = resolver.resolve(field.name, binder)
-        if operand.static:
-            raise FilterError(f"Invalid sort field {shorten(field.name)!r}.")
-        sql = operand.sql
-        if operand.hoists:
-            # the first related row, as SQLite picks for PocketBase's DISTINCT + ORDER BY
-            joins = " ".join(f"LEFT JOIN {h.from_item} ON {h.on}" for h in operand.hoists)
-            pad = binder.alias("pad")
-            sql = f"(SELECT {sql} FROM (SELECT 1 AS one) AS {pad} {joins} LIMIT 1)"
-        elif operand.source is not None:
-            alias = binder.alias("o")
-            sql = f"(SELECT {alias}.v FROM ({operand.source}) AS {alias} LIMIT 1)"
-        keys = binder.dialect.order_keys(sql, operand.kind)
-        terms.extend(binder.dialect.order_term(key, field.descending) for key in keys)
+        terms.extend(binder.dialect.order_term(key.sql, key.descending) for key in _keys_of(field, resolver, binder))
     return CompiledFilter(", ".join(terms), binder.params)
+
+
+@dataclass(frozen=True)
+class SortKey:
+    """One ORDER BY expression and its direction (a field may sort by several keys).
+
+    ``nullable`` is False when the caller knows the expression is never NULL (a NOT NULL column),
+    which lets comparisons against it stay simple enough for an index range scan.
+    """
+
+    sql: str
+    descending: bool
+    nullable: bool = True
+
+
+def compile_sort_keys(fields: tuple[SortField, ...], resolver: FieldResolver, binder: Binder) -> list[SortKey]:
+    """The ORDER BY expressions of ``fields``, for callers that also compare against them.
+
+    Raises:
+        FilterError: when a field does not resolve, or for ``@random`` (no position to resume from).
+    """
+    keys: list[SortKey] = []
+    for field in fields:
+        if field.name == RANDOM:
+            raise FilterError("A random sort has no stable position.")
+        keys.extend(_keys_of(field, resolver, binder))
+    return keys
+
+
+def _keys_of(field: SortField, resolver: FieldResolver, binder: Binder) -> list[SortKey]:
+    operand = resolver.resolve(field.name, binder)
+    if operand.static:
+        raise FilterError(f"Invalid sort field {shorten(field.name)!r}.")
+    sql = operand.sql
+    if operand.hoists:
+        # the first related row, as SQLite picks for PocketBase's DISTINCT + ORDER BY
+        joins = " ".join(f"LEFT JOIN {h.from_item} ON {h.on}" for h in operand.hoists)
+        pad = binder.alias("pad")
+        sql = f"(SELECT {sql} FROM (SELECT 1 AS one) AS {pad} {joins} LIMIT 1)"
+    elif operand.source is not None:
+        alias = binder.alias("o")
+        sql = f"(SELECT {alias}.v FROM ({operand.source}) AS {alias} LIMIT 1)"
+    return [SortKey(key, field.descending) for key in binder.dialect.order_keys(sql, operand.kind)]

@@ -11,8 +11,10 @@ from roost.tools.filter import (
     Binder,
     FilterError,
     Operand,
+    SortKey,
     compile_filter,
     compile_sort,
+    compile_sort_keys,
     format_datetime,
     get_dialect,
     parse_filter,
@@ -147,6 +149,16 @@ def test_sort() -> None:
     for bad in (",".join(["a"] * 9), "a," + "b" * 256, "a,,b", "a b", "-", "@request.x"):
         with pytest.raises(FilterError):
             compile_sort(parse_sort(bad), Resolver())
+
+
+def test_sort_keys_are_the_order_by_expressions_with_their_direction() -> None:
+    keys = compile_sort_keys(parse_sort("-n,meta"), Resolver(), Binder("postgresql"))
+    assert keys[0] == SortKey('t."n"', True)
+    assert [k.descending for k in keys] == [True, False, False, False]  # JSON sorts by type rank, number, text
+    order = compile_sort(parse_sort("-n,meta"), Resolver(), "postgresql").sql
+    assert order == ", ".join(get_dialect("postgresql").order_term(k.sql, k.descending) for k in keys)
+    with pytest.raises(FilterError):
+        compile_sort_keys(parse_sort("n,@random"), Resolver(), Binder())
 
 
 def test_macros() -> None:

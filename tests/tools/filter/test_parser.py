@@ -138,7 +138,8 @@ def test_public_names_are_pinned() -> None:
         "NUMBER", "OPERATORS", "PARSE_CACHE", "RULE_MAX_EXPRESSIONS", "RULE_MAX_LENGTH", "TEXT", "Binder",
         "Call", "Comparison", "CompiledFilter", "Dialect", "Expr", "FieldResolver", "FilterError", "Hoist",
         "Identifier", "Join", "Literal", "Operand", "ParseCache", "Placeholder", "PostgresDialect",
-        "SortField", "compare", "compile_filter", "compile_sort", "format_datetime", "get_dialect",
+        "SortField", "SortKey", "compare", "compile_filter", "compile_sort", "compile_sort_keys", "format_datetime",
+        "get_dialect",
         "parse_filter", "parse_rule", "parse_sort",
     }  # fmt: skip
     assert all(hasattr(flt, name) for name in flt.__all__)
