@@ -161,7 +161,7 @@ class CollectionStore(CollectionValidation):
             # the database refused the change (all of it was rolled back): a 400, never a 500
             message = "Failed to create collection." if existing is None else "Failed to update collection."
             text = str(exc).lower()
-            if isinstance(exc, UniqueViolation) or "unique" in text or "duplicate" in text:
+            if isinstance(exc, UniqueViolation) or "unique constraint" in text or "duplicate entry" in text or "duplicate key value" in text or "could not create unique index" in text:
                 detail = "The existing records violate a unique index."
                 raise ValidationFailed(message, {"indexes": FieldError("validation_invalid_index_expression", detail)}) from exc
             raise BadRequest(message) from exc

@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import hashlib
+import re
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
@@ -54,17 +55,23 @@ def lookup_name(index: IndexDef) -> str:
     return name if len(name) <= 64 else f"lk_{hashlib.sha1(index.name.encode()).hexdigest()}"
 
 
-def _is_text(collection: Collection, column: str) -> bool:
+def _prefix(collection: Collection, column: str, limit: int) -> str:
+    """The key-prefix length a column needs: TEXT columns always, VARCHAR(n) only when n > limit."""
     fld = collection.get_field(column)
     column_type = fld.column_type("mysql").upper() if fld is not None else "LONGTEXT"
-    return column_type.startswith(_TEXT_TYPES)
+    if not column_type.startswith(_TEXT_TYPES):
+        return ""
+    declared = re.match(r"(?:VAR)?CHAR\((\d+)\)", column_type)
+    if declared is not None and int(declared.group(1)) <= limit:
+        return ""
+    return f"({limit})"
 
 
 def _key_parts(index: IndexDef, collection: Collection) -> str:
     prefix = max(8, min(191, _KEY_CHARS // len(index.columns)))
     parts = []
     for col in index.columns:
-        part = q(col.name) + (f"({prefix})" if _is_text(collection, col.name) else "")
+        part = q(col.name) + _prefix(collection, col.name, prefix)
         parts.append(part + (" DESC" if col.descending else ""))
     return ", ".join(parts)
 

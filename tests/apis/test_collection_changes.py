@@ -58,3 +58,20 @@ async def test_unique_index_over_long_and_empty_values(api: Api) -> None:
     res = await api.call("POST", "/api/collections/posts/records", json={"title": long_a})
     assert res.status_code == 400
     assert res.json()["data"] == {"title": {"code": "validation_not_unique", "message": "Value must be unique."}}
+
+
+async def test_indexes_on_date_columns_and_a_unique_index_over_duplicates(api: Api) -> None:
+    indexes = ["CREATE INDEX idx_deep_created ON deep (created)"]
+    res = await api.su("POST", "/api/collections", json={"name": "deep", "listRule": "", "indexes": indexes, "fields": [
+        {"name": "title", "type": "text"}, {"name": "due", "type": "date"},
+        {"name": "created", "type": "autodate", "onCreate": True}]})
+    assert res.status_code == 200, res.text
+    for _ in range(2):
+        assert (await api.su("POST", "/api/collections/deep/records", json={"title": "same"})).status_code == 200
+    indexes.append("CREATE INDEX idx_deep_due_created ON deep (due, created DESC)")
+    assert (await api.su("PATCH", "/api/collections/deep", json={"indexes": indexes})).status_code == 200
+    refused = await api.su("PATCH", "/api/collections/deep", json={"indexes": [*indexes, "CREATE UNIQUE INDEX idx_deep_title ON deep (title)"]})
+    assert refused.status_code == 400, refused.text
+    assert refused.json()["data"]["indexes"]["message"] == "The existing records violate a unique index."
+    listed = await api.call("GET", "/api/collections/deep/records", params={"sort": "-created"})
+    assert listed.json()["totalItems"] == 2
