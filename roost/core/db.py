@@ -36,6 +36,7 @@ class Connection(Protocol):
 
     dialect: str
     after_commit: list[Callable[[], Awaitable[None]]]
+    after_rollback: list[Callable[[], Awaitable[None]]]
 
     async def fetch_all(self, sql: str, params: Mapping[str, Any] | None = None) -> list[Row]: ...
 
@@ -100,12 +101,19 @@ class Database:
         if current is not None:
             yield current
             return
-        async with self._backend.begin() as conn:
-            token = _current_tx.set(conn)
-            try:
-                yield conn
-            finally:
-                _current_tx.reset(token)
+        rolled_back: list[Callable[[], Awaitable[None]]] = []
+        try:
+            async with self._backend.begin() as conn:
+                rolled_back = conn.after_rollback
+                token = _current_tx.set(conn)
+                try:
+                    yield conn
+                finally:
+                    _current_tx.reset(token)
+        except BaseException:
+            for undo in rolled_back:
+                await undo()
+            raise
         for callback in conn.after_commit:
             await callback()
 
@@ -116,6 +124,12 @@ class Database:
             await callback()
         else:
             current.after_commit.append(callback)
+
+    def after_rollback(self, callback: Callable[[], Awaitable[None]]) -> None:
+        """Run ``callback`` if the transaction this task is inside rolls back (nothing outside one)."""
+        current = _current_tx.get()
+        if current is not None:
+            current.after_rollback.append(callback)
 
     async def fetch_all(self, sql: str, params: Mapping[str, Any] | None = None) -> list[Row]:
         async with self.read() as conn:

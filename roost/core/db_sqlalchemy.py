@@ -60,6 +60,7 @@ class AlchemyConnection:
         self._conn = conn
         self.dialect = dialect
         self.after_commit: list[Callable[[], Awaitable[None]]] = []
+        self.after_rollback: list[Callable[[], Awaitable[None]]] = []
 
     async def _run(self, sql: str, params: Any) -> Any:
         try:

@@ -59,6 +59,7 @@ class SqliteConnection:
         self.raw = raw
         self.dialect = "sqlite"
         self.after_commit: list[Callable[[], Awaitable[None]]] = []
+        self.after_rollback: list[Callable[[], Awaitable[None]]] = []
 
     def _cursor(self, sql: str, params: Mapping[str, Any] | None) -> sqlite3.Cursor:
         try:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import string
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from roost.core.body import auth_body_errors, load_body
@@ -201,6 +202,8 @@ async def create_record(
     except BaseException:
         await discard_new(app, coll, record["id"], plan)
         raise
+    # inside a batch that fails later, the uploads of this write go with the rollback
+    app.db.after_rollback(lambda: discard_new(app, coll, record["id"], plan))
     await publish(app, RecordEvent("create", coll, record, info))
     return record
 
@@ -256,7 +259,9 @@ async def update_record(
     except BaseException:
         await discard_new(app, coll, record_id, plan)
         raise
-    await delete_removed(app, coll, record_id, plan)
+    app.db.after_rollback(lambda: discard_new(app, coll, record_id, plan))
+    # replaced files stay until the write is committed: a failing batch still references them
+    await app.db.after_commit(lambda: delete_removed(app, coll, record_id, plan))
     await publish(app, RecordEvent("update", coll, record, info))
     return record
 
@@ -295,6 +300,7 @@ async def delete_record(app: App, coll: Collection, record_id: str, info: Reques
         await delete_with_cascade(app, conn, coll, record, deleted=deleted)
     for gone_coll, gone in deleted:
         if any(f.type == "file" for f in gone_coll.fields):
-            await app.storage.delete_prefix(record_prefix(gone_coll, gone["id"]))
+            # after the commit, so a batch that fails later keeps the files of the records it restores
+            await app.db.after_commit(partial(app.storage.delete_prefix, record_prefix(gone_coll, gone["id"])))
         await publish(app, RecordEvent("delete", gone_coll, gone, info if gone is record else None))
     return record

@@ -57,3 +57,32 @@ async def test_protected_file_needs_a_file_token(api: Api) -> None:
     got = await api.call("GET", url, params={"token": file_token})
     assert got.status_code == 200 and got.content == b"s3cret"
     assert (await api.call("GET", url, params={"token": token})).status_code == 404  # an auth token is not a file token
+
+
+async def test_a_failed_batch_leaves_storage_as_it_was(api: Api, tmp_path: Path) -> None:
+    import json
+
+    assert (await api.su("PATCH", "/api/settings", json={"batch": {"enabled": True}})).status_code == 200
+    res = await api.su("POST", "/api/collections", json={
+        "name": "docs", "listRule": "", "viewRule": "", "createRule": "", "updateRule": "", "deleteRule": "",
+        "fields": [{"name": "title", "type": "text", "required": True}, {"name": "doc", "type": "file", "maxSelect": 1}],
+    })  # fmt: skip
+    assert res.status_code == 200, res.text
+    kept = (await api.call("POST", "/api/collections/docs/records", data={"title": "kept"}, files=[("doc", ("old.txt", b"old"))])).json()
+    gone = (await api.call("POST", "/api/collections/docs/records", data={"title": "gone"}, files=[("doc", ("del.txt", b"del"))])).json()
+    before = {p for p in tmp_path.rglob("*") if p.is_file() and p.suffix == ".txt"}
+    assert {p.name for p in before} == {kept["doc"], gone["doc"]}
+    requests = [
+        {"method": "POST", "url": "/api/collections/docs/records", "body": {"title": "new"}},
+        {"method": "PATCH", "url": f"/api/collections/docs/records/{kept['id']}", "body": {}},
+        {"method": "DELETE", "url": f"/api/collections/docs/records/{gone['id']}"},
+        {"method": "POST", "url": "/api/collections/docs/records", "body": {"title": ""}},  # fails: required
+    ]
+    res = await api.call("POST", "/api/batch", data={"@jsonPayload": json.dumps({"requests": requests})},
+                         files=[("requests.0.doc", ("new.txt", b"new")), ("requests.1.doc", ("replacement.txt", b"rep"))])  # fmt: skip
+    assert res.status_code == 400, res.text
+    after = {p for p in tmp_path.rglob("*") if p.is_file() and p.suffix == ".txt"}
+    assert after == before
+    for rec in (kept, gone):
+        got = await api.call("GET", f"/api/files/docs/{rec['id']}/{rec['doc']}")
+        assert got.status_code == 200, got.text
