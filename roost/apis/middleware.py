@@ -25,6 +25,9 @@ SECURITY_HEADERS = [
     (b"x-xss-protection", b"1; mode=block"),
 ]
 CORS_METHODS = b"GET,HEAD,PUT,PATCH,POST,DELETE"
+#: scope key holding the server's own ``send``: a long stream writes its body frames there, past
+#: the send wrappers of every layer below (they only act on ``http.response.start``)
+BODY_SEND = "roost.body_send"
 
 
 class _BodyTooLarge(PayloadTooLarge):
@@ -42,6 +45,7 @@ class EdgeMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        scope[BODY_SEND] = send
         headers = dict(scope["headers"])
         origin = headers.get(b"origin")
         request_id = headers.get(b"x-request-id") or secrets.token_hex(8).encode()
@@ -104,4 +108,4 @@ async def _send_bytes(send: Any, status: int, body: bytes) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-__all__ = ["EdgeMiddleware", "PayloadTooLarge"]
+__all__ = ["BODY_SEND", "EdgeMiddleware", "PayloadTooLarge"]
