@@ -1,12 +1,16 @@
 """Realtime side by side: N SSE subscribers, writes at a fixed rate, delivery latency and memory.
 
-    .venv/bin/python bench/realtime/run.py --subscribers 1000 5000 --rate 20 --seconds 10
+    .venv/bin/python bench/realtime/run.py --subscribers 1000 --rate 20 --rounds 2
+    .venv/bin/python bench/realtime/run.py --subscribers 5000 --rate 4 --rounds 2
 
-Starts Roost and the reference server on free loopback ports, one after the other, opens N
-SSE connections (one asyncio process, raw sockets), subscribes each to ``bench/*``, writes at
-``--rate`` records per second and measures, per delivered event, the time from the write
-request being sent to the frame arriving. RSS per connection = (RSS with N idle connections -
-RSS before) / N, read from /proc. Results print as a Markdown table.
+Starts Roost (one process, and ``--workers 2`` over Redis) and the reference server on free
+loopback ports, one after the other and alternating per round, opens N SSE connections (one
+uvloop process, one ``asyncio.Protocol`` per connection), subscribes each to ``bench/*``, writes
+at ``--rate`` records per second for ``--seconds`` and measures, per delivered event, the time
+from the write request being sent to the frame arriving. Server CPU per delivered event is read
+from /proc for the server's whole process tree, and so is RSS per connection = (RSS with N idle
+connections - RSS before) / N. Results print as a Markdown table with the load average before
+each run (the machine may be shared) and the ratios against the reference server.
 """
 
 from __future__ import annotations
@@ -92,7 +96,7 @@ async def scenario(server: LiveServer, subscribers: int, rate: float, seconds: f
         fresh = httpx.AsyncClient(base_url=base, timeout=60, limits=httpx.Limits(max_keepalive_connections=0))
         async with fresh:
             for start in range(0, subscribers, 200):
-                await asyncio.gather(*(subscribe(fresh, cid) for _, cid in streams[start:start + 200]))
+                await asyncio.gather(*(subscribe(http, fresh, cid) for _, cid in streams[start:start + 200]))
         await asyncio.sleep(1.0)
         idle_rss = sum(map(rss_kb, pids))
         cpu_before = sum(map(cpu_seconds, pids))
@@ -127,16 +131,19 @@ async def scenario(server: LiveServer, subscribers: int, rate: float, seconds: f
     }
 
 
-async def subscribe(http: httpx.AsyncClient, client_id: str) -> None:
+async def subscribe(http: httpx.AsyncClient, fresh: httpx.AsyncClient, client_id: str) -> None:
     """Subscribe one stream. Under ``--workers`` a POST that reaches a process other than the
-    stream's answers 404 until subscriptions are routed between processes; a new connection
-    (there is no keep-alive here) reaches a process at random, so the bench retries."""
-    for _ in range(50):
-        res = await http.post("/api/realtime", json={"clientId": client_id, "subscriptions": ["bench/*"]})
+    stream's answers 404 until subscriptions are routed between processes; ``fresh`` opens a new
+    connection per request, which reaches a process at random, so the bench retries there."""
+    body = {"clientId": client_id, "subscriptions": ["bench/*"]}
+    res = await http.post("/api/realtime", json=body)
+    for _ in range(1000):
         if res.status_code == 204:
             return
         if res.status_code != 404:
             res.raise_for_status()
+        await asyncio.sleep(0.01)
+        res = await fresh.post("/api/realtime", json=body)
     raise RuntimeError(f"could not subscribe {client_id}")
 
 
@@ -208,8 +215,8 @@ def main() -> None:
 
 
 def report(results: dict[tuple[int, str], list[dict[str, float]]], args: argparse.Namespace) -> None:
-    median = {key: sorted(rounds, key=lambda r: r["p50_ms"])[len(rounds) // 2] for key, rounds in results.items()}
-    print(f"\n{args.rate:g} writes/s for {args.seconds:g} s, {args.rounds} alternating round(s), median round; "
+    median = {key: sorted(rounds, key=lambda r: r["p50_ms"])[(len(rounds) - 1) // 2] for key, rounds in results.items()}
+    print(f"\n{args.rate:g} writes/s for {args.seconds:g} s, {args.rounds} alternating round(s), median round by p50 (the lower middle one for an even count); "
           f"{os.cpu_count()} cores")
     print("\n| subscribers | server | delivered | p50 ms | p99 ms | events/s | server CPU µs/event | RSS KiB/conn | load before |")
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|")

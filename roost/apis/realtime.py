@@ -132,9 +132,8 @@ async def _pump(client: Client, prefix: bytes, send: Send, watchdog: _Watchdog, 
                 client.close("slow consumer")
                 return False
             watchdog.last_write, watchdog.writing_since = watchdog.writing_since, 0.0
-        items = [await outbox.pop()]
-        if outbox:
-            items += outbox.take_ready(COALESCE)
+        item = await outbox.pop()
+        items = [item, *outbox.take_ready(COALESCE)] if outbox else [item]
         if CLOSE in items:  # close() empties the outbox first, so nothing is lost here
             return client.close_reason not in ("disconnected", "slow consumer")
         chunk = b"".join([sse_frame(prefix, item[0], item[1]) for item in items])  # type: ignore[index]
