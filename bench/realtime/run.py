@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import re
 import resource
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -193,7 +195,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--kinds", nargs="+", default=["roost", "pocketbase"])
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2], help="Roost worker counts to run")
-    parser.add_argument("--rounds", type=int, default=1, help="alternating rounds; the median round is shown")
+    parser.add_argument("--out", type=Path, help="also write every round as JSON here")
+    parser.add_argument("--rounds", type=int, default=1, help="alternating rounds; each column shows its median")
     args = parser.parse_args()
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 65536), hard))
@@ -212,11 +215,14 @@ def main() -> None:
                 results.setdefault((subscribers, label(kind, workers)), []).append(result)
                 print(subscribers, label(kind, workers), {k: round(v, 3) for k, v in result.items()}, flush=True)
     report(results, args)
+    if args.out is not None:
+        rows = [{"subscribers": n, "server": name, "rounds": rounds} for (n, name), rounds in results.items()]
+        args.out.write_text(json.dumps({"rate": args.rate, "seconds": args.seconds, "results": rows}, indent=1))
 
 
 def report(results: dict[tuple[int, str], list[dict[str, float]]], args: argparse.Namespace) -> None:
-    median = {key: sorted(rounds, key=lambda r: r["p50_ms"])[(len(rounds) - 1) // 2] for key, rounds in results.items()}
-    print(f"\n{args.rate:g} writes/s for {args.seconds:g} s, {args.rounds} alternating round(s), median round by p50 (the lower middle one for an even count); "
+    median = {key: {m: statistics.median(r[m] for r in rounds) for m in rounds[0]} for key, rounds in results.items()}
+    print(f"\n{args.rate:g} writes/s for {args.seconds:g} s, {args.rounds} alternating round(s), median of the rounds per column; "
           f"{os.cpu_count()} cores")
     print("\n| subscribers | server | delivered | p50 ms | p99 ms | events/s | server CPU µs/event | RSS KiB/conn | load before |")
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
