@@ -28,6 +28,9 @@ SECURITY_HEADERS = [
 CORS_METHODS = b"GET,HEAD,PUT,PATCH,POST,DELETE"
 #: is this Origin header value trusted for credentialed (cookie) requests?
 CredentialedOrigins = Callable[[str], bool]
+#: scope key holding the server's own ``send``: a long stream writes its body frames there, past
+#: the send wrappers of every layer below (they only act on ``http.response.start``)
+BODY_SEND = "roost.body_send"
 
 
 class _BodyTooLarge(PayloadTooLarge):
@@ -50,6 +53,7 @@ class EdgeMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        scope[BODY_SEND] = send
         headers = dict(scope["headers"])
         origin = headers.get(b"origin")
         request_id = headers.get(b"x-request-id") or secrets.token_hex(8).encode()
@@ -119,4 +123,4 @@ async def _send_bytes(send: Any, status: int, body: bytes) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-__all__ = ["EdgeMiddleware", "PayloadTooLarge"]
+__all__ = ["BODY_SEND", "EdgeMiddleware", "PayloadTooLarge"]

@@ -144,7 +144,9 @@ class RealtimeHub:
         self.field_picker: Callable[[Any, str], Any] | None = None
         self.dropped = 0
         self._index: dict[str, set[Subscription]] = {}
-        self._events: asyncio.Queue[bytes] | None = None
+        #: (payload, arrived through a cross-process broker)
+        self._events: asyncio.Queue[tuple[bytes, bool]] | None = None
+        self.node_id = secrets.token_hex(8)
         self._worker: asyncio.Task[None] | None = None
         self._unsubscribe: Any = None
         self._pending = 0
@@ -268,8 +270,17 @@ class RealtimeHub:
 
     # ----- events -----------------------------------------------------------------------------
     async def publish_record_event(self, event: RecordEvent) -> None:
-        """After-commit hook: queue the change for every process (the write does not wait)."""
-        payload = orjson.dumps({"a": event.action, "c": event.collection.id, "r": event.record}, default=str)
+        """After-commit hook: queue the change for every process (the write does not wait).
+
+        With a cross-process broker this process's own subscribers are served at once, without
+        the broker round trip (and the scheduling of the broker and of this process it costs);
+        the copy that comes back through the broker is recognised by ``n`` and skipped.
+        """
+        message = {"a": event.action, "c": event.collection.id, "r": event.record, "n": self.node_id}
+        payload = orjson.dumps(message, default=str)
+        if self.broker.cross_process and self._events is not None:
+            self._pending += 1
+            self._events.put_nowait((payload, False))
         if self._outgoing is not None:
             self._outgoing.put_nowait(payload)
 
@@ -299,16 +310,18 @@ class RealtimeHub:
     async def _on_message(self, payload: bytes) -> None:
         if self._events is not None:
             self._pending += 1
-            self._events.put_nowait(payload)
+            self._events.put_nowait((payload, self.broker.cross_process))
 
     async def _dispatch_loop(self) -> None:
         from roost.core.realtime_dispatch import dispatch
 
         assert self._events is not None
         while True:
-            payload = await self._events.get()
+            payload, via_broker = await self._events.get()
             try:
                 message = orjson.loads(payload)
+                if via_broker and message.get("n") == self.node_id:
+                    continue  # already dispatched here when it was published
                 if message["a"] == "barrier":
                     waiter = self._barriers.pop(message["r"], None)
                     if waiter is not None and not waiter.done():

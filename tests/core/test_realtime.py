@@ -6,15 +6,19 @@ import json
 import urllib.parse
 from typing import Any
 
+import httpx
+import orjson
 import pytest
 
+from roost.apis.router import build_asgi
 from roost.config import Config
 from roost.core import realtime_dispatch
 from roost.core.app import App
 from roost.core.realtime import Outbox
 from roost.core.realtime_cluster import Cluster
 from roost.core.realtime_topics import go_string, parse_subscription
-from tests.conftest import Api
+from tests.cache_services import REDIS_URL, redis_reachable
+from tests.conftest import Api, skip_or_fail
 
 
 async def _posts(api: Api) -> None:
@@ -109,3 +113,33 @@ async def test_collection_changes_and_events_reach_another_process(api: Api) -> 
         assert name == "posts/*"
     finally:
         await other.close()
+
+
+async def test_over_a_cross_process_broker_each_process_delivers_an_event_once(api: Api) -> None:
+    """The writing process serves its own subscribers at once and skips its echo from the broker."""
+    reason = await redis_reachable()
+    if reason:
+        skip_or_fail(reason)
+    await _posts(api)
+    config = api.app.config.model_copy(update={"redis_url": REDIS_URL})
+    writer, reader = App(config), App(config)
+    for app in (writer, reader):
+        await app.bootstrap()
+    try:
+        clients = [app.realtime.connect() for app in (writer, reader)]
+        for app, client in zip((writer, reader), clients, strict=True):
+            app.realtime.set_subscriptions(client, ["posts/*"])
+        transport = httpx.ASGITransport(app=build_asgi(writer, manage_lifespan=False))
+        async with httpx.AsyncClient(transport=transport, base_url="http://roost.test") as http:
+            for n in range(3):
+                res = await http.post("/api/collections/posts/records", json={"title": str(n), "public": True},
+                                      headers={"Authorization": api.su_token})  # fmt: skip
+                assert res.status_code == 200, res.text
+        await writer.realtime.drain()
+        await reader.realtime.drain()
+        for client in clients:
+            titles = [orjson.loads(item[1])["record"]["title"] for item in client.outbox.take_ready(10) if item]
+            assert titles == ["0", "1", "2"]
+    finally:
+        for app in (writer, reader):
+            await app.close()
