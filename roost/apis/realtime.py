@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Callable
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -105,14 +107,47 @@ async def sse_stream(scope: Scope, receive: Receive, send: Send) -> None:
         hello = b'{"clientId":"' + client.id.encode() + b'"}'
         # frames skip the middleware's send wrappers, which act on the response start alone
         body_send: Send = scope.get(BODY_SEND, send)
+        client.direct = _direct_writer(body_send, prefix, watchdog)
         if await _pump(client, prefix, body_send, watchdog, sse_frame(prefix, "PB_CONNECT", hello)):
             with contextlib.suppress(TimeoutError, OSError):
                 async with asyncio.timeout(hub.write_timeout):
                     await send({"type": "http.response.body", "body": b"", "more_body": False})
     finally:
+        client.direct = None
         watchdog.stop()
         watcher.cancel()
         hub.disconnect(client)
+
+
+def _direct_writer(send: Send, prefix: bytes, watchdog: _Watchdog) -> Callable[[str, bytes], bool] | None:
+    """Write a frame from the fan-out loop itself, without waking the stream's task.
+
+    uvicorn's ``send`` only waits when the socket's write buffer is over its high-water mark
+    (``flow.write_paused``); otherwise it writes and returns without suspending. So while the
+    buffer has room the frame is written here by stepping the coroutine once, and when it has
+    none (a slow reader) the frame goes to the outbox, whose bound and the write timeout drop
+    that client without delaying the others. Other servers always use the outbox.
+    """
+    cycle: Any = getattr(send, "__self__", None)
+    flow: Any = getattr(cycle, "flow", None)
+    if cycle is None or not isinstance(getattr(flow, "write_paused", None), bool):
+        return None
+
+    def write(name: str, data: bytes) -> bool:
+        if flow.write_paused or watchdog.writing_since or cycle.disconnected:
+            return False
+        step = send({"type": "http.response.body", "body": sse_frame(prefix, name, data), "more_body": True})
+        try:
+            step.send(None)  # type: ignore[attr-defined]
+        except StopIteration:
+            watchdog.last_write = time.monotonic()
+            return True
+        except Exception:  # the stream's own task meets the same error and ends the stream
+            return False
+        step.close()  # type: ignore[attr-defined]  # it waited after all: nothing was written
+        return False
+
+    return write
 
 
 async def _pump(client: Client, prefix: bytes, send: Send, watchdog: _Watchdog, chunk: bytes) -> bool:

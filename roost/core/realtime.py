@@ -81,7 +81,9 @@ class Outbox:
 class Client:
     """One realtime connection, whatever the transport."""
 
-    __slots__ = ("auth", "auth_collection", "close_reason", "closed", "created", "id", "ip", "outbox", "subscriptions")
+    __slots__ = (
+        "auth", "auth_collection", "close_reason", "closed", "created", "direct", "id", "ip", "outbox", "subscriptions",
+    )  # fmt: skip
 
     def __init__(self, client_id: str, ip: str, queue_size: int) -> None:
         self.id = client_id
@@ -93,11 +95,17 @@ class Client:
         self.created = time.monotonic()
         self.closed = False
         self.close_reason = ""
+        #: set by a transport that can write an event at once without waiting (False: it cannot
+        #: now); used only while the outbox is empty, so events keep their order
+        self.direct: Callable[[str, bytes], bool] | None = None
 
     def send(self, name: str, data: bytes) -> bool:
-        """Queue one event; False (and the client is closed) when its outbox is full."""
+        """Write or queue one event; False (and the client is closed) when its outbox is full."""
         if self.closed:
             return False
+        direct = self.direct
+        if direct is not None and not self.outbox and direct(name, data):
+            return True
         if self.outbox.push((name, data)):
             return True
         self.close("slow consumer")
@@ -108,6 +116,7 @@ class Client:
             return
         self.closed = True
         self.close_reason = reason
+        self.direct = None
         self.outbox.clear()
         self.outbox.push(CLOSE, force=True)
 
