@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from typing import Any
+
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -11,6 +14,7 @@ from roost.apis.request import app_of, auth_token, read_body, request_info
 from roost.apis.responses import json_response
 from roost.apis.session_cookie import cookie_secret
 from roost.apis.sessions import cookie_login, session_body
+from roost.core.app import App
 from roost.core.auth import flows, sessions
 from roost.core.auth.impersonate import impersonate as impersonate_record
 from roost.core.auth.oauth2 import list_providers as list_oauth2_providers
@@ -18,12 +22,31 @@ from roost.core.collections import Collection
 from roost.core.events import RequestInfo
 from roost.core.record_io import Record
 
+#: a core login flow: ``(app, auth collection, body, info) -> (record, token)``
+LoginFlow = Callable[[App, Collection, dict[str, Any], RequestInfo], Awaitable[tuple[Record, str]]]
 
-def _auth_collection(request: Request) -> Collection:
+
+def auth_collection(request: Request) -> Collection:
+    """The auth collection named in the path; 404 for a missing or non-auth one."""
     return flows.require_auth_collection(app_of(request).collections.get(request.path_params["collection"]))
 
 
-async def _auth_response(
+async def auth_request(request: Request) -> tuple[Collection, dict[str, Any], RequestInfo]:
+    """The auth collection, the parsed body and the request info of an auth route."""
+    coll = auth_collection(request)
+    body, _ = await read_body(request)
+    return coll, body, await request_info(request, body)
+
+
+async def login(request: Request, method: str, flow: LoginFlow) -> Response:
+    """Run one login ``flow`` (``method`` names it for MFA and alerts) and answer as every login does."""
+    coll, body, info = await auth_request(request)
+    info.context = method
+    record, token = await flow(app_of(request), coll, body, info)
+    return await auth_response(request, coll, record, token, info)
+
+
+async def auth_response(
     request: Request, coll: Collection, record: Record, token: str, info: RequestInfo, *, login: bool = True
 ) -> Response:
     """``{token, record}``; a login that asked for a cookie session gets the cookie instead of the token."""
@@ -40,35 +63,30 @@ async def _auth_response(
 
 
 async def auth_methods(request: Request) -> Response:
-    coll = _auth_collection(request)
+    coll = auth_collection(request)
     return json_response(request, flows.auth_methods(coll, await list_oauth2_providers(app_of(request), coll)))
 
 
 async def auth_with_password(request: Request) -> Response:
-    coll = _auth_collection(request)
-    body, _ = await read_body(request)
-    info = await request_info(request, body)
-    info.context = "password"
-    record, token = await flows.auth_with_password(app_of(request), coll, body, info)
-    return await _auth_response(request, coll, record, token, info)
+    return await login(request, "password", flows.auth_with_password)
 
 
 async def auth_refresh(request: Request) -> Response:
-    coll = _auth_collection(request)
+    coll = auth_collection(request)
     info = await request_info(request)
     record, token = await flows.auth_refresh(app_of(request), coll, info, auth_token(request))
     if info.session_id:
         # a cookie session is never turned into a bearer token that scripts could read
         return json_response(request, session_body(request, coll, record, info, cookie_secret(request)))
-    return await _auth_response(request, coll, record, token, info, login=False)
+    return await auth_response(request, coll, record, token, info, login=False)
 
 
 async def impersonate(request: Request) -> Response:
-    coll = _auth_collection(request)
+    coll = auth_collection(request)
     body, _ = await read_body(request)
     info = await request_info(request)
     record, token = await impersonate_record(app_of(request), coll, request.path_params["id"], body, info)
-    return await _auth_response(request, coll, record, token, info, login=False)
+    return await auth_response(request, coll, record, token, info, login=False)
 
 
 routes = [

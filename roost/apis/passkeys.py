@@ -6,57 +6,43 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from roost.apis.auth import _auth_response as auth_response
-from roost.apis.request import app_of, read_body, request_info
+from roost.apis.auth import auth_collection, auth_request, login
+from roost.apis.request import app_of, request_info
 from roost.apis.responses import json_response, no_content
-from roost.core.auth import flows, passkeys
-from roost.core.collections import Collection
-
-
-def _collection(request: Request) -> Collection:
-    return flows.require_auth_collection(app_of(request).collections.get(request.path_params["collection"]))
+from roost.core.auth import passkeys
 
 
 async def registration_options(request: Request) -> Response:
-    coll = _collection(request)
+    coll = auth_collection(request)
     info = await request_info(request)
     return json_response(request, await passkeys.registration_options(app_of(request), coll, info))
 
 
 async def register(request: Request) -> Response:
-    coll = _collection(request)
-    body, _ = await read_body(request)
-    info = await request_info(request, body)
+    coll, body, info = await auth_request(request)
     return json_response(request, await passkeys.register(app_of(request), coll, info, body))
 
 
 async def list_passkeys(request: Request) -> Response:
-    coll = _collection(request)
+    coll = auth_collection(request)
     info = await request_info(request)
     return json_response(request, await passkeys.list_passkeys(app_of(request), coll, info))
 
 
 async def remove(request: Request) -> Response:
-    coll = _collection(request)
+    coll = auth_collection(request)
     info = await request_info(request)
     await passkeys.remove_passkey(app_of(request), coll, request.path_params["id"], info)
     return no_content()
 
 
 async def authentication_options(request: Request) -> Response:
-    coll = _collection(request)
-    body, _ = await read_body(request)
-    info = await request_info(request, body)
+    coll, body, info = await auth_request(request)
     return json_response(request, await passkeys.authentication_options(app_of(request), coll, body, info))
 
 
 async def auth_with_passkey(request: Request) -> Response:
-    coll = _collection(request)
-    body, _ = await read_body(request)
-    info = await request_info(request, body)
-    info.context = passkeys.METHOD
-    record, token = await passkeys.auth_with_passkey(app_of(request), coll, body, info)
-    return await auth_response(request, coll, record, token, info)
+    return await login(request, passkeys.METHOD, passkeys.auth_with_passkey)
 
 
 _AUTH = "/api/collections/{collection}/"
