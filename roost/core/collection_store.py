@@ -88,7 +88,7 @@ class CollectionStore(CollectionValidation):
                 elif isinstance(value, dict) and merged[key] is not None:
                     raise BadRequest("Failed to load the submitted data due to invalid formatting.")
         fields_in = merged.get("fields") or []
-        if _malformed(merged, fields_in) or any(f.get("type") not in FIELD_TYPES for f in fields_in):
+        if _malformed(fields_in) or any(f.get("type") not in FIELD_TYPES for f in fields_in):
             raise BadRequest("Failed to load the submitted data due to invalid formatting.")
         merged["fields"] = self._with_system_fields(str(ctype), _dedupe_fields(fields_in), existing)
         if existing is not None and existing.name != merged["name"] and "indexes" not in data:
@@ -270,15 +270,13 @@ class CollectionStore(CollectionValidation):
         self._by_id, self._by_name = snap
 
 
-def _malformed(merged: dict[str, Any], fields_in: Any) -> bool:
-    """A value of the wrong JSON type where a string (list) is expected; ``null`` means unset."""
+def _malformed(fields_in: Any) -> bool:
+    """A field list that is not a list of objects with string ids, names and types (the rest of the
+    body's shape is checked by ``collection_shape``); ``null`` means unset."""
     if not isinstance(fields_in, list) or not all(isinstance(f, dict) for f in fields_in):
         return True
-    strings = [merged.get("id"), *(f.get(k) for f in fields_in for k in ("id", "name", "type"))]
-    indexes = merged.get("indexes") or []
-    if not isinstance(indexes, list):
-        return True
-    return any(v is not None and not isinstance(v, str) for v in [*strings, *indexes])
+    strings = [f.get(k) for f in fields_in for k in ("id", "name", "type")]
+    return any(v is not None and not isinstance(v, str) for v in strings)
 
 
 def _dedupe_fields(fields_in: list[dict[str, Any]]) -> list[dict[str, Any]]:
