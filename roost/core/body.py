@@ -7,6 +7,7 @@ from typing import Any
 from roost.core.collections import Collection
 from roost.core.errors import FieldError
 from roost.core.events import RequestInfo
+from roost.core.fields import Field
 
 AUTH_ONLY_KEYS = ("passwordConfirm", "oldPassword")
 
@@ -24,6 +25,24 @@ def split_modifier(key: str) -> tuple[str, str]:
     return key, ""
 
 
+def settable_field(coll: Collection, key: str, *, is_superuser: bool) -> tuple[Field, str] | None:
+    """The field and modifier a client body key may set, or None when the key is ignored.
+
+    Every body key and upload goes through here, whatever the transport, so a modifier form
+    (``verified+``, ``+password``, ``email-``) reaches a field only if its type takes that
+    modifier; autodates are never client-set and hidden fields only by superusers.
+    """
+    name, modifier = split_modifier(key)
+    field = coll.get_field(name)
+    if field is None or field.type == "autodate":
+        return None
+    if modifier and modifier not in field.MODIFIERS:
+        return None
+    if field.hidden and not is_superuser and field.type != "password":
+        return None
+    return field, modifier
+
+
 def load_body(
     coll: Collection,
     record: dict[str, Any],
@@ -37,12 +56,11 @@ def load_body(
     # plain keys first, then modifiers, so "tags" + "tags+" in one body compose predictably
     ordered = sorted(body.items(), key=lambda kv: split_modifier(kv[0])[1] != "")
     for key, raw in ordered:
-        name, modifier = split_modifier(key)
-        field = coll.get_field(name)
-        if field is None or field.type == "autodate":
+        target = settable_field(coll, key, is_superuser=info.is_superuser)
+        if target is None:
             continue
-        if field.hidden and not info.is_superuser and field.type != "password":
-            continue
+        field, modifier = target
+        name = field.name
         if modifier == "autogenerate":
             value = field.autogenerate()
             if value is None:
@@ -68,7 +86,11 @@ def auth_body_errors(
     is_manager: bool,
     old_password_ok: bool | None,
 ) -> dict[str, FieldError]:
-    """The auth-form checks that run before field validation (PocketBase order)."""
+    """The auth-form checks that run before field validation (PocketBase order).
+
+    ``body`` is the resolved body (:func:`load_body`'s result), so a key that set nothing is
+    not seen here either.
+    """
     errors: dict[str, FieldError] = {}
     if not coll.is_auth:
         return errors

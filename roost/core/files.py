@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from roost.core.body import split_modifier
+from roost.core.body import settable_field
 from roost.core.collections import Collection
 from roost.core.errors import FieldError
 
@@ -117,15 +117,18 @@ def apply_uploads(
     original: dict[str, Any] | None,
     body: dict[str, Any],
     files: dict[str, list[Upload]],
+    *,
+    is_superuser: bool,
 ) -> tuple[FilePlan, dict[str, FieldError]]:
     """Merge uploads into ``record`` file values; returns the storage plan and upload errors."""
     plan = FilePlan()
     errors: dict[str, FieldError] = {}
     for key, uploads in files.items():
-        name, modifier = split_modifier(key)
-        fld = coll.get_field(name)
-        if fld is None or fld.type != "file" or not uploads:
+        target = settable_field(coll, key, is_superuser=is_superuser)
+        if target is None or target[0].type != "file" or not uploads:
             continue
+        fld, modifier = target
+        name = fld.name
         for upload in uploads:
             upload.name = stored_name(upload.original_name or "file")
             upload.content_type = detect_mime(upload.data)

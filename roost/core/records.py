@@ -179,11 +179,11 @@ async def create_record(
     rule = require_rule(coll, "createRule", info)
     record = blank_record(coll)
     resolved = load_body(coll, record, body, info, is_new=True)
-    plan, upload_errors = apply_uploads(coll, record, None, body, files or {})
+    plan, upload_errors = apply_uploads(coll, record, None, body, files or {}, is_superuser=info.is_superuser)
     info.body = resolved
     _fill_generated(coll, record, is_new=True)
     manager = info.is_superuser or (coll.is_auth and await manages(app, coll, None, record, info))
-    pre = auth_body_errors(coll, record, None, body, is_manager=manager, old_password_ok=None)
+    pre = auth_body_errors(coll, record, None, resolved, is_manager=manager, old_password_ok=None)
     if rule and not pre and not await rule_matches_new(app, coll, record, rule, info):
         raise BadRequest("Failed to create record.")
     await validate_record(app, coll, record, None, {**pre, **upload_errors}, {n for n, _ in plan.new})
@@ -235,17 +235,17 @@ async def update_record(
         raise NotFound()
     record = dict(original)
     resolved = load_body(coll, record, body, info, is_new=False)
-    plan, upload_errors = apply_uploads(coll, record, original, body, files or {})
+    plan, upload_errors = apply_uploads(coll, record, original, body, files or {}, is_superuser=info.is_superuser)
     info.body = resolved
     if rule and not await rule_matches_stored(app, coll, record_id, rule, info):
         raise NotFound()
     manager = info.is_superuser or (coll.is_auth and await manages(app, coll, record_id, record, info))
     old_ok = None
-    if coll.is_auth and "password" in body and not manager and body.get("oldPassword"):
+    if coll.is_auth and "password" in resolved and not manager and resolved.get("oldPassword"):
         from roost.core.auth.passwords import verify_password
 
-        old_ok = await asyncio.to_thread(verify_password, str(body["oldPassword"]), str(original.get("password", "")))
-    pre = auth_body_errors(coll, record, original, body, is_manager=manager, old_password_ok=old_ok)
+        old_ok = await asyncio.to_thread(verify_password, str(resolved["oldPassword"]), str(original.get("password", "")))
+    pre = auth_body_errors(coll, record, original, resolved, is_manager=manager, old_password_ok=old_ok)
     await validate_record(app, coll, record, original, {**pre, **upload_errors}, {n for n, _ in plan.new})
     if coll.is_auth and (record.get("password") != original.get("password") or record.get("email") != original.get("email")):
         token_field = coll.get_field("tokenKey")

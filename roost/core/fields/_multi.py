@@ -29,6 +29,7 @@ class MultiValueField(Field):
         return self.is_multiple()
 
     COLUMN: ClassVar[dict[str, str]] = _SINGLE
+    MODIFIERS: ClassVar[frozenset[str]] = frozenset({"+", "^", "-"})
 
     def is_multiple(self) -> bool:
         return self.maxSelect > 1

@@ -66,6 +66,11 @@ class Field:
     COLUMN: ClassVar[dict[str, str]] = {"sqlite": "TEXT", "postgresql": "TEXT", "mysql": "TEXT"}
     #: True if the stored value is a JSON document (json, multi select/relation/file, geoPoint)
     json_column: ClassVar[bool] = False
+    #: the key modifiers a client body may use on this field type: ``"+"`` (``field+``), ``"^"``
+    #: (``+field``), ``"-"`` (``field-``), ``"autogenerate"`` (``field:autogenerate``). A body key
+    #: with any other modifier is ignored, as PocketBase finds no setter for it; this is what keeps
+    #: ``verified+`` or ``password-`` from reaching a field that only takes plain values.
+    MODIFIERS: ClassVar[frozenset[str]] = frozenset()
 
     #: option names whose JSON type was wrong when loaded (see :meth:`from_dict`)
     load_errors: list[str]
@@ -161,9 +166,9 @@ class Field:
         return raw
 
     def apply_modifier(self, current: Any, modifier: str, raw: Any) -> Any:
-        """Apply ``field+`` (``"+"``), ``+field`` (``"^"``) or ``field-`` (``"-"``).
+        """Apply one of :attr:`MODIFIERS`: ``field+`` (``"+"``), ``+field`` (``"^"``) or ``field-`` (``"-"``).
 
-        The default ignores the modifier and sets the value.
+        Only called for a modifier the type declares; the default sets the value.
         """
         return self.coerce(raw)
 

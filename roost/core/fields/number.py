@@ -67,6 +67,7 @@ class NumberField(Field):
         "mysql": "DOUBLE NOT NULL DEFAULT 0",
     }
     OPTIONS: ClassVar[dict[str, Any]] = {"max": None, "min": None, "onlyInt": False, "required": False}
+    MODIFIERS: ClassVar[frozenset[str]] = frozenset({"+", "-"})
     max: float | None
     min: float | None
     onlyInt: bool
@@ -91,12 +92,10 @@ class NumberField(Field):
         return to_float(value)
 
     def apply_modifier(self, current: Any, modifier: str, raw: Any) -> Any:
-        """``field+`` adds and ``field-`` subtracts; ``+field`` is not a number modifier."""
-        if modifier == "+":
-            return go_number(to_float(current) + to_float(raw))
+        """``field+`` adds and ``field-`` subtracts."""
         if modifier == "-":
             return go_number(to_float(current) - to_float(raw))
-        return self.coerce(current)
+        return go_number(to_float(current) + to_float(raw))
 
     def validate(self, value: Any, ctx: ValidationContext) -> FieldError | None:
         number = to_float(value)

@@ -40,6 +40,7 @@ class TextField(Field):
     """Plain string value; ``max`` 0 means PocketBase's default limit of 5000 characters."""
 
     type: ClassVar[str] = "text"
+    MODIFIERS: ClassVar[frozenset[str]] = frozenset({"autogenerate"})
     OPTIONS: ClassVar[dict[str, Any]] = {
         "autogeneratePattern": "",
         "max": 0,
