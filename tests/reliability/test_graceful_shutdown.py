@@ -1,0 +1,76 @@
+"""R5: SIGTERM under load. Every request the server accepted gets its answer, open realtime
+streams do not hold the process, and it exits by itself."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import subprocess
+from collections import Counter
+from pathlib import Path
+
+import httpx
+
+from tests.reliability.procs import RoostProcess
+
+CLIENTS = 6
+
+
+async def _load(base_url: str, outcomes: Counter[str], stop: asyncio.Event, term: asyncio.Event) -> None:
+    # each client keeps one connection the server accepted before the signal; a request sent
+    # before SIGTERM must be answered, later ones may find the connection closed (never a 5xx)
+    async with httpx.AsyncClient(base_url=base_url, timeout=20.0, limits=httpx.Limits(max_connections=1)) as http:
+        n = 0
+        while not stop.is_set():
+            n += 1
+            before = not term.is_set()
+            try:
+                if n % 3:
+                    res = await http.get("/api/collections/notes/records", params={"perPage": 5})
+                else:
+                    res = await http.post("/api/collections/notes/records", json={"text": f"n{n}"})
+            except httpx.HTTPError as exc:
+                outcomes[f"failed: {type(exc).__name__}" if before else "not accepted"] += 1
+                await asyncio.sleep(0.01)
+                continue
+            outcomes["ok" if res.status_code == 200 else f"status {res.status_code}"] += 1
+
+
+async def _open_stream(base_url: str, opened: asyncio.Event) -> None:
+    async with httpx.AsyncClient(base_url=base_url, timeout=None) as http:
+        try:
+            async with http.stream("GET", "/api/realtime") as res:
+                async for _ in res.aiter_bytes():
+                    opened.set()
+        except httpx.HTTPError:
+            pass  # the server closing the stream is the expected end
+
+
+async def test_sigterm_under_load_answers_every_accepted_request(tmp_path: Path) -> None:
+    proc = RoostProcess(tmp_path)
+    proc.start()
+    try:
+        token = proc.superuser_token()
+        body = {"name": "notes", "listRule": "", "createRule": "", "fields": [{"name": "text", "type": "text"}]}
+        assert httpx.post(f"{proc.base_url}/api/collections", json=body, headers={"Authorization": token}).status_code == 200
+        outcomes: Counter[str] = Counter()
+        stop, opened, term = asyncio.Event(), asyncio.Event(), asyncio.Event()
+        stream = asyncio.create_task(_open_stream(proc.base_url, opened))
+        await asyncio.wait_for(opened.wait(), timeout=10)
+        clients = [asyncio.create_task(_load(proc.base_url, outcomes, stop, term)) for _ in range(CLIENTS)]
+        while outcomes["ok"] < 200:
+            await asyncio.sleep(0.01)
+        assert proc.process is not None
+        term.set()
+        proc.process.send_signal(signal.SIGTERM)
+        code = await asyncio.to_thread(proc.process.wait, 30)
+        stop.set()
+        await asyncio.gather(*clients)
+        await asyncio.wait_for(stream, timeout=10)
+    except subprocess.TimeoutExpired:
+        raise AssertionError(f"the server did not exit after SIGTERM:\n{proc.log_tail()}") from None
+    finally:
+        proc.stop()
+    failures = {k: v for k, v in outcomes.items() if k not in ("ok", "not accepted")}
+    assert code in (0, -signal.SIGTERM), proc.log_tail()  # uvicorn re-raises the signal once it is done
+    assert not failures, f"{failures} (of {sum(outcomes.values())} requests)"
