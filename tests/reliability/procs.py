@@ -6,6 +6,7 @@ passes extra ``serve`` flags, so a test can SIGKILL the server and bring the sam
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -15,7 +16,14 @@ from pathlib import Path
 
 import httpx
 
-from tests.e2e.servers import SUPERUSER_EMAIL, SUPERUSER_PASSWORD, _run_checked, _subprocess_env, free_port, roost_kind
+from tests.e2e.servers import (
+    SUPERUSER_EMAIL,
+    SUPERUSER_PASSWORD,
+    _run_checked,
+    _subprocess_env,
+    free_port,
+    roost_kind,
+)
 
 START_TIMEOUT = 30.0
 
@@ -75,10 +83,8 @@ class RoostProcess:
     def kill9(self) -> None:
         """SIGKILL the whole server (master and workers), as a crash or an OOM kill would."""
         assert self.process is not None
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         self.process.wait(timeout=10)
 
     def stop(self) -> None:

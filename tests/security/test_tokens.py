@@ -76,7 +76,7 @@ async def test_unsigned_and_foreign_algorithms_are_refused(api: Api) -> None:
 
 
 async def test_tampered_claims_are_refused(api: Api) -> None:
-    user, token = await _user(api)
+    _, token = await _user(api)
     other, _ = await _user(api, "other@example.com")
     header, _, signature = token.split(".")
     for change in ({"id": other["id"]}, {"exp": int(time.time()) + 10**8}, {"refreshable": True, "x": 1}):
