@@ -16,6 +16,23 @@ PG_URL = os.environ.get("ROOST_TEST_PG_URL", "postgresql://postgres@127.0.0.1:54
 MYSQL_URL = os.environ.get("ROOST_TEST_MYSQL_URL", "mysql://root@127.0.0.1:3306/test")
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--long", action="store_true",
+        help="release-gate counts for the security and reliability suites (sets ROOST_LONG_TESTS=1)",
+    )  # fmt: skip
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if config.getoption("--long"):
+        os.environ["ROOST_LONG_TESTS"] = "1"  # read at import by the suites; xdist workers get the flag too
+
+
+def long_run() -> bool:
+    """True under ``pytest --long`` (or ``ROOST_LONG_TESTS=1``): the suites run their full counts."""
+    return os.environ.get("ROOST_LONG_TESTS") == "1"
+
+
 def services_required() -> bool:
     return os.environ.get("ROOST_TEST_SERVICES", "") == "required"
 

@@ -3,7 +3,7 @@
 A set test in the manner of Jepsen: clients add unique values; the nemesis SIGKILLs the server
 (or one worker) every few hundred acknowledged writes and brings it back. At the end every
 acknowledged value is stored exactly once, and nothing is stored that no client sent.
-Counts are small in CI; ``ROOST_LONG_TESTS=1`` runs the release-gate counts.
+Counts are small in CI; ``pytest --long`` runs the release-gate counts.
 """
 
 from __future__ import annotations
@@ -18,12 +18,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import skip_or_fail
+from tests.conftest import long_run, skip_or_fail
 from tests.e2e.pairs import REDIS_URL, _redis_reachable
 from tests.e2e.servers import PG_URL, ServiceUnavailable, _pg_schema
 from tests.reliability.procs import RoostProcess
 
-LONG = os.environ.get("ROOST_LONG_TESTS") == "1"
+LONG = long_run()
 CLIENTS = 8
 KILLS = 10 if LONG else 3
 WRITES_BETWEEN_KILLS = 1500 if LONG else 120
