@@ -39,8 +39,10 @@ async def _check_protected(app: App, coll: Collection, record_id: str, file_toke
             info.auth_collection, info.auth, _ = found
     if info.is_superuser:
         return
+    # no token is a guest: the viewRule decides, as for viewing the record (PocketBase serves a
+    # protected file of a publicly viewable record without a token)
     rule = coll.rule("viewRule")
-    if rule is None or info.auth is None:
+    if rule is None:
         raise NotFound(FILE_NOT_FOUND)
     if rule and not await rule_matches_stored(app, coll, record_id, rule, info):
         raise NotFound(FILE_NOT_FOUND)
