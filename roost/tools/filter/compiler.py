@@ -147,6 +147,8 @@ class _Compiler:
         return self.identifier(node)
 
     def identifier(self, node: Identifier) -> Operand:
+        if node.name == "@rowid":  # a sort key only: PocketBase's filters and rules do not know it
+            raise FilterError("Unknown field '@rowid'.")
         if node.name in MACRO_NAMES:
             return Operand.of_value(macro_value(node.name, self.now))
         try:
