@@ -184,3 +184,22 @@ async def test_a_malformed_multipart_batch(things: Api, payload: str) -> None:
     broken = await things.call("POST", "/api/batch", content=b"--b\r\nContent-Disposition: form-data\r\n\r\nx",
                                headers={"content-type": "multipart/form-data; boundary=b"})
     _is_envelope(broken, 400)
+
+
+@BACKENDS
+async def test_a_number_literal_past_float64_binds_as_zero(api: Api) -> None:
+    res = await api.su("POST", "/api/collections", json={"name": "nums", "listRule": "", "fields": [{"name": "n", "type": "number"}]})
+    assert res.status_code == 200, res.text
+    for n in (0, 5):
+        assert (await api.su("POST", "/api/collections/nums/records", json={"n": n})).status_code == 200
+    huge = "1" + "0" * 400
+    for text, expected in ((f"n = {huge}", [0]), (f"n > {huge}.5", [5]), (f"n > -{huge}", [5])):  # as PocketBase 0.40.6
+        res = await api.call("GET", "/api/collections/nums/records", params={"filter": text, "fields": "n", "sort": "n"})
+        assert res.status_code == 200, res.text
+        assert [item["n"] for item in res.json()["items"]] == expected
+
+
+@BACKENDS
+async def test_a_json_path_500_keys_deep(things: Api) -> None:
+    res = await things.call("GET", "/api/collections/things/records", params={"filter": "data" + ".a" * 500 + " = 1"})
+    assert res.status_code == 200 and res.json()["items"] == [], res.text
