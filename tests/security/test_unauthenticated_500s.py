@@ -160,6 +160,7 @@ async def test_protected_files_are_not_publicly_cached(things: Api) -> None:
     assert "max-age" in public.headers["cache-control"]  # public files keep PocketBase's long cache
 
 
+@BACKENDS
 async def test_a_100_mb_multipart_body_is_a_413(api: Api) -> None:
     res = await api.su("POST", "/api/collections", json={"name": "things", "createRule": "", "fields": [
         {"name": "doc", "type": "file", "maxSelect": 1, "maxSize": 200_000_000}]})  # fmt: skip
