@@ -17,7 +17,7 @@ from roost.apis.errors import STATUS, sentenize
 from roost.apis.picker import pick_fields
 from roost.apis.ratelimit import check_batch_item
 from roost.apis.records import render
-from roost.apis.request import app_of, infer_value, request_info
+from roost.apis.request import app_of, infer_value, read_form, request_info
 from roost.apis.responses import json_response
 from roost.core import records
 from roost.core.app import App
@@ -41,7 +41,7 @@ async def _read_requests(request: Request) -> tuple[list[Any], dict[int, dict[st
     uploads: dict[int, dict[str, list[Upload]]] = {}
     ctype = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if ctype == "multipart/form-data":
-        form = await request.form()
+        form = await read_form(request)
         payload = form.get("@jsonPayload")
         data = orjson.loads(str(payload)) if payload is not None else {}
         reqs = data.get("requests") if isinstance(data, dict) else None
@@ -56,12 +56,37 @@ async def _read_requests(request: Request) -> tuple[list[Any], dict[int, dict[st
                 if isinstance(value, UploadFile):
                     uploads.setdefault(idx, {}).setdefault(name, []).append(Upload(value.filename or "", await value.read()))
                 elif idx < len(reqs) and isinstance(reqs[idx], dict):
-                    reqs[idx].setdefault("body", {})[name] = infer_value(str(value))
+                    _set_body_value(reqs[idx], name, infer_value(str(value)))
         return reqs, uploads
     raw = await request.body()
     data = orjson.loads(raw) if raw.strip() else {}
     reqs = data.get("requests") if isinstance(data, dict) else None
     return (reqs if isinstance(reqs, list) else []), uploads
+
+
+_ITEM_TYPES: dict[str, type] = {"method": str, "url": str, "headers": dict, "body": dict}
+
+
+def _check_shapes(reqs: list[Any]) -> None:
+    """ValueError unless every item decodes into PocketBase's batch item struct (Go's
+    json.Unmarshal refuses a wrong type there: "Failed to read the submitted batch data")."""
+    for item in reqs:
+        if item is None:
+            continue
+        if not isinstance(item, dict):
+            raise ValueError("a batch item is not an object")
+        for key, kind in _ITEM_TYPES.items():
+            if item.get(key) is not None and not isinstance(item[key], kind):
+                raise ValueError(f"batch item {key} is not a {kind.__name__}")
+        if not all(isinstance(v, str) for v in (item.get("headers") or {}).values()):
+            raise ValueError("batch item header values are not strings")
+
+
+def _set_body_value(item: dict[str, Any], name: str, value: Any) -> None:
+    if item.get("body") is None:
+        item["body"] = {}
+    if isinstance(item["body"], dict):  # else _check_shapes refuses the item
+        item["body"][name] = value
 
 
 def _validate(reqs: list[Any], max_requests: int) -> None:
@@ -146,6 +171,7 @@ async def batch(request: Request) -> Response:
         raise Forbidden("Batch requests are not allowed.")
     try:
         reqs, uploads = await _read_requests(request)
+        _check_shapes(reqs)
     except (orjson.JSONDecodeError, ValueError) as exc:
         raise BadRequest("Failed to read the submitted batch data.") from exc
     _validate(reqs, int(settings.get("maxRequests") or 50))

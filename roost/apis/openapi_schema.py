@@ -112,7 +112,8 @@ PARAMETERS: dict[str, Schema] = {
     "fields": _query("fields", STR, "Comma list of output keys to keep (`*`, dots, `:excerpt(n)`)."),
     "skipTotal": _query("skipTotal", BOOL, "Skip the count: `totalItems` and `totalPages` are -1."),
     "cursor": _query("cursor", STR, "Keyset pagination (Roost): empty for the first page, then the previous "
-                     "answer's `nextCursor`; `page`, `totalItems` and `totalPages` are then -1."),
+                     "answer's `nextCursor` (opaque, sealed, valid only for the same collection and "
+                     "`sort`); `page`, `totalItems` and `totalPages` are then -1."),
 }
 LIST_PARAMS = ("page", "perPage", "sort", "filter", "expand", "fields", "skipTotal", "cursor")
 

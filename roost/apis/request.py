@@ -6,14 +6,14 @@ from decimal import Decimal
 from typing import Any
 
 import orjson
-from starlette.datastructures import UploadFile
+from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
 
 from roost.apis.session_cookie import COOKIE
 from roost.apis.session_cookie import authenticate as authenticate_cookie
 from roost.core.app import App
 from roost.core.auth import tokens
-from roost.core.errors import BadRequest
+from roost.core.errors import BadRequest, RoostError
 from roost.core.events import RequestInfo
 from roost.core.files import Upload
 from roost.core.queries import ListQuery
@@ -81,9 +81,12 @@ def _int_param(request: Request, name: str, default: int) -> int:
     if raw is None or raw == "":
         return default
     try:
-        return int(raw)
+        value = int(raw)
     except ValueError as exc:
         raise BadRequest() from exc
+    if not -(1 << 63) <= value < 1 << 63:  # Go's strconv.Atoi overflows there: PocketBase answers 400
+        raise BadRequest()
+    return value
 
 
 def list_query(request: Request) -> ListQuery:
@@ -128,15 +131,22 @@ async def read_uploads(files: dict[str, list[UploadFile]]) -> dict[str, list[Upl
     return {key: [Upload(f.filename or "", await f.read()) for f in items] for key, items in files.items()}
 
 
+async def read_form(request: Request) -> FormData:
+    """The parsed form; 413 past the body limit, 400 for a malformed one."""
+    try:
+        return await request.form()
+    except RoostError:  # the edge's body limit fires inside the parser: keep its 413
+        raise
+    except Exception as exc:  # multipart parser errors have no common base class
+        raise BadRequest("Failed to load the submitted data due to invalid formatting.") from exc
+
+
 async def read_body(request: Request) -> tuple[dict[str, Any], dict[str, list[UploadFile]]]:
     """The request body as a dict (plus uploaded files by field name)."""
     ctype = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     files: dict[str, list[UploadFile]] = {}
     if ctype in ("multipart/form-data", "application/x-www-form-urlencoded"):
-        try:
-            form = await request.form()
-        except Exception as exc:  # multipart parser errors have no common base class
-            raise BadRequest("Failed to load the submitted data due to invalid formatting.") from exc
+        form = await read_form(request)
         data: dict[str, Any] = {}
         for key in form:
             values = form.getlist(key)

@@ -38,7 +38,7 @@ async def list_collections(app: App, query: ListQuery, info: RequestInfo) -> Pag
     params: dict[str, Any] = binder.params
     base = f'FROM "_collections" AS "_r"{where}'
     rows = await app.db.fetch_all(
-        f'SELECT "_r"."data" {base}{order} LIMIT {int(q.per_page)} OFFSET {int((q.page - 1) * q.per_page)}', params
+        f'SELECT "_r"."data" {base}{order} LIMIT {int(q.per_page)} OFFSET {q.offset}', params
     )
     items = [Collection.from_dict(orjson.loads(r["data"])) for r in rows]
     total = -1 if q.skip_total else int(await app.db.fetch_value(f"SELECT COUNT(*) {base}", params) or 0)

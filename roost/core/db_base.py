@@ -15,6 +15,13 @@ class DatabaseUnavailable(RoostError):
     default_message = "The database is unavailable."
 
 
+class UnstorableText(RoostError):
+    """A value the database cannot hold as text: PostgreSQL refuses NUL (``\\x00``) in ``text``
+    and ``jsonb``, in a filter, a record id or a body alike. Bad input, so a 400, not a 500."""
+
+    kind = "bad_request"
+
+
 class QueryError(Exception):
     """A statement failed in the driver (syntax, constraint, connection); the message is the driver's."""
 

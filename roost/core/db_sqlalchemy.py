@@ -17,9 +17,11 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 from sqlalchemy.sql.elements import TextClause
 
-from roost.core.db_base import DatabaseUnavailable, QueryError, Row, UniqueViolation
+from roost.core.db_base import DatabaseUnavailable, QueryError, Row, UniqueViolation, UnstorableText
 
 _PG_UNIQUE_KEY = re.compile(r"Key \((.+?)\)=")
+#: PostgreSQL's SQLSTATEs for text it cannot store (a NUL byte: 22021 in text, 22P05 in jsonb)
+_UNSTORABLE_TEXT = frozenset({"22021", "22P05"})
 
 
 @lru_cache(maxsize=4096)
@@ -51,6 +53,13 @@ def _unique_columns(exc: IntegrityError) -> list[str] | None:
 def _short(exc: BaseException) -> str:
     orig = getattr(exc, "orig", None) or exc
     return str(orig).strip().splitlines()[0] if str(orig).strip() else type(orig).__name__
+
+
+def _query_error(exc: BaseException) -> Exception:
+    orig = getattr(exc, "orig", None) or exc
+    if getattr(orig, "sqlstate", None) in _UNSTORABLE_TEXT:
+        return UnstorableText()
+    return QueryError(_short(exc))
 
 
 #: ``:name`` placeholders, as SQLAlchemy's ``text()`` finds them
@@ -96,7 +105,7 @@ class AlchemyConnection:
         except KeyError as exc:
             raise QueryError(f"missing parameter {exc}") from exc
         except Exception as exc:  # asyncpg's errors: bad SQL or values, a lost connection
-            raise QueryError(_short(exc)) from exc
+            raise _query_error(exc) from exc
 
     async def _run(self, sql: str, params: Any) -> Any:
         try:
@@ -107,7 +116,7 @@ class AlchemyConnection:
                 raise violation from exc
             raise QueryError(_short(exc)) from exc
         except DBAPIError as exc:
-            raise QueryError(_short(exc)) from exc
+            raise _query_error(exc) from exc
 
     async def fetch_all(self, sql: str, params: Mapping[str, Any] | None = None) -> list[Row]:
         if self._direct_reads:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from roost.core.auth import tokens
 from roost.core.collections import Collection
@@ -17,18 +17,25 @@ if TYPE_CHECKING:
 FILE_NOT_FOUND = "The requested resource wasn't found."
 
 
-async def read_file(app: App, coll: Collection, record_id: str, filename: str, file_token: str) -> bytes:
+class StoredFile(NamedTuple):
+    data: bytes
+    #: from a protected field: served to one caller's token, so never to a shared cache
+    protected: bool
+
+
+async def read_file(app: App, coll: Collection, record_id: str, filename: str, file_token: str) -> StoredFile:
     """The bytes of ``filename`` on a record, checking protected fields against the file token."""
     record = await fetch_record(app, coll, record_id)
     if record is None or filename not in file_values(coll, record):
         raise NotFound(FILE_NOT_FOUND)
     field = next(f for f in coll.fields if f.type == "file" and filename in _names(record.get(f.name)))
-    if getattr(field, "protected", False):
+    protected = bool(getattr(field, "protected", False))
+    if protected:
         await _check_protected(app, coll, record_id, file_token)
     data = await app.storage.get(f"{record_prefix(coll, record_id)}/{filename}")
     if data is None:
         raise NotFound(FILE_NOT_FOUND)
-    return data
+    return StoredFile(data, protected)
 
 
 async def _check_protected(app: App, coll: Collection, record_id: str, file_token: str) -> None:

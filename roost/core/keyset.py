@@ -4,9 +4,11 @@ A list request that passes ``cursor`` (empty for the first page) is answered in 
 just after the last record of the previous page, found by comparing the sort keys instead of
 skipping ``OFFSET`` rows, so page 2,000 costs what page 1 costs. The cursor carries the sort key
 values of that last record (the record id is always the final tie-breaker), typed so that each
-value goes back to the driver as the type it came out as, and an HMAC that binds it to the
-collection and the sort text. It is not an access token: the list rule and the filter apply to
-every page as usual.
+value goes back to the driver as the type it came out as. Those values may be ones the caller
+cannot read (a guest may sort by a hidden e-mail), so the cursor is sealed with AES-GCM: opaque to
+the client, and authenticated together with the collection and the sort text, so it cannot be
+altered or replayed against another list. It is not an access token: the list rule and the filter
+apply to every page as usual.
 
 NULL is the smallest value on every supported database (SQLite and MySQL natively, PostgreSQL
 through ``NULLS FIRST``/``NULLS LAST`` in the dialect), which the seek condition relies on.
@@ -15,14 +17,17 @@ through ``NULLS FIRST``/``NULLS LAST`` in the dialect), which the seek condition
 from __future__ import annotations
 
 import base64
+import binascii
 import datetime as dt
 import hashlib
-import hmac
+import os
 from dataclasses import replace
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import orjson
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from roost.core.errors import BadRequest, FieldError
 from roost.tools.filter import Binder, SortKey, get_dialect
@@ -31,7 +36,8 @@ if TYPE_CHECKING:
     from roost.core.app import App
     from roost.core.collections import Collection
 
-VERSION = 1
+VERSION = 2  # 1 was base64 JSON with an HMAC, readable by the client
+_NONCE = 12
 INVALID = "The cursor is invalid or does not belong to this collection and sort."
 _ENCODERS: dict[type, tuple[str, Any]] = {
     bool: ("b", bool), int: ("i", int), float: ("f", float), str: ("s", str), Decimal: ("d", str),
@@ -48,7 +54,7 @@ def invalid_cursor() -> BadRequest:
 
 
 def cursor_secret(app: App) -> bytes:
-    """A key every instance sharing the database agrees on: the superusers' token secret."""
+    """A 256-bit key every instance sharing the database agrees on, from the superusers' token secret."""
     superusers = app.collections.get("_superusers")
     secret = superusers.token_secret("authToken") if superusers is not None else ""
     return hashlib.sha256(b"roost-list-cursor\0" + secret.encode()).digest()
@@ -84,10 +90,6 @@ def _untag(item: Any) -> Any:
     return _DECODERS[item[0]](item[1])
 
 
-def _mac(secret: bytes, scope: str, payload: bytes) -> bytes:
-    return hmac.new(secret, scope.encode() + b"\0" + payload, hashlib.sha256).digest()[:16]
-
-
 def _b64(raw: bytes) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
@@ -96,24 +98,28 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
+def _aad(scope: str) -> bytes:
+    return VERSION.to_bytes(1, "big") + scope.encode()
+
+
 def encode_cursor(secret: bytes, scope: str, values: list[Any]) -> str:
     """The opaque cursor resuming after a row whose sort keys are ``values``."""
-    payload = orjson.dumps([VERSION, [_tag(v) for v in values]])
-    return f"{_b64(payload)}.{_b64(_mac(secret, scope, payload))}"
+    nonce = os.urandom(_NONCE)  # random per cursor: 2^-32 collision odds only after ~2^32 cursors per key
+    sealed = AESGCM(secret).encrypt(nonce, orjson.dumps([_tag(v) for v in values]), _aad(scope))
+    return _b64(VERSION.to_bytes(1, "big") + nonce + sealed)
 
 
 def decode_cursor(secret: bytes, scope: str, text: str, count: int) -> list[Any]:
     """The sort key values of a cursor made for ``scope``; BadRequest for anything else."""
     try:
-        payload_text, mac_text = text.split(".")
-        payload = _unb64(payload_text)
-        if not hmac.compare_digest(_unb64(mac_text), _mac(secret, scope, payload)):
-            raise ValueError("bad mac")
-        version, tagged = orjson.loads(payload)
-        if version != VERSION or not isinstance(tagged, list) or len(tagged) != count:
+        raw = _unb64(text)
+        if len(raw) <= 1 + _NONCE or raw[0] != VERSION:
+            raise ValueError("bad version")
+        tagged = orjson.loads(AESGCM(secret).decrypt(raw[1 : 1 + _NONCE], raw[1 + _NONCE :], _aad(scope)))
+        if not isinstance(tagged, list) or len(tagged) != count:
             raise ValueError("bad shape")
         return [_untag(item) for item in tagged]
-    except (ValueError, TypeError, orjson.JSONDecodeError) as exc:
+    except (ValueError, TypeError, binascii.Error, InvalidTag) as exc:  # JSONDecodeError is a ValueError
         raise invalid_cursor() from exc
 
 

@@ -33,6 +33,8 @@ if TYPE_CHECKING:
 
 DEFAULT_PER_PAGE = 30
 MAX_PER_PAGE = 1000
+#: the largest OFFSET every database takes (a signed 64-bit integer); a page past it is empty anyway
+MAX_OFFSET = (1 << 63) - 1
 ALIAS = '"_r"'
 
 
@@ -50,6 +52,11 @@ class ListQuery:
         page = self.page if self.page > 0 else 1
         per_page = self.per_page if self.per_page > 0 else DEFAULT_PER_PAGE
         return ListQuery(page, min(per_page, MAX_PER_PAGE), self.sort, self.filter, self.skip_total, self.cursor)
+
+    @property
+    def offset(self) -> int:
+        """The rows before this page, capped so ``?page=9223372036854775807`` is an empty page, not an overflow."""
+        return min((self.page - 1) * self.per_page, MAX_OFFSET)
 
 
 @dataclass
@@ -101,9 +108,8 @@ async def list_records(app: App, coll: Collection, query: ListQuery, info: Reque
     if not order and not coll.is_view:
         order = natural_order(ALIAS, app.dialect)
     params = binder.params
-    offset = (q.page - 1) * q.per_page
     base = f"FROM {codec.table} AS {ALIAS}{where}"
-    page_sql = f"SELECT {codec.select(ALIAS)} {base}{order} LIMIT {int(q.per_page)} OFFSET {int(offset)}"
+    page_sql = f"SELECT {codec.select(ALIAS)} {base}{order} LIMIT {int(q.per_page)} OFFSET {q.offset}"
     if q.skip_total:
         rows = await app.db.fetch_all(page_sql, params)
         total = -1
@@ -166,6 +172,8 @@ async def _list_after_cursor(app: App, coll: Collection, q: ListQuery, info: Req
 async def view_record(app: App, coll: Collection, record_id: str, info: RequestInfo) -> Record:
     """One record the caller may view; 404 when it is missing or the view rule says no."""
     rule = require_rule(coll, "viewRule", info)
+    if "\x00" in record_id:  # never a stored id (PostgreSQL refuses NUL in text): PocketBase's 404
+        raise NotFound()
     codec = codec_for(coll, app.dialect)
     binder = new_binder(app)
     params = binder.params

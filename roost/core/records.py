@@ -51,6 +51,8 @@ def blank_record(coll: Collection) -> Record:
 
 
 async def fetch_record(app: App, coll: Collection, record_id: str, conn: Connection | None = None) -> Record | None:
+    if "\x00" in record_id:  # never a stored id; PostgreSQL would refuse the statement (and abort its transaction)
+        return None
     codec = codec_for(coll, app.dialect)
     sql = f'SELECT {codec.select("_r")} FROM {codec.table} AS "_r" WHERE "_r"."id" = :id'
     row = await (conn.fetch_one(sql, {"id": record_id}) if conn else app.db.fetch_one(sql, {"id": record_id}))

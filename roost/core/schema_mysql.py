@@ -45,14 +45,19 @@ def q(name: str) -> str:
     return quote_ident(name, "mysql")
 
 
+def _short(name: str) -> str:
+    # SHA-1 only shortens an identifier past MySQL's 64-character limit; nothing secret rides on it
+    return hashlib.sha1(name.encode(), usedforsecurity=False).hexdigest()
+
+
 def hash_column(index: IndexDef) -> str:
     name = f"_uq_{index.name}"
-    return name if len(name) <= 64 else f"_uq_{hashlib.sha1(index.name.encode()).hexdigest()}"
+    return name if len(name) <= 64 else f"_uq_{_short(index.name)}"
 
 
 def lookup_name(index: IndexDef) -> str:
     name = f"{index.name}_lookup"
-    return name if len(name) <= 64 else f"lk_{hashlib.sha1(index.name.encode()).hexdigest()}"
+    return name if len(name) <= 64 else f"lk_{_short(index.name)}"
 
 
 def _prefix(collection: Collection, column: str, limit: int) -> str:

@@ -29,6 +29,8 @@ def require_auth_collection(coll: Collection | None) -> Collection:
 
 
 async def _find_by_identity(app: App, coll: Collection, field_name: str, identity: str) -> Record | None:
+    if "\x00" in identity:  # PostgreSQL refuses NUL in text; PocketBase answers "Failed to authenticate."
+        return None
     codec = codec_for(coll, app.dialect)
     column = f'"_r".{quote_ident(field_name, app.dialect)}'
     cond = f"{column} = :v"

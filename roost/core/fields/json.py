@@ -23,16 +23,21 @@ if TYPE_CHECKING:
 DEFAULT_JSON_MAX_SIZE = 1 << 20
 _EMPTY_VALUES: tuple[Any, ...] = (None, "", [], {})
 _JSON_START = re.compile(r"[-0-9\"\[{]")
+#: orjson writes at most 254 levels; deeper values fail ``validate`` as invalid JSON (a 400), so
+#: normalising stops there instead of recursing into Python's stack limit (a 500)
+_MAX_DEPTH = 255
 
 
-def _normalise(value: Any) -> Any:
+def _normalise(value: Any, depth: int = 0) -> Any:
     # values decoded from a JSON body went through Go's float64, so 3.0 is written back as 3
     if isinstance(value, float):
         return go_number(value)
+    if depth > _MAX_DEPTH:
+        return value
     if isinstance(value, list):
-        return [_normalise(v) for v in value]
+        return [_normalise(v, depth + 1) for v in value]
     if isinstance(value, dict):
-        return {k: _normalise(v) for k, v in value.items()}
+        return {k: _normalise(v, depth + 1) for k, v in value.items()}
     return value
 
 

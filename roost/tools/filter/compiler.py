@@ -17,6 +17,7 @@ Design notes:
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
@@ -135,7 +136,7 @@ class _Compiler:
             value = node.value
             # PocketBase binds every number literal as a float64 (SQLite then renders 5 as '5.0'
             # when it compares it with a text column)
-            return Operand.of_value(float(value) if isinstance(value, int) else value)
+            return Operand.of_value(_go_float(value) if isinstance(value, int | float) else value)
         if isinstance(node, Placeholder):
             if node.name not in self.params:
                 raise FilterError(f"Missing value for placeholder {{:{shorten(node.name)}}}.")
@@ -147,6 +148,8 @@ class _Compiler:
         return self.identifier(node)
 
     def identifier(self, node: Identifier) -> Operand:
+        if node.name == "@rowid":  # a sort key only: PocketBase's filters and rules do not know it
+            raise FilterError("Unknown field '@rowid'.")
         if node.name in MACRO_NAMES:
             return Operand.of_value(macro_value(node.name, self.now))
         try:
@@ -404,6 +407,15 @@ def _render(operand: Operand, target: str | None, binder: Binder) -> str:
     if target == NUMBER:
         return dialect.to_number(operand.sql, operand.kind)
     return operand.sql
+
+
+def _go_float(value: int | float) -> float:
+    """A number literal as PocketBase binds it (Go's cast.ToFloat64): 0 when out of float64's range."""
+    try:
+        number = float(value)
+    except OverflowError:
+        return 0.0
+    return 0.0 if math.isinf(number) else number
 
 
 def _to_number_value(value: Any) -> float | int | None:

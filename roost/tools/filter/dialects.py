@@ -257,8 +257,11 @@ class PostgresDialect(TypedDialect):
         segments = json_path_segments(path)
         if not segments:
             return column
-        args = ", ".join(bind(p) for p in segments)
-        return f"jsonb_extract_path({column}, {args})"
+        # PostgreSQL passes at most 100 arguments to a function: nest the call for deeper paths
+        for start in range(0, len(segments), 99):
+            args = ", ".join(bind(p) for p in segments[start : start + 99])
+            column = f"jsonb_extract_path({column}, {args})"
+        return column
 
     def json_each(self, column: str, alias: str, is_json: bool) -> tuple[str, str]:
         if not is_json:

@@ -44,6 +44,8 @@ def tokenize(source: str) -> Iterator[Token]:
     Raises:
         FilterError: on an unexpected character, an unterminated text or a malformed token.
     """
+    if "\x00" in source:  # fexpr reads NUL as the end of input, so PocketBase refuses it anywhere
+        raise FilterError("Unexpected NUL character.")
     pos, size = 0, len(source)
     while pos < size:
         ch = source[pos]

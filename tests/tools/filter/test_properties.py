@@ -65,7 +65,8 @@ def test_any_unicode_raises_only_filter_error(source: str) -> None:
     _try(source)
 
 
-VALUES = st.text(min_size=1, max_size=30).filter(lambda s: s.strip("'\"\\") == s)
+# NUL is refused anywhere in a filter (as PocketBase does), so it is no literal to bind
+VALUES = st.text(min_size=1, max_size=30).filter(lambda s: s.strip("'\"\\") == s and "\x00" not in s)
 
 
 @settings(max_examples=300, deadline=None)
