@@ -210,6 +210,12 @@ def _path(world: World, collection: str, record: dict[str, Any], parts: list[str
         raise Unsupported(f"modifier {modifier}")
     if modifier or fld.type != "relation" or len(parts) != 2 or ":" in parts[1]:
         raise Unsupported("only one plain relation hop")
+    ids = items if fld.multi else [i for i in [record.get(name) or ""] if i]
+    rows = tuple(world.find(fld.target, i) for i in ids)
+    if parts[1] == "id":  # PocketBase reads `rel.id` from the relation itself, not the join
+        if not fld.multi:
+            return Operand(_column(FieldDef("text"), record, name))
+        return Operand(key=name, rows=rows, pick=lambda row: _raw(row and row["id"]))
     target = world.field(fld.target, parts[1])
     if target.multi:
         raise Unsupported("a hop to a multi-valued field")
@@ -217,8 +223,6 @@ def _path(world: World, collection: str, record: dict[str, Any], parts: list[str
     def pick(row: dict[str, Any] | None) -> Value:
         return ROW_NULL if row is None else _column(target, row, parts[1])
 
-    ids = items if fld.multi else [i for i in [record.get(name) or ""] if i]
-    rows = tuple(world.find(fld.target, i) for i in ids)
     if fld.multi:
         return Operand(key=name, rows=rows, pick=pick)
     return Operand(pick(rows[0] if rows else None))
