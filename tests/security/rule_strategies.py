@@ -70,16 +70,13 @@ def literal() -> st.SearchStrategy[str]:
     )
 
 
-def operand() -> st.SearchStrategy[str]:
-    return st.one_of(
-        st.sampled_from(TEXT_IDS), st.sampled_from(NUMBER_IDS), st.sampled_from(RAW_MULTI_IDS)
-    )
-
-
 @st.composite
 def comparison(draw: st.DrawFn) -> str:
-    left = draw(operand() if draw(st.integers(0, 5)) else literal())
-    right = draw(literal() if draw(st.integers(0, 3)) else operand())
+    # two fields are always of one class: PostgreSQL and MySQL differ from SQLite on a number
+    # field against a text field (test_rule_engine_mixed_columns.py)
+    group = draw(st.sampled_from([TEXT_IDS, NUMBER_IDS, RAW_MULTI_IDS]))
+    left = draw(st.sampled_from(group) if draw(st.integers(0, 5)) else literal())
+    right = draw(literal() if draw(st.integers(0, 3)) else st.sampled_from(group))
     if draw(st.booleans()):
         left, right = right, left
     return f"{left} {draw(st.sampled_from(ALL_OPERATORS))} {right}"
