@@ -35,6 +35,18 @@ def engine_options() -> dict[str, Any]:
     }
 
 
+def restore_collation(dbapi_connection: Any, _record: Any) -> None:
+    """Give a new connection Roost's collation back (a pool ``connect`` listener).
+
+    SQLAlchemy's MySQL dialects send ``SET NAMES utf8mb4`` on connect, after the driver ran
+    ``init_command``: that resets the connection collation to ``utf8mb4_general_ci``, and two
+    request values (``@request.auth.id > '_'``) would then compare case-insensitively.
+    """
+    cursor = dbapi_connection.cursor()
+    cursor.execute(f"SET NAMES utf8mb4 COLLATE {COLLATION}")
+    cursor.close()
+
+
 def collation_statements(current: str) -> list[str]:
     """Make the database's default collation Roost's, so new tables and columns inherit it."""
     if current == COLLATION:

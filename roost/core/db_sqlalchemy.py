@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 from sqlalchemy.sql.elements import TextClause
@@ -176,6 +176,11 @@ class AlchemyBackend:
 
             options = engine_options()
         self._engine = create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, **options)
+        if dialect == "mysql":
+            from roost.core.db_mysql import restore_collation
+
+            # runs after the dialect's own connect listeners (see restore_collation)
+            event.listen(self._engine.sync_engine, "connect", restore_collation)
         # reads on PostgreSQL run in autocommit: no BEGIN before and no ROLLBACK after each one,
         # two round trips fewer per read (asyncpg switches modes without a round trip; asyncmy
         # would need a SET per checkout, so MySQL keeps the default)

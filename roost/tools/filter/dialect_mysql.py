@@ -76,7 +76,7 @@ class MysqlDialect(TypedDialect):
         if kind == "json":
             # SQLite's json_extract(): strings unquoted, true/false as 1/0, documents compact
             return (
-                f"(CASE JSON_TYPE({sql}) WHEN 'STRING' THEN JSON_UNQUOTE({sql}) "
+                f"(CASE JSON_TYPE({sql}) WHEN 'STRING' THEN JSON_UNQUOTE({sql}) COLLATE {COLLATION} "
                 f"WHEN 'BOOLEAN' THEN (CASE WHEN {sql} = 'true' THEN '1' ELSE '0' END) "
                 f"WHEN 'NULL' THEN NULL WHEN 'OBJECT' THEN JSON_COMPACT({sql}) "
                 f"WHEN 'ARRAY' THEN JSON_COMPACT({sql}) ELSE {sql} END)"
@@ -105,7 +105,7 @@ class MysqlDialect(TypedDialect):
     def array_text(self, sql: str) -> str:
         return (
             f"(CASE JSON_TYPE({sql}) WHEN 'ARRAY' THEN JSON_COMPACT({sql}) "
-            f"WHEN 'STRING' THEN JSON_UNQUOTE({sql}) ELSE {sql} END)"
+            f"WHEN 'STRING' THEN JSON_UNQUOTE({sql}) COLLATE {COLLATION} ELSE {sql} END)"
         )
 
     def clamp(self, sql: str, low: str, high: str) -> str:
