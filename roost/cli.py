@@ -205,14 +205,45 @@ async def _superuser(config: Config, action: str, email: str, password: str) -> 
     try:
         return await manage_superuser(app, action, email, password)
     except Exception as exc:  # report any failure as one line
-        from roost.core.errors import RoostError
-
-        if isinstance(exc, RoostError):
-            detail = "; ".join(f"{k}: {v.get('message', v) if isinstance(v, dict) else v}" for k, v in exc.data.items())
-            _fail(f"{exc.message} {detail}".strip())
+        _fail_on_roost_error(exc)
         raise
     finally:
         await app.close()
+
+
+def _fail_on_roost_error(exc: Exception) -> None:
+    from roost.core.errors import RoostError
+
+    if isinstance(exc, RoostError):
+        detail = "; ".join(f"{k}: {v.get('message', v) if isinstance(v, dict) else v}" for k, v in exc.data.items())
+        _fail(f"{exc.message} {detail}".strip())
+
+
+@superuser.command(name="ips")
+@click.argument("ips", nargs=-1)
+@click.option("--dir", default=None, help=DIR_HELP)
+@click.option("--db-url", default=None, help="database URL")
+def superuser_ips(ips: tuple[str, ...], dir: str | None, db_url: str | None) -> None:
+    """Set the superuserIPs allowlist (IPs or CIDR subnets, space separated; none clears it).
+
+    The way back in after a settings change that left out your own address. A running server
+    picks the change up when it restarts.
+    """
+    config = _config(dir=dir, db_url=db_url)
+    _check_dir(config)
+    click.echo(asyncio.run(_superuser_ips(config, list(ips))))
+
+
+async def _superuser_ips(config: Config, ips: list[str]) -> str:
+    app = await _open(config)
+    try:
+        saved = (await app.settings.update({"superuserIPs": ips}))["superuserIPs"]
+    except Exception as exc:  # report any failure as one line
+        _fail_on_roost_error(exc)
+        raise
+    finally:
+        await app.close()
+    return f"Superuser IPs set to: {', '.join(saved)}" if saved else "Superuser IPs cleared: superusers may sign in from any address."
 
 
 for _action in ("create", "upsert", "update", "delete"):

@@ -15,8 +15,10 @@ import orjson
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from roost.apis.picker import pick_fields
+from roost.apis.request import client_ip_of
 from roost.core.app import App
 from roost.core.auth import tokens
+from roost.core.auth.superuser_ips import check_superuser_ip
 from roost.core.errors import RoostError, Unauthorized
 from roost.core.realtime import Client, RealtimeHub
 from roost.core.realtime_topics import MAX_TOPICS, validate_subscribe_body
@@ -42,7 +44,7 @@ def _error(client: Client, ref: Any, exc: RoostError) -> None:
     _reply(client, message)
 
 
-async def _handle(app: App, hub: RealtimeHub, client: Client, message: dict[str, Any]) -> None:
+async def _handle(app: App, hub: RealtimeHub, client: Client, message: dict[str, Any], ip: str) -> None:
     kind, ref = message.get("type"), message.get("id")
     topics = message.get("topics")
     if kind == "ping":
@@ -54,6 +56,7 @@ async def _handle(app: App, hub: RealtimeHub, client: Client, message: dict[str,
         if found is None:
             raise Unauthorized("The request requires valid record authorization token.")
         coll, record, _ = found
+        check_superuser_ip(app, coll, ip)
         hub.bind_auth(client, record, coll)
     elif kind == "subscribe":
         _, keys = validate_subscribe_body({"clientId": client.id, "subscriptions": topics})
@@ -71,7 +74,7 @@ async def _handle(app: App, hub: RealtimeHub, client: Client, message: dict[str,
     _reply(client, {"type": "ack"} | ({"id": ref} if ref is not None else {}))
 
 
-async def _read(websocket: WebSocket, app: App, hub: RealtimeHub, client: Client) -> None:
+async def _read(websocket: WebSocket, app: App, hub: RealtimeHub, client: Client, ip: str) -> None:
     while True:
         frame = await websocket.receive()
         if frame["type"] == "websocket.disconnect":
@@ -89,7 +92,7 @@ async def _read(websocket: WebSocket, app: App, hub: RealtimeHub, client: Client
             _reply(client, {"type": "error", "status": 400, "message": "Invalid JSON message."})
             continue
         try:
-            await _handle(app, hub, client, message)
+            await _handle(app, hub, client, message, ip)
         except RoostError as exc:
             _error(client, message.get("id"), exc)
 
@@ -126,7 +129,7 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
     await websocket.accept()
     client = hub.connect(websocket.client.host if websocket.client else "")
     await websocket.send_text(orjson.dumps({"type": "connect", "clientId": client.id}).decode())
-    reader = asyncio.create_task(_read(websocket, app, hub, client))
+    reader = asyncio.create_task(_read(websocket, app, hub, client, client_ip_of(websocket)))
     try:
         await _write(websocket, hub, client)
     except (WebSocketDisconnect, OSError, RuntimeError):
