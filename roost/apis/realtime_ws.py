@@ -12,10 +12,12 @@ import contextlib
 from typing import Any
 
 import orjson
+from starlette.responses import JSONResponse
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from roost.apis.picker import pick_fields
 from roost.apis.request import client_ip_of
+from roost.apis.stream_slots import stream_slots
 from roost.core.app import App
 from roost.core.auth import tokens
 from roost.core.auth.superuser_ips import check_superuser_ip
@@ -27,6 +29,7 @@ CLOSE_NORMAL = 1000
 CLOSE_GOING_AWAY = 1001
 CLOSE_UNSUPPORTED = 1003
 CLOSE_POLICY = 1008
+CLOSE_TRY_AGAIN_LATER = 1013
 STATUS = {"bad_request": 400, "unauthorized": 401, "forbidden": 403, "not_found": 404}
 
 
@@ -123,13 +126,33 @@ def _close_code(reason: str) -> int:
 
 
 async def websocket_endpoint(websocket: WebSocket) -> None:
+    ip, slots = client_ip_of(websocket), stream_slots(websocket)
+    if not slots.acquire(ip):
+        await _refuse(websocket)
+        return
+    try:
+        await _serve(websocket, ip)
+    finally:
+        slots.release(ip)
+
+
+async def _refuse(websocket: WebSocket) -> None:
+    """429 to the handshake where the server can send one, else close with "try again later"."""
+    if "websocket.http.response" in websocket.scope.get("extensions", {}):
+        body = {"data": {}, "message": "Too Many Requests.", "status": 429}
+        await websocket.send_denial_response(JSONResponse(body, status_code=429))
+    else:
+        await websocket.close(code=CLOSE_TRY_AGAIN_LATER)
+
+
+async def _serve(websocket: WebSocket, ip: str) -> None:
     app: App = websocket.app.state.roost
     hub = app.realtime
     hub.field_picker = pick_fields
     await websocket.accept()
     client = hub.connect(websocket.client.host if websocket.client else "")
     await websocket.send_text(orjson.dumps({"type": "connect", "clientId": client.id}).decode())
-    reader = asyncio.create_task(_read(websocket, app, hub, client, client_ip_of(websocket)))
+    reader = asyncio.create_task(_read(websocket, app, hub, client, ip))
     try:
         await _write(websocket, hub, client)
     except (WebSocketDisconnect, OSError, RuntimeError):
