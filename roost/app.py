@@ -18,10 +18,7 @@ class Roost:
         self.asgi = build_asgi(self.app)
 
     def run(self) -> None:
-        import uvicorn
+        """Serve this app in this process (``roost serve --workers N`` runs several)."""
+        from roost.server import serve
 
-        host, _, port = self.config.http.rpartition(":")
-        # proxy_headers=False: the peer address stays the socket's, as in PocketBase; forwarded
-        # headers count only through the trustedProxy settings (rate limits, logs, realIP)
-        uvicorn.run(self.asgi, host=host or "127.0.0.1", port=int(port), log_level="warning",
-                    access_log=False, proxy_headers=False)  # fmt: skip
+        serve(self.config, self.asgi)

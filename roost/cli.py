@@ -92,14 +92,21 @@ def version() -> None:
 @click.option("--cache-url", default=None, help="response cache: memory://, redis://host:6379/0 or memcached://host:11211")
 @click.option("--db-pool-size", default=None, type=int,
               help="pooled PostgreSQL/MySQL connections per worker (default: derived from cores and --workers)")
+@click.option("--header-timeout", default=None, type=float,
+              help="seconds a client has to send a request's headers before it is disconnected (default 10)")
+@click.option("--max-header-size", default=None, type=int,
+              help="largest request line plus headers in bytes; more answers 431 (default 65536)")
+@click.option("--max-connections-per-ip", default=None, type=int,
+              help="open connections one address may hold per worker, 0 = no cap (default 256); "
+                   "behind a reverse proxy the proxy is that address")
+@click.option("--max-streams-per-ip", default=None, type=int,
+              help="open realtime SSE/WebSocket streams one client IP may hold per worker, 0 = no cap (default 64)")
+@click.option("--ws-max-message", default=None, type=int,
+              help="largest WebSocket message a client may send, in bytes (default 65536)")
 @click.option("--dev", is_flag=True, default=None, help="development mode (verbose logs)")
-def serve(
-    http: str | None, dir: str | None, db_url: str | None, workers: int | None, redis_url: str | None, dev: bool | None,
-    cache_url: str | None = None, db_pool_size: int | None = None,
-) -> None:
+def serve(http: str | None, dir: str | None, workers: int | None, **options: Any) -> None:
     """Start the web server."""
-    config = _config(http=http, dir=dir, db_url=db_url, workers=workers, redis_url=redis_url, dev=dev,
-                     cache_url=cache_url, db_pool_size=db_pool_size)
+    config = _config(http=http, dir=dir, workers=workers, **options)
     host, _, port_text = config.http.rpartition(":")
     if not port_text.isdigit() or not host:
         raise click.UsageError(f"--http must look like HOST:PORT, got {config.http!r}")
@@ -114,41 +121,14 @@ def serve(
     _check_dir(config)
     asyncio.run(_probe(config))
     _check_port(host, int(port_text))
-    from roost.app import Roost
+    from roost.server import serve as serve_http
 
     click.echo(f"Roost {__version__} serving http://{config.http}/api/ (data: {config.database_url.split('://')[0]})")
-    if config.workers > 1:
-        _serve_workers(config, host, int(port_text))
-        return
-    Roost(config).run()
+    serve_http(config)
 
 
 def _has_cross_process_broker(config: Config) -> bool:
     return bool(config.redis_url) or config.database_url.startswith("postgresql")
-
-
-def _serve_workers(config: Config, host: str, port: int) -> None:
-    """N uvicorn worker processes, each building its own app from the ROOST_* environment."""
-    import os
-
-    import uvicorn
-
-    for key, value in config.model_dump(exclude={"workers"}).items():
-        if value not in (None, ""):
-            os.environ[f"ROOST_{key.upper()}"] = str(value)
-    # each worker sees workers=1; hand it its share of the pool budget, resolved here
-    os.environ["ROOST_DB_POOL_SIZE"] = str(config.pool_size)
-    uvicorn.run(
-        "roost.cli:worker_asgi", factory=True, host=host, port=port, workers=config.workers,
-        log_level="warning", access_log=False,
-    )
-
-
-def worker_asgi() -> Any:
-    """The ASGI app of one ``--workers`` process (configuration from the environment)."""
-    from roost.app import Roost
-
-    return Roost(Config()).asgi
 
 
 async def _probe(config: Config) -> None:
@@ -205,14 +185,45 @@ async def _superuser(config: Config, action: str, email: str, password: str) -> 
     try:
         return await manage_superuser(app, action, email, password)
     except Exception as exc:  # report any failure as one line
-        from roost.core.errors import RoostError
-
-        if isinstance(exc, RoostError):
-            detail = "; ".join(f"{k}: {v.get('message', v) if isinstance(v, dict) else v}" for k, v in exc.data.items())
-            _fail(f"{exc.message} {detail}".strip())
+        _fail_on_roost_error(exc)
         raise
     finally:
         await app.close()
+
+
+def _fail_on_roost_error(exc: Exception) -> None:
+    from roost.core.errors import RoostError
+
+    if isinstance(exc, RoostError):
+        detail = "; ".join(f"{k}: {v.get('message', v) if isinstance(v, dict) else v}" for k, v in exc.data.items())
+        _fail(f"{exc.message} {detail}".strip())
+
+
+@superuser.command(name="ips")
+@click.argument("ips", nargs=-1)
+@click.option("--dir", default=None, help=DIR_HELP)
+@click.option("--db-url", default=None, help="database URL")
+def superuser_ips(ips: tuple[str, ...], dir: str | None, db_url: str | None) -> None:
+    """Set the superuserIPs allowlist (IPs or CIDR subnets, space separated; none clears it).
+
+    The way back in after a settings change that left out your own address. A running server
+    picks the change up when it restarts.
+    """
+    config = _config(dir=dir, db_url=db_url)
+    _check_dir(config)
+    click.echo(asyncio.run(_superuser_ips(config, list(ips))))
+
+
+async def _superuser_ips(config: Config, ips: list[str]) -> str:
+    app = await _open(config)
+    try:
+        saved = (await app.settings.update({"superuserIPs": ips}))["superuserIPs"]
+    except Exception as exc:  # report any failure as one line
+        _fail_on_roost_error(exc)
+        raise
+    finally:
+        await app.close()
+    return f"Superuser IPs set to: {', '.join(saved)}" if saved else "Superuser IPs cleared: superusers may sign in from any address."
 
 
 for _action in ("create", "upsert", "update", "delete"):

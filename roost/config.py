@@ -42,12 +42,36 @@ class Config(BaseSettings):
     db_pool_size: int = 0
     #: when set, every response carries ``X-Roost-Instance`` with this value ("auto" = host:pid)
     instance_id: str = ""
+    #: seconds a client has to send a request's line and headers (slowloris); PocketBase waits 60
+    header_timeout: float = 10.0
+    #: largest request line plus headers, in bytes; more answers 431 (Go's own limit is 1 MiB)
+    max_header_size: int = 64 << 10
+    #: open connections one peer address may hold in one worker process; 0 = no cap
+    max_connections_per_ip: int = 256
+    #: open realtime streams (SSE and WebSocket) one client IP may hold in one worker; 0 = no cap
+    max_streams_per_ip: int = 64
+    #: largest WebSocket message a client may send, in bytes; larger ones close the socket with 1009
+    ws_max_message: int = 64 << 10
 
     @field_validator("workers")
     @classmethod
     def _positive_workers(cls, value: int) -> int:
         if value < 1:
             raise ValueError("workers must be at least 1")
+        return value
+
+    @field_validator("header_timeout", "max_header_size", "ws_max_message")
+    @classmethod
+    def _positive_limit(cls, value: float) -> float:
+        if value <= 0:
+            raise ValueError("header_timeout, max_header_size and ws_max_message must be above 0")
+        return value
+
+    @field_validator("max_connections_per_ip", "max_streams_per_ip")
+    @classmethod
+    def _non_negative_cap(cls, value: int) -> int:
+        if value < 0:
+            raise ValueError("max_connections_per_ip and max_streams_per_ip must be 0 (no cap) or more")
         return value
 
     @field_validator("db_pool_size")

@@ -168,12 +168,15 @@ def cpu_seconds(pid: int) -> float:
 
 def start(kind: str, workers: int) -> LiveServer:
     """PocketBase, or Roost in one process (``workers == 1``) or N workers over Redis."""
+    # every subscriber connects from loopback: lift the per-IP connection and stream caps
+    caps = {"ROOST_MAX_CONNECTIONS_PER_IP": "0", "ROOST_MAX_STREAMS_PER_IP": "0"}
+    os.environ.update(caps)
     if kind == "roost" and workers > 1:
         os.environ.update(ROOST_WORKERS=str(workers), ROOST_REDIS_URL=REDIS_URL, ROOST_DB_SCHEMA=f"bench{os.getpid()}")
     try:
         server = start_server(kind)
     finally:
-        for key in ("ROOST_WORKERS", "ROOST_REDIS_URL", "ROOST_DB_SCHEMA"):
+        for key in ("ROOST_WORKERS", "ROOST_REDIS_URL", "ROOST_DB_SCHEMA", *caps):
             os.environ.pop(key, None)
     if kind == "roost" and workers > 1:
         deadline = time.monotonic() + 20

@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from roost.apis.request import app_of, parse_go_bool, request_info
+from roost.apis.request import app_of, client_ip_of, parse_go_bool, request_info
 from roost.apis.responses import json_response
 from roost.core.errors import NotFound
 from roost.core.file_access import FILE_NOT_FOUND, issue_file_token, read_file
@@ -29,7 +29,8 @@ async def download(request: Request) -> Response:
     if coll is None:
         raise NotFound(FILE_NOT_FOUND)
     filename = request.path_params["filename"]
-    data, protected = await read_file(app, coll, request.path_params["record"], filename, request.query_params.get("token", ""))
+    token = request.query_params.get("token", "")
+    data, protected = await read_file(app, coll, request.path_params["record"], filename, token, client_ip_of(request))
     mime = mimetypes.guess_type(filename)[0] or detect_mime(data)
     attachment = parse_go_bool(request.query_params.get("download")) or not mime.startswith(SAFE_INLINE)
     headers = {

@@ -1,5 +1,6 @@
 """The HTTP edge in one fixed order: request id -> CORS -> security headers -> body limit -> errors
--> rate limits (``roost.apis.ratelimit``, just before the router).
+-> superuser IPs (``roost.apis.superuser_ips``) -> rate limits (``roost.apis.ratelimit``, just
+before the router).
 
 Written as plain ASGI (no BaseHTTPMiddleware) so the hot path adds no extra task or copy.
 """
@@ -15,6 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from roost.apis.errors import error_body, error_response
 from roost.apis.ratelimit import RateLimitMiddleware
+from roost.apis.superuser_ips import SuperuserIPsMiddleware
 from roost.core.errors import PayloadTooLarge, RoostError
 
 log = logging.getLogger("roost.http")
@@ -43,7 +45,7 @@ class EdgeMiddleware:
     def __init__(
         self, app: ASGIApp, *, body_limit: int, credentialed_origins: CredentialedOrigins | None = None, instance: str = ""
     ) -> None:
-        self.app = RateLimitMiddleware(app)
+        self.app = SuperuserIPsMiddleware(RateLimitMiddleware(app), app)
         self.body_limit = body_limit
         self.credentialed_origins = credentialed_origins
         # opt-in (ROOST_INSTANCE_ID): which process answered, to see a load balancer spread requests

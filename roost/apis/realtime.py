@@ -17,9 +17,10 @@ from starlette.types import Receive, Scope, Send
 from roost.apis.middleware import BODY_SEND
 from roost.apis.picker import pick_fields
 from roost.apis.realtime_ws import websocket_endpoint
-from roost.apis.request import app_of, read_body, request_info
+from roost.apis.request import app_of, client_ip_of, read_body, request_info
+from roost.apis.stream_slots import stream_slots
 from roost.core import realtime_routing
-from roost.core.errors import BadRequest
+from roost.core.errors import BadRequest, TooManyRequests
 from roost.core.realtime import CLOSE, Client, RealtimeHub
 from roost.core.realtime_topics import validate_subscribe_body
 
@@ -176,10 +177,18 @@ async def _pump(client: Client, prefix: bytes, send: Send, watchdog: _Watchdog, 
 
 
 class _AsgiEndpoint:
-    """Wraps ``sse_stream`` so the router hands it the raw ASGI scope (no buffered Response)."""
+    """Wraps ``sse_stream`` so the router hands it the raw ASGI scope (no buffered Response),
+    within the client IP's stream slots."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await sse_stream(scope, receive, send)
+        request = Request(scope)
+        ip, slots = client_ip_of(request), stream_slots(request)
+        if not slots.acquire(ip):
+            raise TooManyRequests()
+        try:
+            await sse_stream(scope, receive, send)
+        finally:
+            slots.release(ip)
 
 
 async def set_subscriptions(request: Request) -> Response:

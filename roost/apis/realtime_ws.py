@@ -12,11 +12,15 @@ import contextlib
 from typing import Any
 
 import orjson
+from starlette.responses import JSONResponse
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from roost.apis.picker import pick_fields
+from roost.apis.request import client_ip_of
+from roost.apis.stream_slots import stream_slots
 from roost.core.app import App
 from roost.core.auth import tokens
+from roost.core.auth.superuser_ips import check_superuser_ip
 from roost.core.errors import RoostError, Unauthorized
 from roost.core.realtime import Client, RealtimeHub
 from roost.core.realtime_topics import MAX_TOPICS, validate_subscribe_body
@@ -25,6 +29,7 @@ CLOSE_NORMAL = 1000
 CLOSE_GOING_AWAY = 1001
 CLOSE_UNSUPPORTED = 1003
 CLOSE_POLICY = 1008
+CLOSE_TRY_AGAIN_LATER = 1013
 STATUS = {"bad_request": 400, "unauthorized": 401, "forbidden": 403, "not_found": 404}
 
 
@@ -42,7 +47,7 @@ def _error(client: Client, ref: Any, exc: RoostError) -> None:
     _reply(client, message)
 
 
-async def _handle(app: App, hub: RealtimeHub, client: Client, message: dict[str, Any]) -> None:
+async def _handle(app: App, hub: RealtimeHub, client: Client, message: dict[str, Any], ip: str) -> None:
     kind, ref = message.get("type"), message.get("id")
     topics = message.get("topics")
     if kind == "ping":
@@ -54,6 +59,7 @@ async def _handle(app: App, hub: RealtimeHub, client: Client, message: dict[str,
         if found is None:
             raise Unauthorized("The request requires valid record authorization token.")
         coll, record, _ = found
+        check_superuser_ip(app, coll, ip)
         hub.bind_auth(client, record, coll)
     elif kind == "subscribe":
         _, keys = validate_subscribe_body({"clientId": client.id, "subscriptions": topics})
@@ -71,7 +77,7 @@ async def _handle(app: App, hub: RealtimeHub, client: Client, message: dict[str,
     _reply(client, {"type": "ack"} | ({"id": ref} if ref is not None else {}))
 
 
-async def _read(websocket: WebSocket, app: App, hub: RealtimeHub, client: Client) -> None:
+async def _read(websocket: WebSocket, app: App, hub: RealtimeHub, client: Client, ip: str) -> None:
     while True:
         frame = await websocket.receive()
         if frame["type"] == "websocket.disconnect":
@@ -89,7 +95,7 @@ async def _read(websocket: WebSocket, app: App, hub: RealtimeHub, client: Client
             _reply(client, {"type": "error", "status": 400, "message": "Invalid JSON message."})
             continue
         try:
-            await _handle(app, hub, client, message)
+            await _handle(app, hub, client, message, ip)
         except RoostError as exc:
             _error(client, message.get("id"), exc)
 
@@ -120,13 +126,33 @@ def _close_code(reason: str) -> int:
 
 
 async def websocket_endpoint(websocket: WebSocket) -> None:
+    ip, slots = client_ip_of(websocket), stream_slots(websocket)
+    if not slots.acquire(ip):
+        await _refuse(websocket)
+        return
+    try:
+        await _serve(websocket, ip)
+    finally:
+        slots.release(ip)
+
+
+async def _refuse(websocket: WebSocket) -> None:
+    """429 to the handshake where the server can send one, else close with "try again later"."""
+    if "websocket.http.response" in websocket.scope.get("extensions", {}):
+        body = {"data": {}, "message": "Too Many Requests.", "status": 429}
+        await websocket.send_denial_response(JSONResponse(body, status_code=429))
+    else:
+        await websocket.close(code=CLOSE_TRY_AGAIN_LATER)
+
+
+async def _serve(websocket: WebSocket, ip: str) -> None:
     app: App = websocket.app.state.roost
     hub = app.realtime
     hub.field_picker = pick_fields
     await websocket.accept()
     client = hub.connect(websocket.client.host if websocket.client else "")
     await websocket.send_text(orjson.dumps({"type": "connect", "clientId": client.id}).decode())
-    reader = asyncio.create_task(_read(websocket, app, hub, client))
+    reader = asyncio.create_task(_read(websocket, app, hub, client, ip))
     try:
         await _write(websocket, hub, client)
     except (WebSocketDisconnect, OSError, RuntimeError):

@@ -7,7 +7,7 @@ from typing import Any
 
 import orjson
 from starlette.datastructures import FormData, UploadFile
-from starlette.requests import Request
+from starlette.requests import HTTPConnection, Request
 
 from roost.apis.session_cookie import COOKIE
 from roost.apis.session_cookie import authenticate as authenticate_cookie
@@ -23,12 +23,13 @@ GO_TRUE = {"1", "t", "T", "TRUE", "true", "True"}
 GO_FALSE = {"0", "f", "F", "FALSE", "false", "False"}
 
 
-def app_of(request: Request) -> App:
+def app_of(request: HTTPConnection) -> App:
     app: App = request.app.state.roost
     return app
 
 
-def _client_ip(request: Request) -> str:
+def client_ip_of(request: HTTPConnection) -> str:
+    """The caller's real IP: the socket peer, or a ``trustedProxy`` header when configured."""
     proxy = app_of(request).settings.data.get("trustedProxy") or {}
     peer = request.client.host if request.client else ""
     return client_ip(peer, request.scope["headers"], proxy.get("headers") or (), bool(proxy.get("useLeftmostIP")))
@@ -53,7 +54,7 @@ async def request_info(request: Request, body: dict[str, Any] | None = None) -> 
         query=dict(request.query_params),
         headers={k.lower().replace("-", "_"): v for k, v in request.headers.items()},
         body=body or {},
-        ip=_client_ip(request),
+        ip=client_ip_of(request),
     )
     token = auth_token(request)
     if token:

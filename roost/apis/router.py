@@ -32,6 +32,7 @@ from roost.apis.totp import routes as totp_routes
 from roost.core.app import App
 from roost.core.auth.session_guard import origin_of, trusted_origins
 from roost.core.errors import RoostError
+from roost.tools.ratelimit.slots import Slots
 
 
 async def _not_found(request: Request) -> Response:
@@ -96,6 +97,7 @@ def build_asgi(app: App, *, manage_lifespan: bool = True) -> EdgeMiddleware:
         lifespan=lifespan,
     )
     starlette.state.roost = app
+    starlette.state.stream_slots = Slots(app.config.max_streams_per_ip)
     def credentialed(origin: str) -> bool:
         return origin_of(origin) in trusted_origins(app)
 

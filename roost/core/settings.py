@@ -9,6 +9,7 @@ from typing import Any
 import orjson
 
 from roost.core.auth.password_policy import default_password_hash, validate_password_hash
+from roost.core.auth.superuser_ips import ip_list_problems
 from roost.core.auth.throttle import default_login_throttle, validate_login_throttle
 from roost.core.db import Database
 from roost.core.errors import BadRequest
@@ -73,6 +74,15 @@ def _validate_limits_and_auth(data: dict[str, Any]) -> dict[str, Any]:
     return errors
 
 
+def _string_list(value: Any) -> list[str]:
+    """A JSON list of strings (``null`` is the empty list), else PocketBase's binding error."""
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise BadRequest("An error occurred while loading the submitted data.")
+    return list(value)
+
+
 class Settings:
     """Cached runtime settings; ``data`` is the full (secret-bearing) document."""
 
@@ -101,6 +111,8 @@ class Settings:
     async def update(self, patch: dict[str, Any]) -> dict[str, Any]:
         if not isinstance(patch, dict):
             raise BadRequest("An error occurred while loading the submitted data.")
+        if "superuserIPs" in patch:
+            patch = {**patch, "superuserIPs": _string_list(patch["superuserIPs"])}
         new = _merge(self.data, patch)
         self._validate(new)
         now = now_string()
@@ -154,8 +166,11 @@ class Settings:
         if not meta.get("appName"):
             errors["meta"] = {"appName": FieldError("validation_required", "Cannot be blank.")}
         errors.update(_validate_limits_and_auth(data))
+        ips = ip_list_problems(data.get("superuserIPs"))
+        if ips:
+            errors["superuserIPs"] = ips
         if errors:
-            raise ValidationFailed("An error occurred while submitting the form.", errors)
+            raise ValidationFailed("An error occurred while saving the new settings.", errors)
 
     @property
     def batch(self) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from roost.core.auth import tokens
+from roost.core.auth.superuser_ips import check_superuser_ip
 from roost.core.collections import Collection
 from roost.core.db import quote_ident
 from roost.core.errors import BadRequest, Forbidden, NotFound, Unauthorized, ValidationFailed
@@ -107,6 +108,7 @@ async def finish_auth(
         # refused before any side effect (MFA rows, login alerts); the session itself is
         # created by the transport, which owns the cookie
         require_enabled(coll)
+    check_superuser_ip(app, coll, info.ip)
     await check_auth_rule(app, coll, record, info)
     await check_mfa(app, coll, record, info, method, body)
     if method:
@@ -137,6 +139,7 @@ async def auth_refresh(app: App, coll: Collection, info: RequestInfo, token: str
         raise Forbidden(f"The request requires auth record from {info.auth_collection.name} collection.")
     claims = tokens.unverified_claims(token) or {}
     record = dict(info.auth)
+    check_superuser_ip(app, coll, info.ip)
     await check_auth_rule(app, coll, record, info)
     if claims.get("refreshable") is False:
         return record, token

@@ -98,7 +98,8 @@ def _problem(code: str, message: str, params: dict[str, Any] | None = None) -> P
     return out
 
 
-def _is_ip_or_subnet(entry: str) -> bool:
+def is_ip_or_subnet(entry: str) -> bool:
+    """True for one IP address or a CIDR subnet (host bits may be set, as Go's ParsePrefix allows)."""
     try:
         if "/" in entry:
             ipaddress.ip_network(entry, strict=False)
@@ -157,7 +158,7 @@ def validate_rate_limits(data: Any) -> dict[str, Any]:
     ips = data.get("excludedIPs") or []
     ip_errors = {}
     for i, entry in enumerate(ips if isinstance(ips, list) else [ips]):
-        if not _is_ip_or_subnet(str(entry)):
+        if not is_ip_or_subnet(str(entry)):
             # (sic) the misspelt code is PocketBase's own
             ip_errors[str(i)] = _problem(
                 "validation_invlaid_ip_or_subnet", "Invalid IP or CIDR subnet."

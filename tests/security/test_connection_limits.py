@@ -1,0 +1,152 @@
+"""S15 connection-level limits of ``roost serve``: a slow head, a huge head, many sockets or
+streams from one address, and oversized WebSocket messages. Outcomes only (a closed socket, a
+4xx, a 1009 close, health still answering); every loop is bounded.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.sync.client import connect as ws_connect
+
+from tests.e2e.servers import LiveServer
+from tests.security.live import roost_serve
+
+CONNECTIONS_PER_IP = 24
+STREAMS_PER_IP = 3
+FLAGS = ["--header-timeout", "2", "--max-header-size", "16384",
+         "--max-connections-per-ip", str(CONNECTIONS_PER_IP), "--max-streams-per-ip", str(STREAMS_PER_IP)]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    with roost_serve(tmp_path_factory.mktemp("limits"), *FLAGS) as live:
+        yield live
+
+
+def _open(server: LiveServer) -> socket.socket:
+    host, port = server.base_url.removeprefix("http://").split(":")
+    sock = socket.create_connection((host, int(port)), timeout=5)
+    return sock
+
+
+def _answer(sock: socket.socket) -> bytes | None:
+    """What the server sent before it closed (b"" for a bare close or a reset), or None when
+    the socket was still open at its timeout."""
+    out = b""
+    try:
+        while chunk := sock.recv(65536):
+            out += chunk
+    except TimeoutError:
+        return None
+    except OSError:
+        pass
+    return out
+
+
+def _healthy(server: LiveServer) -> bool:
+    for _ in range(50):  # the caps free their slots as the closes are noticed
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(f"{server.base_url}/api/health", timeout=5).status_code == 200:
+                return True
+        time.sleep(0.1)
+    return False
+
+
+def _dribble_until_closed(sock: socket.socket, data: bytes, interval: float) -> bool:
+    """Send ``data`` a byte per ``interval``; True as soon as the server answers or closes."""
+    sock.settimeout(interval)
+    for byte in data:
+        try:
+            sock.sendall(bytes([byte]))
+            sock.recv(4096)  # b"" (closed) or a 408: the server ended the request either way
+            return True
+        except TimeoutError:
+            continue
+        except OSError:
+            return True
+    return False
+
+
+def test_a_slowloris_head_is_cut_off(server: LiveServer) -> None:
+    with _open(server) as sock:
+        sock.sendall(b"GET /api/health HTTP/1.1\r\nHost: x\r\n")
+        assert _dribble_until_closed(sock, b"X-Slow: " + b"a" * 40, 0.25)  # 12 s at most
+    assert _healthy(server)
+
+
+def test_an_idle_connection_is_cut_off(server: LiveServer) -> None:
+    with _open(server) as sock:
+        sock.settimeout(10)
+        assert _answer(sock) == b""  # closed without a word; never a hang past the timeout
+
+
+def test_a_head_over_the_size_limit_answers_431(server: LiveServer) -> None:
+    with _open(server) as sock:
+        sock.settimeout(10)
+        head = b"GET /api/health HTTP/1.1\r\nHost: x\r\n" + b"".join(b"X-Pad-%d: %s\r\n" % (i, b"a" * 1000) for i in range(64))
+        with contextlib.suppress(OSError):  # the server may close while we still write
+            sock.sendall(head + b"\r\n")
+        answer = _answer(sock)
+    assert answer == b"" or answer.startswith(b"HTTP/1.1 431"), answer[:200]
+    normal = httpx.get(f"{server.base_url}/api/health", headers={"X-Pad": "a" * 8000}, timeout=5)
+    assert normal.status_code == 200
+
+
+def test_one_address_cannot_hold_more_than_its_connections(server: LiveServer) -> None:
+    held = [_open(server) for _ in range(CONNECTIONS_PER_IP)]
+    try:
+        for sock in held:  # each one is really in use, so none is the one refused
+            sock.sendall(b"GET /api/health HTTP/1.1\r\nHost: x\r\n\r\n")
+            sock.settimeout(5)
+            assert sock.recv(65536).startswith(b"HTTP/1.1 200")
+        with _open(server) as extra:
+            extra.settimeout(5)
+            with contextlib.suppress(OSError):
+                extra.sendall(b"GET /api/health HTTP/1.1\r\nHost: x\r\n\r\n")
+            answer = _answer(extra)
+        assert answer == b"" or answer.startswith(b"HTTP/1.1 429"), answer[:200]
+    finally:
+        for sock in held:
+            sock.close()
+    assert _healthy(server)
+
+
+def test_one_address_cannot_hold_more_than_its_realtime_streams(server: LiveServer) -> None:
+    base = server.base_url
+    with contextlib.ExitStack() as stack:
+        http = stack.enter_context(httpx.Client(base_url=base, timeout=10))
+        for _ in range(STREAMS_PER_IP - 1):
+            sse = stack.enter_context(http.stream("GET", "/api/realtime"))
+            assert sse.status_code == 200
+        ws = stack.enter_context(ws_connect(base.replace("http", "ws") + "/api/realtime/ws", open_timeout=10))
+        assert '"connect"' in str(ws.recv(timeout=10))
+        over = http.get("/api/realtime", timeout=10)
+        assert over.status_code == 429, over.text
+        with pytest.raises(InvalidStatus) as refused:
+            ws_connect(base.replace("http", "ws") + "/api/realtime/ws", open_timeout=10)
+        assert refused.value.response.status_code == 429
+    assert _healthy(server)
+    again = httpx.Client(base_url=base, timeout=10)
+    with again, again.stream("GET", "/api/realtime") as sse:
+        assert sse.status_code == 200  # the slots came back
+
+
+def test_a_websocket_message_over_64_kib_closes_the_socket_with_1009(server: LiveServer) -> None:
+    with ws_connect(server.base_url.replace("http", "ws") + "/api/realtime/ws", open_timeout=10) as ws:
+        assert '"connect"' in str(ws.recv(timeout=10))
+        ws.send('{"type":"ping","id":"' + "a" * 70_000 + '"}')
+        with pytest.raises(ConnectionClosed) as closed:
+            for _ in range(10):  # a pong would arrive first only if the message was accepted
+                ws.recv(timeout=10)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
+    with ws_connect(server.base_url.replace("http", "ws") + "/api/realtime/ws", open_timeout=10) as ws:
+        ws.recv(timeout=10)
+        ws.send('{"type":"ping","id":"' + "a" * 60_000 + '"}')
+        assert '"pong"' in str(ws.recv(timeout=10))
