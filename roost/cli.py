@@ -92,14 +92,16 @@ def version() -> None:
 @click.option("--cache-url", default=None, help="response cache: memory://, redis://host:6379/0 or memcached://host:11211")
 @click.option("--db-pool-size", default=None, type=int,
               help="pooled PostgreSQL/MySQL connections per worker (default: derived from cores and --workers)")
+@click.option("--queryTimeout", "--query-timeout", "query_timeout", default=None, type=float,
+              help="seconds one SQL statement may run before the request answers 400 (default 30, 0 = no limit)")
 @click.option("--dev", is_flag=True, default=None, help="development mode (verbose logs)")
 def serve(
     http: str | None, dir: str | None, db_url: str | None, workers: int | None, redis_url: str | None, dev: bool | None,
-    cache_url: str | None = None, db_pool_size: int | None = None,
+    cache_url: str | None = None, db_pool_size: int | None = None, query_timeout: float | None = None,
 ) -> None:
     """Start the web server."""
     config = _config(http=http, dir=dir, db_url=db_url, workers=workers, redis_url=redis_url, dev=dev,
-                     cache_url=cache_url, db_pool_size=db_pool_size)
+                     cache_url=cache_url, db_pool_size=db_pool_size, query_timeout=query_timeout)
     host, _, port_text = config.http.rpartition(":")
     if not port_text.isdigit() or not host:
         raise click.UsageError(f"--http must look like HOST:PORT, got {config.http!r}")

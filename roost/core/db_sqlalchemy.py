@@ -17,7 +17,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 from sqlalchemy.sql.elements import TextClause
 
-from roost.core.db_base import DatabaseUnavailable, QueryError, Row, UniqueViolation
+from roost.core.db_base import DatabaseUnavailable, QueryError, QueryTimeout, Row, UniqueViolation
 
 _PG_UNIQUE_KEY = re.compile(r"Key \((.+?)\)=")
 
@@ -46,6 +46,14 @@ def _unique_columns(exc: IntegrityError) -> list[str] | None:
             return [c.strip().strip('"').removeprefix("lower(").rstrip(")") for c in key.group(1).split(",")]
         return []
     return None
+
+
+#: PostgreSQL's query_canceled: statement_timeout, or a cancel request
+_PG_CANCELED = "57014"
+
+
+def _timed_out(exc: BaseException) -> bool:
+    return getattr(getattr(exc, "orig", None) or exc, "sqlstate", None) == _PG_CANCELED
 
 
 def _short(exc: BaseException) -> str:
@@ -96,7 +104,7 @@ class AlchemyConnection:
         except KeyError as exc:
             raise QueryError(f"missing parameter {exc}") from exc
         except Exception as exc:  # asyncpg's errors: bad SQL or values, a lost connection
-            raise QueryError(_short(exc)) from exc
+            raise (QueryTimeout() if _timed_out(exc) else QueryError(_short(exc))) from exc
 
     async def _run(self, sql: str, params: Any) -> Any:
         try:
@@ -107,7 +115,7 @@ class AlchemyConnection:
                 raise violation from exc
             raise QueryError(_short(exc)) from exc
         except DBAPIError as exc:
-            raise QueryError(_short(exc)) from exc
+            raise (QueryTimeout() if _timed_out(exc) else QueryError(_short(exc))) from exc
 
     async def fetch_all(self, sql: str, params: Mapping[str, Any] | None = None) -> list[Row]:
         if self._direct_reads:
@@ -137,6 +145,9 @@ class AlchemyConnection:
 
     async def execute_ddl(self, sql: str) -> None:
         try:
+            if self.dialect == "postgresql":
+                # schema changes (an index on a big table) may outlast the query timeout
+                await self._conn.exec_driver_sql("SET LOCAL statement_timeout = 0")
             await self._conn.exec_driver_sql(sql)
         except DBAPIError as exc:
             raise QueryError(_short(exc)) from exc
@@ -157,11 +168,15 @@ class AlchemyBackend:
     ``pool_size`` connections stay open, and as many again may be opened for bursts.
     """
 
-    def __init__(self, url: str, dialect: str, *, schema: str = "", pool_size: int = 10) -> None:
+    def __init__(self, url: str, dialect: str, *, schema: str = "", pool_size: int = 10, query_timeout: float = 0.0) -> None:
         self.dialect = dialect
         options: dict[str, Any] = {}
-        if schema and dialect == "postgresql":
-            options["connect_args"] = {"server_settings": {"search_path": schema}}
+        if dialect == "postgresql":
+            # the server stops any statement past the query timeout, also one whose client is gone
+            settings = {"statement_timeout": str(round(query_timeout * 1000))}
+            if schema:
+                settings["search_path"] = schema
+            options["connect_args"] = {"server_settings": settings}
         if dialect == "mysql":
             from roost.core.db_mysql import engine_options
 
