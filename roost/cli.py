@@ -92,6 +92,8 @@ def version() -> None:
 @click.option("--cache-url", default=None, help="response cache: memory://, redis://host:6379/0 or memcached://host:11211")
 @click.option("--db-pool-size", default=None, type=int,
               help="pooled PostgreSQL/MySQL connections per worker (default: derived from cores and --workers)")
+@click.option("--queryTimeout", "--query-timeout", "query_timeout", default=None, type=float,
+              help="seconds one SQL statement may run before the request answers 400 (default 30, 0 = no limit)")
 @click.option("--header-timeout", default=None, type=float,
               help="seconds a client has to send a request's headers before it is disconnected (default 10)")
 @click.option("--max-header-size", default=None, type=int,

@@ -40,6 +40,11 @@ class Config(BaseSettings):
     openapi_public: bool = False
     #: connections each process keeps open to PostgreSQL/MySQL; 0 = derive from cores and workers
     db_pool_size: int = 0
+    #: seconds one SQL statement may run before it is stopped and the request answers 400
+    #: (PocketBase's ``--queryTimeout``); 0 = no limit
+    query_timeout: float = 30
+    #: records one response may expand (summed over the whole expand tree); past it, 400
+    expand_limit: int = 5000
     #: when set, every response carries ``X-Roost-Instance`` with this value ("auto" = host:pid)
     instance_id: str = ""
     #: seconds a client has to send a request's line and headers (slowloris); PocketBase waits 60
@@ -72,6 +77,13 @@ class Config(BaseSettings):
     def _non_negative_cap(cls, value: int) -> int:
         if value < 0:
             raise ValueError("max_connections_per_ip and max_streams_per_ip must be 0 (no cap) or more")
+        return value
+
+    @field_validator("query_timeout", "expand_limit")
+    @classmethod
+    def _non_negative_limit(cls, value: float) -> float:
+        if value < 0:
+            raise ValueError("query_timeout and expand_limit must be 0 (no limit) or more")
         return value
 
     @field_validator("db_pool_size")

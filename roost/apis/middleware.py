@@ -7,6 +7,7 @@ Written as plain ASGI (no BaseHTTPMiddleware) so the hot path adds no extra task
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 from collections.abc import Callable
@@ -14,6 +15,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from roost.apis.disconnect import DisconnectWatch
 from roost.apis.errors import error_body, error_response
 from roost.apis.ratelimit import RateLimitMiddleware
 from roost.apis.superuser_ips import SuperuserIPsMiddleware
@@ -75,10 +77,11 @@ class EdgeMiddleware:
             await send(message)
 
         received = 0
+        watch = DisconnectWatch(scope, receive, lambda: started)
 
         async def receive_limited() -> Message:
             nonlocal received
-            message = await receive()
+            message = await watch.receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.body_limit:
@@ -87,6 +90,10 @@ class EdgeMiddleware:
 
         try:
             await self.app(scope, receive_limited, send_wrapper)
+        except asyncio.CancelledError:
+            if not watch.owns():
+                raise
+            log.info("client went away; request stopped (request id %s)", request_id.decode(errors="replace"))
         except RoostError as exc:
             if not started:
                 response = error_response(exc)
@@ -96,6 +103,8 @@ class EdgeMiddleware:
             log.exception("unhandled error (request id %s)", request_id.decode(errors="replace"))
             if not started:
                 await _send_bytes(send_wrapper, 500, error_body(500, "Something went wrong while processing your request."))
+        finally:
+            watch.close()
 
     def _allow_origin(self, origin: bytes) -> list[tuple[bytes, bytes]]:
         """Any origin may read responses, but only the origins trusted for cookie sessions get

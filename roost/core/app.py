@@ -42,7 +42,9 @@ class App:
 
     def __init__(self, config: Config) -> None:
         self.config = config
-        self.db = Database(config.database_url, schema=config.db_schema, pool_size=config.pool_size)
+        self.db = Database(
+            config.database_url, schema=config.db_schema, pool_size=config.pool_size, query_timeout=config.query_timeout
+        )
         self.collections = CollectionStore(self.db)
         self.settings = Settings(self.db, config.encryption_key)
         self.collections.rule_validator = lambda coll, rule: validate_rule(self, coll, rule)

@@ -17,13 +17,14 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from contextvars import ContextVar
 from typing import Any, Protocol
 
-from roost.core.db_base import DatabaseUnavailable, QueryError, Row, UniqueViolation
+from roost.core.db_base import DatabaseUnavailable, QueryError, QueryTimeout, Row, UniqueViolation
 
 __all__ = [
     "Connection",
     "Database",
     "DatabaseUnavailable",
     "QueryError",
+    "QueryTimeout",
     "Row",
     "UniqueViolation",
     "json_array_contains",
@@ -67,18 +68,20 @@ _current_tx: ContextVar[Connection | None] = ContextVar("roost_current_tx", defa
 class Database:
     """The app's database, whatever the driver."""
 
-    def __init__(self, url: str, *, schema: str = "", pool_size: int = 10) -> None:
+    def __init__(self, url: str, *, schema: str = "", pool_size: int = 10, query_timeout: float = 0.0) -> None:
         self.url = url
         self.dialect = url.split(":", 1)[0].split("+", 1)[0]
         self._backend: _Backend
         if self.dialect == "sqlite":
             from roost.core.db_sqlite import SqliteBackend
 
-            self._backend = SqliteBackend(url.split(":///", 1)[1])
+            self._backend = SqliteBackend(url.split(":///", 1)[1], query_timeout=query_timeout)
         else:
             from roost.core.db_sqlalchemy import AlchemyBackend
 
-            self._backend = AlchemyBackend(url, self.dialect, schema=schema, pool_size=pool_size)
+            self._backend = AlchemyBackend(
+                url, self.dialect, schema=schema, pool_size=pool_size, query_timeout=query_timeout
+            )
 
     async def ping(self) -> None:
         """Open the database once, turning driver failures into one clear error."""

@@ -22,6 +22,13 @@ class UnstorableText(RoostError):
     kind = "bad_request"
 
 
+class QueryTimeout(RoostError):
+    """A statement ran past the query timeout (``--queryTimeout``) and was stopped."""
+
+    kind = "bad_request"
+    default_message = "The request took too long to process and was stopped (query timeout). Narrow the filter, sort or expand."
+
+
 class QueryError(Exception):
     """A statement failed in the driver (syntax, constraint, connection); the message is the driver's."""
 

@@ -17,7 +17,14 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 from sqlalchemy.sql.elements import TextClause
 
-from roost.core.db_base import DatabaseUnavailable, QueryError, Row, UniqueViolation, UnstorableText
+from roost.core.db_base import (
+    DatabaseUnavailable,
+    QueryError,
+    QueryTimeout,
+    Row,
+    UniqueViolation,
+    UnstorableText,
+)
 
 _PG_UNIQUE_KEY = re.compile(r"Key \((.+?)\)=")
 #: PostgreSQL's SQLSTATEs for text it cannot store (a NUL byte: 22021 in text, 22P05 in jsonb)
@@ -50,6 +57,14 @@ def _unique_columns(exc: IntegrityError) -> list[str] | None:
     return None
 
 
+#: PostgreSQL's query_canceled: statement_timeout, or a cancel request
+_PG_CANCELED = "57014"
+
+
+def _timed_out(exc: BaseException) -> bool:
+    return getattr(getattr(exc, "orig", None) or exc, "sqlstate", None) == _PG_CANCELED
+
+
 def _short(exc: BaseException) -> str:
     orig = getattr(exc, "orig", None) or exc
     return str(orig).strip().splitlines()[0] if str(orig).strip() else type(orig).__name__
@@ -59,6 +74,8 @@ def _query_error(exc: BaseException) -> Exception:
     orig = getattr(exc, "orig", None) or exc
     if getattr(orig, "sqlstate", None) in _UNSTORABLE_TEXT:
         return UnstorableText()
+    if _timed_out(exc):
+        return QueryTimeout()
     return QueryError(_short(exc))
 
 
@@ -146,6 +163,9 @@ class AlchemyConnection:
 
     async def execute_ddl(self, sql: str) -> None:
         try:
+            if self.dialect == "postgresql":
+                # schema changes (an index on a big table) may outlast the query timeout
+                await self._conn.exec_driver_sql("SET LOCAL statement_timeout = 0")
             await self._conn.exec_driver_sql(sql)
         except DBAPIError as exc:
             raise QueryError(_short(exc)) from exc
@@ -166,11 +186,15 @@ class AlchemyBackend:
     ``pool_size`` connections stay open, and as many again may be opened for bursts.
     """
 
-    def __init__(self, url: str, dialect: str, *, schema: str = "", pool_size: int = 10) -> None:
+    def __init__(self, url: str, dialect: str, *, schema: str = "", pool_size: int = 10, query_timeout: float = 0.0) -> None:
         self.dialect = dialect
         options: dict[str, Any] = {}
-        if schema and dialect == "postgresql":
-            options["connect_args"] = {"server_settings": {"search_path": schema}}
+        if dialect == "postgresql":
+            # the server stops any statement past the query timeout, also one whose client is gone
+            settings = {"statement_timeout": str(round(query_timeout * 1000))}
+            if schema:
+                settings["search_path"] = schema
+            options["connect_args"] = {"server_settings": settings}
         if dialect == "mysql":
             from roost.core.db_mysql import engine_options
 

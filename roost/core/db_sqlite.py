@@ -5,7 +5,10 @@ a greenlet switch per statement, which dominated simple requests. SQLite stateme
 indexed lookup take microseconds, so Roost runs them directly on the loop:
 
 * one **read** connection (WAL lets it read while a write is in progress); every cursor is fully
-  consumed before returning so no statement keeps a stale snapshot open;
+  consumed before returning so no statement keeps a stale snapshot open. A read that holds the
+  loop past a few milliseconds is interrupted and re-run in a worker thread
+  (:mod:`roost.core.db_sqlite_pool`), so one heavy filter cannot stall every other request;
+* every read and write statement stops at the query timeout (a 400, ``QueryTimeout``);
 * one **write** connection behind an ``asyncio.Lock``: writes queue inside the process and never
   fail with "database is locked". ``BEGIN IMMEDIATE`` is retried with async sleeps when another
   process holds the lock, instead of blocking the loop in ``busy_timeout``.
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import math
 import re
 import sqlite3
 import time
@@ -22,7 +26,16 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequenc
 from contextlib import asynccontextmanager
 from typing import Any
 
-from roost.core.db_base import DatabaseUnavailable, QueryError, Row, UniqueViolation
+from roost.core.db_base import DatabaseUnavailable, QueryError, QueryTimeout, Row, UniqueViolation
+from roost.core.db_sqlite_pool import (
+    LOOP_CHECK_STEPS,
+    ON_LOOP_BUDGET,
+    Deadline,
+    Mode,
+    ReadPool,
+    consume,
+    interrupted,
+)
 
 PRAGMAS = (
     "PRAGMA journal_mode = WAL",
@@ -45,6 +58,20 @@ def _open(path: str, busy_ms: int) -> sqlite3.Connection:
     return conn
 
 
+def _open_timed(path: str, busy_ms: int) -> tuple[sqlite3.Connection, Deadline]:
+    conn = _open(path, busy_ms)
+    deadline = Deadline()
+    conn.set_progress_handler(deadline, LOOP_CHECK_STEPS)
+    return conn, deadline
+
+
+class _Slow(Exception):
+    """A read ran past the on-loop budget; it goes on in a worker until ``deadline``."""
+
+    def __init__(self, deadline: float) -> None:
+        self.deadline = deadline
+
+
 def _error(exc: sqlite3.Error) -> Exception:
     match = _UNIQUE.search(str(exc))
     if isinstance(exc, sqlite3.IntegrityError) and match:
@@ -53,54 +80,72 @@ def _error(exc: sqlite3.Error) -> Exception:
 
 
 class SqliteConnection:
-    """Runs statements on one ``sqlite3`` connection; parameters use ``:name`` placeholders."""
+    """Runs statements on one ``sqlite3`` connection; parameters use ``:name`` placeholders.
 
-    def __init__(self, raw: sqlite3.Connection) -> None:
+    Every read and write statement runs under ``deadline`` (the connection's progress handler):
+    the query timeout, or on the shared read connection the on-loop budget, past which the read
+    moves to ``pool`` (a worker thread) for the rest of the query timeout.
+    """
+
+    def __init__(self, raw: sqlite3.Connection, deadline: Deadline, *, timeout: float = 0.0, pool: ReadPool | None = None) -> None:
         self.raw = raw
         self.dialect = "sqlite"
         self.after_commit: list[Callable[[], Awaitable[None]]] = []
         self.after_rollback: list[Callable[[], Awaitable[None]]] = []
+        self._deadline = deadline
+        self._timeout = timeout or math.inf
+        self._pool = pool
+        self._budget = min(ON_LOOP_BUDGET, self._timeout) if pool is not None else self._timeout
 
-    def _cursor(self, sql: str, params: Mapping[str, Any] | None) -> sqlite3.Cursor:
+    def _now(self, sql: str, params: Mapping[str, Any] | None, mode: Mode) -> Any:
+        """The read, on the loop; ``_Slow`` when it ran past the on-loop budget."""
+        deadline = self._deadline
+        started = time.monotonic()
+        deadline.at = started + self._budget
         try:
-            return self.raw.execute(sql, params or {})
+            return consume(self.raw, sql, params, mode)
         except sqlite3.Error as exc:
-            raise _error(exc) from exc
+            if not interrupted(exc):
+                raise _error(exc) from exc
+            if self._pool is None or self._budget >= self._timeout:
+                raise QueryTimeout() from None
+            raise _Slow(started + self._timeout) from None
+        finally:
+            deadline.at = math.inf
+
+    async def _read(self, sql: str, params: Mapping[str, Any] | None, mode: Mode) -> Any:
+        try:
+            return self._now(sql, params, mode)
+        except _Slow as slow:
+            assert self._pool is not None
+            try:
+                return await self._pool.run(sql, params, mode, slow.deadline)
+            except sqlite3.Error as exc:
+                raise (QueryTimeout() if interrupted(exc) else _error(exc)) from None
 
     async def fetch_all(self, sql: str, params: Mapping[str, Any] | None = None) -> list[Row]:
-        cur = self._cursor(sql, params)
-        try:
-            names = [d[0] for d in cur.description or ()]
-            return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
-        except sqlite3.Error as exc:
-            raise _error(exc) from exc
-        finally:
-            cur.close()
+        rows: list[Row] = await self._read(sql, params, "all")
+        return rows
 
     async def fetch_one(self, sql: str, params: Mapping[str, Any] | None = None) -> Row | None:
-        cur = self._cursor(sql, params)
-        try:
-            row = cur.fetchone()
-            return None if row is None else dict(zip([d[0] for d in cur.description], row, strict=True))
-        finally:
-            cur.close()
+        row: Row | None = await self._read(sql, params, "one")
+        return row
 
     async def fetch_value(self, sql: str, params: Mapping[str, Any] | None = None) -> Any:
-        cur = self._cursor(sql, params)
-        try:
-            row = cur.fetchone()
-            return None if row is None else row[0]
-        finally:
-            cur.close()
+        return await self._read(sql, params, "value")
 
     async def execute(self, sql: str, params: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None) -> int:
         try:
             if isinstance(params, Sequence):
                 cur = self.raw.executemany(sql, params)
             else:
+                # an interrupted write rolls back its whole transaction; begin() copes with that
+                self._deadline.at = time.monotonic() + self._timeout
                 cur = self.raw.execute(sql, params or {})
         except sqlite3.Error as exc:
-            raise _error(exc) from exc
+            raise (QueryTimeout() if interrupted(exc) else _error(exc)) from exc
+        finally:
+            self._deadline.at = math.inf
         count = cur.rowcount
         cur.close()
         return max(count, 0)
@@ -118,8 +163,9 @@ class SqliteConnection:
         try:
             yield
         except BaseException:
-            self.raw.execute(f"ROLLBACK TO {name}")
-            self.raw.execute(f"RELEASE {name}")
+            if self.raw.in_transaction:  # not when an interrupted write already rolled it all back
+                self.raw.execute(f"ROLLBACK TO {name}")
+                self.raw.execute(f"RELEASE {name}")
             raise
         self.raw.execute(f"RELEASE {name}")
 
@@ -129,16 +175,18 @@ class SqliteBackend:
 
     dialect = "sqlite"
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, *, query_timeout: float = 0.0) -> None:
         self.path = path
+        self.query_timeout = query_timeout
         self._reader: SqliteConnection | None = None
         self._writer: SqliteConnection | None = None
         self._lock = asyncio.Lock()
+        self._pool = ReadPool(lambda: _open(path, 1000))
 
     async def ping(self) -> None:
         try:
-            self._writer = SqliteConnection(_open(self.path, 0))
-            self._reader = SqliteConnection(_open(self.path, 1000))
+            self._writer = SqliteConnection(*_open_timed(self.path, 0), timeout=self.query_timeout)
+            self._reader = SqliteConnection(*_open_timed(self.path, 1000), timeout=self.query_timeout, pool=self._pool)
             self._reader.raw.execute("SELECT 1").close()
         except sqlite3.Error as exc:
             raise DatabaseUnavailable(f"Cannot open the database: {exc}") from exc
@@ -157,11 +205,12 @@ class SqliteBackend:
         writer = self._connections()[1]
         async with self._lock:
             await self._begin_immediate(writer.raw)
-            session = SqliteConnection(writer.raw)
+            session = SqliteConnection(writer.raw, writer._deadline, timeout=self.query_timeout)
             try:
                 yield session
             except BaseException:
-                writer.raw.execute("ROLLBACK")
+                if writer.raw.in_transaction:
+                    writer.raw.execute("ROLLBACK")
                 raise
             try:
                 writer.raw.execute("COMMIT")
@@ -189,3 +238,4 @@ class SqliteBackend:
                 if conn is not None:
                     conn.raw.close()
             self._reader = self._writer = None
+            self._pool.close()

@@ -2,7 +2,11 @@
 
 Expanded records are attached under the private key ``@expand`` as ``{name: (collection, value)}``
 where value is a record or a list of records. Targets the caller may not view are left out, and
-expand problems are never reported to the caller (PocketBase behaviour).
+expand problems are never reported to the caller (PocketBase behaviour), with two exceptions that
+protect the server: a query past the query timeout, and an expand tree holding more records than
+``Config.expand_limit`` (a record counts once per place it appears in the response, so six levels
+of fan-out cannot grow a response to gigabytes). Both answer 400 rather than a silently partial
+expand.
 """
 
 from __future__ import annotations
@@ -11,8 +15,8 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from roost.core.collections import Collection
-from roost.core.db import json_array_contains, quote_ident
-from roost.core.errors import RoostError
+from roost.core.db import QueryTimeout, json_array_contains, quote_ident
+from roost.core.errors import BadRequest, RoostError
 from roost.core.events import RequestInfo
 from roost.core.record_io import Record, can_see_email, codec_for
 from roost.core.rules import compile_condition
@@ -43,6 +47,27 @@ async def expand_records(app: App, coll: Collection, records: list[Record], expa
     for record in records:
         record.setdefault("@expand", {})
     await _expand_level(app, coll, records, tree, info)
+    limit = app.config.expand_limit
+    if limit and expanded_size(records) > limit:
+        raise BadRequest(
+            f"The expand would return more than {limit} related records; expand fewer relations or ask for a smaller page."
+        )
+
+
+def expanded_size(records: list[Record]) -> int:
+    """Expanded records a response holds, counting a record once per place it appears."""
+    memo: dict[int, int] = {}
+
+    def size(record: Record) -> int:
+        key = id(record)
+        if key not in memo:
+            total = 1
+            for _, value in record.get("@expand", {}).values():
+                total += sum(size(r) for r in value) if isinstance(value, list) else size(value)
+            memo[key] = total
+        return memo[key]
+
+    return sum(size(r) for r in records) - len(records)
 
 
 def _expandable(app: App, coll: Collection, key: str) -> bool:
@@ -60,6 +85,8 @@ async def _expand_level(app: App, coll: Collection, records: list[Record], tree:
     for key, children in tree.items():
         try:
             target, related = await _fetch_related(app, coll, records, key, info)
+        except QueryTimeout:
+            raise
         except RoostError as exc:
             log.debug("expand %s.%s skipped: %s", coll.name, key, exc.message)
             continue
@@ -69,11 +96,24 @@ async def _expand_level(app: App, coll: Collection, records: list[Record], tree:
             for r in related.values():
                 r.setdefault("@expand", {})
             await _expand_level(app, target, list(related.values()), children, info)
+        back_index = _back_index(key, related) if coll.get_field(key) is None else {}
         for record in records:
-            _attach(coll, record, key, target, related)
+            _attach(coll, record, key, target, related, back_index)
 
 
-def _attach(coll: Collection, record: Record, key: str, target: Collection, related: dict[str, Record]) -> None:
+def _back_index(key: str, related: dict[str, Record]) -> dict[Any, list[Record]]:
+    """Back-related records by the id they point to: one pass instead of one per parent record."""
+    back_name = key.split("_via_", 1)[1]
+    index: dict[Any, list[Record]] = {}
+    for r in related.values():
+        for target_id in dict.fromkeys(_ids(r.get(back_name))):
+            index.setdefault(target_id, []).append(r)
+    return index
+
+
+def _attach(
+    coll: Collection, record: Record, key: str, target: Collection, related: dict[str, Record], back_index: dict[Any, list[Record]]
+) -> None:
     field = coll.get_field(key)
     if field is not None:
         value = record.get(key)
@@ -85,7 +125,7 @@ def _attach(coll: Collection, record: Record, key: str, target: Collection, rela
             record["@expand"][key] = (target, related[value])
         return
     back_name = key.split("_via_", 1)[1]
-    matches = [r for r in related.values() if record["id"] in _ids(r.get(back_name))]
+    matches = back_index.get(record["id"], [])
     if not matches:
         return
     back = target.get_field(back_name)

@@ -1,0 +1,73 @@
+"""Stop a request whose client went away, once it has run long enough to matter.
+
+An ASGI server does not cancel a request when its client disconnects: a heavy query would run
+on to the query timeout for nobody. Watching ``receive`` for ``http.disconnect`` takes a task, so
+the watch starts only for a request still running after ``WATCH_AFTER`` seconds (a timer, not a
+task, on the fast path). On disconnect the request's task is cancelled, which stops its statement:
+asyncpg sends the server a cancel request, and a SQLite read in a worker thread is interrupted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from starlette.types import Message, Receive, Scope
+
+#: seconds a request runs before its client connection is watched
+WATCH_AFTER = 0.5
+
+
+def _has_body(scope: Scope) -> bool:
+    for name, value in scope["headers"]:
+        if name == b"transfer-encoding" or (name == b"content-length" and value.strip() not in (b"", b"0")):
+            return True
+    return False
+
+
+class DisconnectWatch:
+    """Wraps ``receive``; after ``WATCH_AFTER`` it cancels the current task if the client leaves
+    before the response has started. ``cancelled`` tells the caller that the cancellation was ours."""
+
+    def __init__(self, scope: Scope, receive: Receive, response_started: Callable[[], bool]) -> None:
+        self._receive = receive
+        self._response_started = response_started
+        self._body_read = not _has_body(scope)
+        self._pending: list[Message] = []
+        self._task = asyncio.current_task()
+        self._watcher: asyncio.Task[None] | None = None
+        self._timer = asyncio.get_running_loop().call_later(WATCH_AFTER, self._start)
+        self.cancelled = False
+
+    async def receive(self) -> Message:
+        if self._pending:
+            return self._pending.pop(0)
+        message = await self._receive()
+        if message["type"] == "http.request" and not message.get("more_body", False):
+            self._body_read = True
+        return message
+
+    def _start(self) -> None:
+        # a body the app has not read yet must reach it untouched, and a started response (a
+        # stream) watches its own connection
+        if self._body_read and not self._response_started() and self._task is not None:
+            self._watcher = asyncio.get_running_loop().create_task(self._watch())
+
+    async def _watch(self) -> None:
+        while True:
+            message = await self._receive()
+            if message["type"] == "http.disconnect":
+                if not self._response_started() and self._task is not None:
+                    self.cancelled = True
+                    self._task.cancel()
+                return
+            self._pending.append(message)  # the (empty) body of a request the app never read
+
+    def owns(self) -> bool:
+        """Was this cancellation ours alone (not also a server shutdown)?"""
+        return self.cancelled and self._task is not None and self._task.uncancel() == 0
+
+    def close(self) -> None:
+        self._timer.cancel()
+        if self._watcher is not None:
+            self._watcher.cancel()
