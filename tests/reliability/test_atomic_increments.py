@@ -35,6 +35,7 @@ def counters_collection() -> dict[str, Any]:
         "fields": [
             {"name": "n", "type": "number"},
             {"name": "tags", "type": "select", "maxSelect": len(TAGS), "values": TAGS},
+            {"name": "docs", "type": "file", "maxSelect": 99, "maxSize": 1000},
         ],
     }
 
@@ -79,6 +80,19 @@ async def test_concurrent_appends_keep_every_value(api: Api, counter: str) -> No
     assert await burst(send, removals) == CLIENTS * 3
     stored = (await api.call("GET", f"{COUNTERS}/{counter}")).json()["tags"]
     assert sorted(stored) == sorted(t for c in range(CLIENTS) for t in TAGS[c::CLIENTS][3:])
+
+
+async def test_concurrent_uploads_keep_every_file(api: Api, counter: str) -> None:
+    async def send(name: str) -> httpx.Response:
+        files = [("docs+", (name, name.encode()))]
+        return await api.call("PATCH", f"{COUNTERS}/{counter}", files=files)
+
+    assert await burst(send, [[f"c{c}-{n}.txt" for n in range(3)] for c in range(CLIENTS)]) == CLIENTS * 3
+    stored = (await api.call("GET", f"{COUNTERS}/{counter}")).json()["docs"]
+    assert len(stored) == CLIENTS * 3
+    # every name the record keeps is a file that was stored
+    for name in stored:
+        assert (await api.call("GET", f"/api/files/counters/{counter}/{name}")).status_code == 200
 
 
 async def test_increments_inside_concurrent_batches(api: Api, counter: str) -> None:
