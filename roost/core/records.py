@@ -11,7 +11,7 @@ import string
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from roost.core.body import auth_body_errors, load_body
+from roost.core.body import auth_body_errors, load_body, split_modifier
 from roost.core.collections import Collection
 from roost.core.db import Connection, UniqueViolation, quote_ident
 from roost.core.errors import BadRequest, FieldError, NotFound, ValidationFailed
@@ -50,11 +50,17 @@ def blank_record(coll: Collection) -> Record:
     return {f.name: f.zero() for f in coll.fields}
 
 
-async def fetch_record(app: App, coll: Collection, record_id: str, conn: Connection | None = None) -> Record | None:
+async def fetch_record(
+    app: App, coll: Collection, record_id: str, conn: Connection | None = None, *, lock: bool = False
+) -> Record | None:
+    """One stored record; ``lock`` holds its row until the surrounding transaction ends (on
+    SQLite the open write transaction already excludes every other writer)."""
     if "\x00" in record_id:  # never a stored id; PostgreSQL would refuse the statement (and abort its transaction)
         return None
     codec = codec_for(coll, app.dialect)
     sql = f'SELECT {codec.select("_r")} FROM {codec.table} AS "_r" WHERE "_r"."id" = :id'
+    if lock and app.dialect != "sqlite":
+        sql += " FOR UPDATE"
     row = await (conn.fetch_one(sql, {"id": record_id}) if conn else app.db.fetch_one(sql, {"id": record_id}))
     return codec.decode(row) if row else None
 
@@ -232,7 +238,32 @@ async def update_record(
     if coll.is_view:
         raise BadRequest(UNSUPPORTED)
     rule = require_rule(coll, "updateRule", info)
-    original = await fetch_record(app, coll, record_id)
+    if not builds_on_stored(body, files):
+        return await _update(app, coll, record_id, rule, body, info, files, lock=False)
+    # ``n+``, ``tags-``, ``files+``: the new value derives from the stored one, so the row is read
+    # inside the write transaction and locked there, or concurrent modifiers would overwrite
+    # each other's results (a batch's open transaction is joined, and the lock taken in it)
+    async with app.db.transaction():
+        return await _update(app, coll, record_id, rule, body, info, files, lock=True)
+
+
+def builds_on_stored(body: dict[str, Any], files: dict[str, list[Upload]] | None) -> bool:
+    """True when a key of the body (or of the uploads) carries a read-modify-write modifier."""
+    return any(split_modifier(key)[1] in ("+", "-", "^") for key in (*body, *(files or {})))
+
+
+async def _update(
+    app: App,
+    coll: Collection,
+    record_id: str,
+    rule: str | None,
+    body: dict[str, Any],
+    info: RequestInfo,
+    files: dict[str, list[Upload]] | None,
+    *,
+    lock: bool,
+) -> Record:
+    original = await fetch_record(app, coll, record_id, lock=lock)
     if original is None:
         raise NotFound()
     record = dict(original)

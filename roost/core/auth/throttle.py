@@ -1,10 +1,14 @@
 """Brute-force protection for password logins: failures slow replies down, then lock out.
 
-Failures are counted per identity (trimmed and lower-cased, so case variants add up) and per
-client IP, in fixed windows kept in the app's counter store (memory, or Redis shared by every
-instance). Unknown identities are counted exactly like existing ones, and a locked-out login
-gets the same "Failed to authenticate." answer after the same password-hash work, so neither
-the reply nor its timing tells whether an account exists.
+Attempts are counted per account (the record the identity resolved to, whichever identity
+field named it), per identity as typed (trimmed and lower-cased, so case variants add up) and,
+for failures, per client IP, in fixed windows kept in the app's counter store (memory, or Redis
+shared by every instance). An attempt takes its slot with one atomic increment *before* its
+password is checked, so a concurrent burst cannot slip past the limit while its failures are
+still being verified; a correct password gives the slots back. Unknown identities are counted
+exactly like existing ones (their account is the typed identity), and a locked-out login gets
+the same "Failed to authenticate." answer after the same password-hash work, so neither the
+reply nor its timing tells whether an account exists.
 
 Settings live in Roost's own key ``roostAuth.loginThrottle``:
 ``enabled``, ``freeFailures`` (failures per identity before replies slow down),
@@ -92,46 +96,51 @@ class ThrottlePolicy:
 
 
 class LoginThrottle:
-    """Failure bookkeeping for one login attempt (one auth collection, identity and client IP)."""
+    """Attempt bookkeeping for one login (one auth collection, account, identity and client IP)."""
 
-    def __init__(self, app: App, collection_id: str, identity: str, ip: str) -> None:
+    def __init__(self, app: App, collection_id: str, identity: str, ip: str, record_id: str = "") -> None:
         self.policy = ThrottlePolicy.from_settings(
             (app.settings.data.get("roostAuth") or {}).get("loginThrottle")
         )
         self.store = counters(app)
         digest = hashlib.sha256(identity.strip().lower().encode()).hexdigest()[:32]
-        self.identity_key = f"login:{collection_id}:id:{digest}"
+        # the same two counters whether or not the identity exists: an unknown identity is its
+        # own account, so the work (and the answers) do not depend on the account existing
+        self.keys = (
+            f"login:{collection_id}:id:{digest}",
+            f"login:{collection_id}:rec:{record_id or '?' + digest}",
+        )
         self.ip_key = f"login:{collection_id}:ip:{ip}" if ip else ""
 
-    async def locked(self) -> bool:
-        """True while this identity (or this client IP) has used up its failures."""
+    async def claim(self) -> bool:
+        """Count this attempt before its password is checked; False once the account, the
+        identity or the client IP has used up its failures."""
         if not self.policy.enabled:
-            return False
-        p = self.policy
-        if not (await self.store.peek(self.identity_key, p.max_failures, p.window)).allowed:
             return True
-        return (
-            bool(self.ip_key)
-            and not (await self.store.peek(self.ip_key, p.max_failures_per_ip, p.window)).allowed
-        )
+        p = self.policy
+        verdicts = [await self.store.hit(key, p.max_failures, p.window) for key in self.keys]
+        if self.ip_key and not (await self.store.peek(self.ip_key, p.max_failures_per_ip, p.window)).allowed:
+            return False
+        return all(v.allowed for v in verdicts)
 
     async def failed(self) -> None:
-        """Count a failure and hold the reply for the slowdown it has earned."""
+        """Count a failure for the client IP and hold the reply for the slowdown it has earned
+        (the account's count already holds this attempt)."""
         if not self.policy.enabled:
             return
         p = self.policy
-        await self.store.hit(self.identity_key, p.max_failures, p.window)
         if self.ip_key:
             await self.store.hit(self.ip_key, p.max_failures_per_ip, p.window)
-        state = await self.store.peek(self.identity_key, p.max_failures, p.window)
-        delay = p.delay_after(p.max_failures - max(0, state.remaining))
+        remaining = min([(await self.store.peek(key, p.max_failures, p.window)).remaining for key in self.keys])
+        delay = p.delay_after(p.max_failures - max(0, remaining))
         if delay:
             await asyncio.sleep(delay)
 
     async def succeeded(self) -> None:
-        """A correct password clears the identity's failures (the IP's stay counted)."""
+        """A correct password clears the account's and the identity's counts (the IP's stay)."""
         if self.policy.enabled:
-            await self.store.clear(self.identity_key, self.policy.max_failures, self.policy.window)
+            for key in self.keys:
+                await self.store.clear(key, self.policy.max_failures, self.policy.window)
 
 
 def validate_login_throttle(section: Any) -> dict[str, Any]:
@@ -175,11 +184,11 @@ async def check_password(
     wrong or the identity locked out, raises the same "Failed to authenticate." after a
     password-hash check of the same cost, and counts towards the throttle.
     """
-    throttle = LoginThrottle(app, coll.id, identity, ip)
-    locked = await throttle.locked()
+    throttle = LoginThrottle(app, coll.id, identity, ip, str(record["id"]) if record else "")
+    allowed = await throttle.claim()
     stored = str(record.get("password", "")) if record else dummy_hash(password_policy(app).argon2)
     ok = await asyncio.to_thread(verify_password, password, stored)
-    if record is None or not ok or locked:
+    if record is None or not ok or not allowed:
         await throttle.failed()
         raise BadRequest("Failed to authenticate.")
     await throttle.succeeded()

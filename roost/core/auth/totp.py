@@ -7,7 +7,7 @@ the SHA-256 hashes of single-use recovery codes.
 
 TOTP completes an MFA challenge (``auth-with-totp`` with ``mfaId``) and, when the collection
 option ``totp.enabled`` is set, is also a login method on its own (``identity`` + ``code``).
-Wrong codes are limited per record like OTP: 5 per 180 seconds, then 429.
+Attempts are limited per record like OTP: 5 per 180 seconds, then 429 (a valid code clears the count).
 """
 
 from __future__ import annotations
@@ -109,9 +109,11 @@ async def enroll(app: App, coll: Collection, info: RequestInfo) -> dict[str, str
     return {"secret": secret, "otpauthURI": pyotp.TOTP(secret).provisioning_uri(name=name, issuer_name=issuer)}
 
 
-async def _check_attempts(app: App, coll: Collection, record_id: str) -> str:
+async def _claim_attempt(app: App, coll: Collection, record_id: str) -> str:
+    """Count an attempt before its code is checked (one atomic increment), so a concurrent
+    burst gets no more than ``ATTEMPTS`` codes checked; 429 past that. A success clears it."""
     key = f"@totp_attempts_{coll.id}_{record_id}"
-    if int(await app.store.get(key) or 0) >= ATTEMPTS:
+    if await app.store.incr(key, ATTEMPTS_WINDOW) > ATTEMPTS:
         raise TooManyRequests("Too many attempts, please try again later.")
     return key
 
@@ -122,7 +124,7 @@ async def _verify(app: App, coll: Collection, row: Record, code: str, *, recover
 
     totps = await ensure_collection(app)
     system = system_info(app, METHOD)
-    key = await _check_attempts(app, coll, str(row["recordRef"]))
+    key = await _claim_attempt(app, coll, str(row["recordRef"]))
     code = code.strip()
     totp = pyotp.TOTP(_open(app, str(row.get("secret") or "")))
     now = int(time.time()) // STEP
@@ -136,6 +138,7 @@ async def _verify(app: App, coll: Collection, row: Record, code: str, *, recover
             if await app.store.incr(f"@totp_step_{row['id']}_{step}", STEP * (2 * DRIFT + 2)) > 1:
                 break
             await update_record(app, totps, row["id"], {"lastUsedStep": step}, system)
+            await app.store.delete(key)
             return True
     elif recovery and row.get("confirmed"):
         hashes = [str(h) for h in (row.get("recoveryHashes") or [])]
@@ -145,8 +148,8 @@ async def _verify(app: App, coll: Collection, row: Record, code: str, *, recover
                 if await app.store.incr(f"@totp_recovery_{row['id']}_{wanted}", 3600) > 1:
                     break
                 await update_record(app, totps, row["id"], {"recoveryHashes": [h for h in hashes if h != stored]}, system)
+                await app.store.delete(key)
                 return True
-    await app.store.incr(key, ATTEMPTS_WINDOW)
     return False
 
 
@@ -189,11 +192,9 @@ async def disable(app: App, coll: Collection, info: RequestInfo, body: dict[str,
     if code:
         ok = await _verify(app, coll, row, code, recovery=True)
     elif password:
-        key = await _check_attempts(app, coll, owner["id"])
+        await _claim_attempt(app, coll, owner["id"])
         record = await fetch_record(app, coll, owner["id"])
         ok = record is not None and await asyncio.to_thread(verify_password, password, str(record.get("password", "")))
-        if not ok:
-            await app.store.incr(key, ATTEMPTS_WINDOW)
     if not ok:
         if password and not code:
             raise BadRequest("Invalid password.", {"password": FieldError("validation_invalid_password", "Invalid password.")})
@@ -225,7 +226,7 @@ async def auth_with_totp(app: App, coll: Collection, body: dict[str, Any], info:
         record = found
     row = await find(app, coll, record["id"])
     if row is None or not row.get("confirmed"):
-        await _check_attempts(app, coll, record["id"])
+        await _claim_attempt(app, coll, record["id"])
         raise _invalid()
     if not await _verify(app, coll, row, code, recovery=True):
         raise _invalid()
