@@ -11,8 +11,11 @@ Row = Mapping[str, Any]
 
 
 class DatabaseUnavailable(RoostError):
-    kind = "internal"
-    default_message = "The database is unavailable."
+    """The database cannot be reached (down, cut off, or every pooled connection busy); the
+    edge answers 503 with ``Retry-After``."""
+
+    kind = "unavailable"
+    default_message = "The database is temporarily unavailable. Please try again later."
 
 
 class QueryError(Exception):
