@@ -5,16 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from roost.core.errors import RoostError
+from roost.core.errors import ServiceUnavailable
 
 Row = Mapping[str, Any]
 
 
-class DatabaseUnavailable(RoostError):
-    """The database cannot be reached (down, cut off, or every pooled connection busy); the
-    edge answers 503 with ``Retry-After``."""
+class DatabaseUnavailable(ServiceUnavailable):
+    """The database cannot be reached (down, cut off, or every pooled connection busy)."""
 
-    kind = "unavailable"
     default_message = "The database is temporarily unavailable. Please try again later."
 
 

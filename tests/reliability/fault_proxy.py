@@ -26,6 +26,7 @@ class FaultProxy:
         self.mode = "forward"
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
+        self._handlers: set[asyncio.Task[Any]] = set()
         self._flowing = asyncio.Event()
         self._flowing.set()
 
@@ -39,6 +40,8 @@ class FaultProxy:
 
     async def close(self) -> None:
         await self.cut()
+        if self._handlers:  # their sockets are aborted, so they end by themselves
+            await asyncio.wait(set(self._handlers), timeout=5)
 
     async def __aenter__(self) -> FaultProxy:
         return await self.start()
@@ -81,6 +84,10 @@ class FaultProxy:
         self._writers.clear()
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._handlers.add(task)
+            task.add_done_callback(self._handlers.discard)
         self._writers.add(writer)
         try:
             await self._flowing.wait()  # a blackholed connect waits here, answered by no one
