@@ -18,7 +18,10 @@ STATUS = {
     "payload_too_large": 413,
     "too_many_requests": 429,
     "internal": 500,
+    "unavailable": 503,
 }
+#: seconds a client is asked to wait before retrying a 503 (a service Roost needs is unreachable)
+RETRY_AFTER = 5
 
 
 def sentenize(message: str) -> str:
@@ -39,7 +42,9 @@ def error_response(exc: RoostError) -> Response:
     if exc.kind == "mfa_required":
         # the MFA challenge is the bare {"mfaId": ...} object the SDKs look for
         return Response(orjson.dumps(exc.data), status_code=status, media_type="application/json")
-    return Response(error_body(status, exc.message, exc.data), status_code=status, media_type="application/json")
+    headers = {"Retry-After": str(RETRY_AFTER)} if status == 503 else None
+    return Response(error_body(status, exc.message, exc.data), status_code=status, headers=headers,
+                    media_type="application/json")  # fmt: skip
 
 
 def json_error(status: int, message: str, data: dict[str, Any] | None = None) -> Response:

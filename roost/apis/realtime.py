@@ -199,7 +199,9 @@ async def set_subscriptions(request: Request) -> Response:
         body = {}
     client_id, topics = validate_subscribe_body(body)
     info = await request_info(request)
-    await realtime_routing.subscribe(hub_for(request), client_id, topics, info.auth, info.auth_collection)
+    await realtime_routing.subscribe(
+        hub_for(request), client_id, topics, info.auth, info.auth_collection, info.session_id
+    )
     return Response(status_code=204)
 
 

@@ -22,7 +22,7 @@ from roost.core.app import App
 from roost.core.auth import tokens
 from roost.core.auth.superuser_ips import check_superuser_ip
 from roost.core.errors import RoostError, Unauthorized
-from roost.core.realtime import Client, RealtimeHub
+from roost.core.realtime import REVOKED, Client, RealtimeHub
 from roost.core.realtime_topics import MAX_TOPICS, validate_subscribe_body
 
 CLOSE_NORMAL = 1000
@@ -120,9 +120,9 @@ async def _write(websocket: WebSocket, hub: RealtimeHub, client: Client) -> None
 
 
 def _close_code(reason: str) -> int:
-    return {"shutdown": CLOSE_GOING_AWAY, "slow consumer": CLOSE_POLICY, "unsupported": CLOSE_UNSUPPORTED}.get(
-        reason, CLOSE_NORMAL
-    )
+    codes = {"shutdown": CLOSE_GOING_AWAY, "slow consumer": CLOSE_POLICY, REVOKED: CLOSE_POLICY,
+             "unsupported": CLOSE_UNSUPPORTED}  # fmt: skip
+    return codes.get(reason, CLOSE_NORMAL)
 
 
 async def websocket_endpoint(websocket: WebSocket) -> None:

@@ -87,6 +87,14 @@ class Database:
         """Open the database once, turning driver failures into one clear error."""
         await self._backend.ping()
 
+    async def check(self) -> None:
+        """One round trip on a pooled connection (the health check).
+
+        Raises:
+            DatabaseUnavailable: the database cannot be reached now.
+        """
+        await self.fetch_value("SELECT 1")
+
     @asynccontextmanager
     async def read(self) -> AsyncIterator[Connection]:
         """A read connection; inside a transaction, that transaction's connection."""

@@ -5,14 +5,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from roost.core.errors import RoostError
+from roost.core.errors import RoostError, ServiceUnavailable
 
 Row = Mapping[str, Any]
 
 
-class DatabaseUnavailable(RoostError):
-    kind = "internal"
-    default_message = "The database is unavailable."
+class DatabaseUnavailable(ServiceUnavailable):
+    """The database cannot be reached (down, cut off, or every pooled connection busy)."""
+
+    default_message = "The database is temporarily unavailable. Please try again later."
 
 
 class UnstorableText(RoostError):

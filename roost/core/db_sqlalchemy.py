@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import event, text
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
-from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.sql.elements import TextClause
 
 from roost.core.db_base import (
@@ -24,6 +24,13 @@ from roost.core.db_base import (
     Row,
     UniqueViolation,
     UnstorableText,
+)
+from roost.core.db_liveness import (
+    cannot_connect,
+    connection_lost,
+    drop_closed_connections,
+    engine_options,
+    unavailable_when_lost,
 )
 
 _PG_UNIQUE_KEY = re.compile(r"Key \((.+?)\)=")
@@ -122,6 +129,9 @@ class AlchemyConnection:
         except KeyError as exc:
             raise QueryError(f"missing parameter {exc}") from exc
         except Exception as exc:  # asyncpg's errors: bad SQL or values, a lost connection
+            if connection_lost(exc):
+                await self._conn.invalidate()  # never back into the pool
+                raise DatabaseUnavailable() from exc
             raise _query_error(exc) from exc
 
     async def _run(self, sql: str, params: Any) -> Any:
@@ -133,6 +143,8 @@ class AlchemyConnection:
                 raise violation from exc
             raise QueryError(_short(exc)) from exc
         except DBAPIError as exc:
+            if connection_lost(exc):
+                raise DatabaseUnavailable() from exc
             raise _query_error(exc) from exc
 
     async def fetch_all(self, sql: str, params: Mapping[str, Any] | None = None) -> list[Row]:
@@ -168,6 +180,8 @@ class AlchemyConnection:
                 await self._conn.exec_driver_sql("SET LOCAL statement_timeout = 0")
             await self._conn.exec_driver_sql(sql)
         except DBAPIError as exc:
+            if connection_lost(exc):
+                raise DatabaseUnavailable() from exc
             raise QueryError(_short(exc)) from exc
 
     @asynccontextmanager
@@ -183,28 +197,32 @@ class AlchemyConnection:
 class AlchemyBackend:
     """A pooled engine shared by reads and writes.
 
-    ``pool_size`` connections stay open, and as many again may be opened for bursts.
+    ``pool_size`` connections stay open, and as many again may be opened for bursts. While the
+    database cannot be reached, checking a connection out fails within seconds with
+    ``DatabaseUnavailable`` (see ``db_liveness``).
     """
 
     def __init__(self, url: str, dialect: str, *, schema: str = "", pool_size: int = 10, query_timeout: float = 0.0) -> None:
         self.dialect = dialect
-        options: dict[str, Any] = {}
+        options: dict[str, Any] = engine_options(dialect)
         if dialect == "postgresql":
             # the server stops any statement past the query timeout, also one whose client is gone
             settings = {"statement_timeout": str(round(query_timeout * 1000))}
             if schema:
                 settings["search_path"] = schema
-            options["connect_args"] = {"server_settings": settings}
+            options["connect_args"]["server_settings"] = settings
         if dialect == "mysql":
-            from roost.core.db_mysql import engine_options
+            from roost.core import db_mysql
 
-            options = engine_options()
+            mysql = db_mysql.engine_options()
+            options |= mysql | {"connect_args": options["connect_args"] | mysql["connect_args"]}
         self._engine = create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, **options)
         if dialect == "mysql":
             from roost.core.db_mysql import restore_collation
 
             # runs after the dialect's own connect listeners (see restore_collation)
             event.listen(self._engine.sync_engine, "connect", restore_collation)
+        drop_closed_connections(self._engine)
         # reads on PostgreSQL run in autocommit: no BEGIN before and no ROLLBACK after each one,
         # two round trips fewer per read (asyncpg switches modes without a round trip; asyncmy
         # would need a SET per checkout, so MySQL keeps the default)
@@ -219,15 +237,33 @@ class AlchemyBackend:
         except (OSError, DBAPIError, OperationalError) as exc:
             raise DatabaseUnavailable(f"Cannot open the database: {_short(exc)}") from exc
 
+    async def _checkout(self, engine: AsyncEngine) -> AsyncConnection:
+        conn = engine.connect()
+        try:
+            await conn.start()
+        except Exception as exc:
+            if cannot_connect(exc):
+                raise DatabaseUnavailable() from exc
+            raise
+        return conn
+
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AlchemyConnection]:
-        async with self._reader.connect() as conn:
+        conn = await self._checkout(self._reader)
+        try:
             yield AlchemyConnection(conn, self.dialect, direct_reads=self.dialect == "postgresql")
+        finally:
+            await conn.close()
 
     @asynccontextmanager
     async def begin(self) -> AsyncIterator[AlchemyConnection]:
-        async with self._engine.begin() as conn:
-            yield AlchemyConnection(conn, self.dialect)
+        conn = await self._checkout(self._engine)
+        try:
+            with unavailable_when_lost():  # BEGIN and COMMIT can meet a lost connection too
+                async with conn.begin():
+                    yield AlchemyConnection(conn, self.dialect)
+        finally:
+            await conn.close()
 
     async def close(self) -> None:
         await self._engine.dispose()

@@ -86,3 +86,11 @@ class PayloadTooLarge(RoostError):
 
 class InternalError(RoostError):
     kind = "internal"
+
+
+class ServiceUnavailable(RoostError):
+    """A service Roost needs (the database, the cluster's broker) cannot be reached now; the
+    edge answers 503 with ``Retry-After``."""
+
+    kind = "unavailable"
+    default_message = "The service is temporarily unavailable. Please try again later."

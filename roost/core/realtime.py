@@ -32,6 +32,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("roost.realtime")
 AUTH_MISMATCH = "The current and the previous request authorization don't match."
 MISSING_CLIENT = "Missing or invalid client id."
+#: the close reason of a stream whose credentials were revoked (new tokenKey, ended session)
+REVOKED = "auth revoked"
 #: the item that tells a transport to end the stream
 CLOSE = None
 Item = tuple[str, bytes] | None
@@ -82,7 +84,8 @@ class Client:
     """One realtime connection, whatever the transport."""
 
     __slots__ = (
-        "auth", "auth_collection", "close_reason", "closed", "created", "direct", "id", "ip", "outbox", "subscriptions",
+        "auth", "auth_collection", "close_reason", "closed", "created", "direct", "id", "ip", "outbox", "session",
+        "subscriptions",
     )  # fmt: skip
 
     def __init__(self, client_id: str, ip: str, queue_size: int) -> None:
@@ -90,6 +93,8 @@ class Client:
         self.ip = ip
         self.auth: dict[str, Any] | None = None
         self.auth_collection: Collection | None = None
+        #: the ``_authSessions`` id when the auth came from a session cookie; ending it ends the stream
+        self.session = ""
         self.subscriptions: dict[str, Subscription] = {}
         self.outbox = Outbox(queue_size)
         self.created = time.monotonic()
@@ -225,7 +230,9 @@ class RealtimeHub:
         return client
 
     @staticmethod
-    def bind_auth(client: Client, auth: dict[str, Any] | None, auth_collection: Collection | None) -> None:
+    def bind_auth(
+        client: Client, auth: dict[str, Any] | None, auth_collection: Collection | None, session: str = ""
+    ) -> None:
         """Attach the caller's auth; a different auth than the one already bound is refused."""
         if client.auth is not None and client.auth_collection is not None:
             same = (
@@ -237,6 +244,7 @@ class RealtimeHub:
             if not same:
                 raise Forbidden(AUTH_MISMATCH)
         client.auth, client.auth_collection = auth, auth_collection
+        client.session = session if auth is not None else ""
 
     def set_subscriptions(self, client: Client, keys: list[str]) -> None:
         """Replace all of ``client``'s subscriptions."""

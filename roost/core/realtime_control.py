@@ -22,6 +22,7 @@ from typing import Any
 
 import orjson
 
+from roost.core.errors import ServiceUnavailable
 from roost.tools.broker import Broker, BrokerError
 
 log = logging.getLogger("roost.realtime")
@@ -30,6 +31,7 @@ ALPHABET = string.ascii_letters + string.digits
 #: random characters: 40 letters and digits in all, the form the SDKs know
 NODE_LENGTH = 8
 CLIENT_ID_LENGTH = 40
+BROKER_DOWN = "Realtime is temporarily unavailable on this instance. Please try again later."
 
 #: answers one operation on the owning process; receives ``args``, returns ``result``
 Operation = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
@@ -86,7 +88,11 @@ class ControlChannel:
         self._waiting.clear()
 
     async def ask(self, node: str, op: str, args: dict[str, Any]) -> dict[str, Any] | None:
-        """Run ``op`` on process ``node``; its result, or None when nobody answered in time."""
+        """Run ``op`` on process ``node``; its result, or None when nobody answered in time.
+
+        Raises:
+            ServiceUnavailable: the broker cannot be reached, so nobody can be asked (503).
+        """
         if self._unsubscribe is None or node == self.node:
             return None
         ref = secrets.token_hex(8)
@@ -97,8 +103,11 @@ class ControlChannel:
             async with asyncio.timeout(self.timeout):
                 result: dict[str, Any] = await waiter
             return result
-        except (TimeoutError, BrokerError):
+        except TimeoutError:
             return None
+        except BrokerError as exc:
+            log.warning("realtime control request to %s failed: %s", node, exc)
+            raise ServiceUnavailable(BROKER_DOWN) from exc
         finally:
             self._waiting.pop(ref, None)
 

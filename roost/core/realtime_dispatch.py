@@ -13,12 +13,14 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from roost.core.auth.sessions import SESSIONS
 from roost.core.collections import Collection
 from roost.core.db import quote_ident
 from roost.core.errors import RoostError
 from roost.core.events import RequestInfo
 from roost.core.expand import expand_records, present
 from roost.core.queries import guard_user_expression
+from roost.core.realtime import REVOKED
 from roost.core.realtime_topics import Subscription
 from roost.core.record_io import Record, codec_for
 from roost.core.rules import compile_condition, new_binder
@@ -40,6 +42,8 @@ async def dispatch(app: App, hub: RealtimeHub, action: str, collection_id: str, 
             return
     if coll.is_auth:
         _refresh_bound_auth(hub, coll, action, record)
+    elif coll.name == SESSIONS and action == "delete":
+        _end_session_streams(hub, str(record.get("id", "")))
     subs = hub.matching(coll, str(record.get("id", "")))
     if not subs:
         return
@@ -98,14 +102,28 @@ def _deliver_leave(members: list[Subscription], coll: Collection, record: Record
 
 
 def _refresh_bound_auth(hub: RealtimeHub, coll: Collection, action: str, record: Record) -> None:
-    """Clients keep their auth record current; a deleted auth record unbinds them."""
-    for client in hub.clients.values():
-        if client.auth_key() != (coll.id, str(record.get("id", ""))):
+    """Clients keep their auth record current; a deleted auth record unbinds them (as PocketBase does).
+
+    A new tokenKey (a password or e-mail change) revokes every token and cookie session of the
+    record, so the streams authenticated with one end, before any later event reaches them: the
+    SDKs reconnect with whatever credentials they hold now.
+    """
+    for client in list(hub.clients.values()):
+        if client.auth is None or client.auth_key() != (coll.id, str(record.get("id", ""))):
             continue
         if action == "delete":
-            client.auth, client.auth_collection = None, None
+            client.auth, client.auth_collection, client.session = None, None, ""
+        elif "tokenKey" in record and record["tokenKey"] != client.auth.get("tokenKey"):
+            client.close(REVOKED)
         else:
             client.auth, client.auth_collection = dict(record), coll
+
+
+def _end_session_streams(hub: RealtimeHub, session_id: str) -> None:
+    """A signed-out (or revoked) cookie session ends the streams it authenticated."""
+    for client in list(hub.clients.values()):
+        if session_id and client.session == session_id:
+            client.close(REVOKED)
 
 
 async def _visible(app: App, coll: Collection, record: Record, rule: str | None, filter_text: str, info: RequestInfo) -> bool:

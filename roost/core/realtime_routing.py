@@ -33,8 +33,9 @@ def install(hub: RealtimeHub) -> None:
         auth, coll = await _load_auth(hub.app, args.get("auth"))
         raw = args.get("topics")
         topics = [str(key) for key in raw] if isinstance(raw, list) else []
+        session = str(args.get("session") or "") if auth is not None else ""
         try:
-            subscribe_here(hub, str(args.get("client", "")), topics, auth, coll)
+            subscribe_here(hub, str(args.get("client", "")), topics, auth, coll, session)
         except RoostError as exc:
             return {"error": exc.kind, "message": exc.message}
         return {}
@@ -59,9 +60,16 @@ def remote_owner(hub: RealtimeHub, client_id: str) -> str:
 
 
 async def subscribe(
-    hub: RealtimeHub, client_id: str, topics: list[str], auth: dict[str, Any] | None, coll: Collection | None
+    hub: RealtimeHub,
+    client_id: str,
+    topics: list[str],
+    auth: dict[str, Any] | None,
+    coll: Collection | None,
+    session: str = "",
 ) -> None:
     """Replace every subscription of ``client_id`` and bind the caller's (verified) auth.
+
+    ``session`` is the cookie session the auth came from, if any: ending it ends the stream.
 
     Raises:
         NotFound: no process holds the client.
@@ -69,11 +77,12 @@ async def subscribe(
     """
     owner = remote_owner(hub, client_id)
     if not owner:
-        subscribe_here(hub, client_id, topics, auth, coll)
+        subscribe_here(hub, client_id, topics, auth, coll, session)
         return
     # the owner reloads the auth record by id: the token was verified here, and the database is shared
     identity = None if auth is None or coll is None else [coll.id, str(auth.get("id", ""))]
-    result = await hub.control.ask(owner, SUBSCRIBE, {"client": client_id, "topics": topics, "auth": identity})
+    args = {"client": client_id, "topics": topics, "auth": identity, "session": session}
+    result = await hub.control.ask(owner, SUBSCRIBE, args)
     if result is None:
         raise NotFound(MISSING_CLIENT)
     if result.get("error"):
@@ -81,10 +90,15 @@ async def subscribe(
 
 
 def subscribe_here(
-    hub: RealtimeHub, client_id: str, topics: list[str], auth: dict[str, Any] | None, coll: Collection | None
+    hub: RealtimeHub,
+    client_id: str,
+    topics: list[str],
+    auth: dict[str, Any] | None,
+    coll: Collection | None,
+    session: str = "",
 ) -> None:
     client = hub.get(client_id)
-    hub.bind_auth(client, auth, coll)
+    hub.bind_auth(client, auth, coll, session)
     hub.set_subscriptions(client, topics)
 
 

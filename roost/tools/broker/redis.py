@@ -13,6 +13,8 @@ from roost.tools.broker.base import BrokerError, MessageHandler
 
 log = logging.getLogger("roost.broker")
 RECONNECT_DELAYS = (0.1, 0.25, 0.5, 1.0, 2.0)
+#: seconds to open a connection to Redis
+CONNECT_TIMEOUT = 3.0
 
 
 class RedisBroker:
@@ -35,7 +37,15 @@ class RedisBroker:
             import redis.asyncio as aioredis
         except ImportError as exc:  # pragma: no cover - redis is a declared dependency
             raise BrokerError("the redis package is not installed") from exc
-        self._client = aioredis.Redis.from_url(self.url)
+        from redis.asyncio.retry import Retry
+        from redis.backoff import NoBackoff
+
+        # a dead network path fails a publish within seconds instead of hanging the request, and
+        # one retry on a new connection replaces a pooled one that died while Redis was away
+        # (otherwise the first event after Redis returns would be lost)
+        self._client = aioredis.Redis.from_url(
+            self.url, socket_connect_timeout=CONNECT_TIMEOUT, retry=Retry(NoBackoff(), 1)
+        )
         try:
             await self._client.ping()
         except (OSError, aioredis.RedisError) as exc:
@@ -49,9 +59,11 @@ class RedisBroker:
     async def publish(self, channel: str, payload: bytes) -> None:
         if self._client is None:
             raise BrokerError("broker not started")
+        from redis.exceptions import RedisError
+
         try:
             await self._client.publish(channel, payload)
-        except OSError as exc:
+        except (OSError, RedisError) as exc:
             raise BrokerError(f"Redis publish failed: {exc}") from exc
 
     async def subscribe(self, channel: str, handler: MessageHandler) -> Callable[[], Awaitable[None]]:
