@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import signal
 import subprocess
 import time
@@ -37,6 +38,7 @@ class RoostProcess:
     env: dict[str, str] = field(default_factory=dict)
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
+    schema: str = field(default_factory=lambda: "t_" + secrets.token_hex(6))
 
     @property
     def base_url(self) -> str:
@@ -47,7 +49,8 @@ class RoostProcess:
         return self.root / "data"
 
     def _env(self) -> dict[str, str]:
-        return {**_subprocess_env(), **self.env}
+        # a schema name of its own also keeps this server's broker channels apart on a shared Redis
+        return {**_subprocess_env(), "ROOST_DB_SCHEMA": self.schema, **self.env}
 
     def start(self) -> None:
         """Start (or restart) the server and wait until ``/api/health`` answers 200."""

@@ -16,7 +16,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect as ws_connect
 
 from tests.e2e.servers import LiveServer
-from tests.security.live import roost_serve
+from tests.roost_process import roost_process
 
 CONNECTIONS_PER_IP = 24
 STREAMS_PER_IP = 3
@@ -26,7 +26,7 @@ FLAGS = ["--header-timeout", "2", "--max-header-size", "16384",
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    with roost_serve(tmp_path_factory.mktemp("limits"), *FLAGS) as live:
+    with roost_process(tmp_path_factory.mktemp("limits"), *FLAGS) as live:
         yield live
 
 

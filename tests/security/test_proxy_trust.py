@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.security.live import roost_serve
+from tests.roost_process import roost_process
 
 REDIS_URL = os.environ.get("ROOST_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 EXCLUDED = "203.0.113.7"
@@ -35,7 +35,7 @@ def _spoof(ip: str) -> dict[str, str]:
 def test_a_spoofed_forwarded_header_neither_renames_the_client_nor_escapes_a_rate_limit(
     workers: int, tmp_path: Path
 ) -> None:
-    with roost_serve(tmp_path, *_flags(workers)) as server, server.client() as http:
+    with roost_process(tmp_path, *_flags(workers)) as server, server.client() as http:
         token = server.superuser_token()
         for ip in SPOOFS:  # several requests, so both workers answer at least once in all likelihood
             health = http.get("/api/health", headers={"Authorization": token, **_spoof(ip)})
