@@ -78,10 +78,14 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def data_received(self, data: bytes) -> None:
         if not self._in_body:
+            before = self._head_bytes
             self._head_bytes += len(data)
             if self._head_bytes > self.guard.max_header_size:
-                self._refuse(_response(b"431 Request Header Fields Too Large", HEAD_TOO_LARGE))
-                return
+                # one chunk often holds the head and the start of the body: only the head counts
+                end = data.find(b"\r\n\r\n")
+                if end < 0 or before + end + 4 > self.guard.max_header_size:
+                    self._refuse(_response(b"431 Request Header Fields Too Large", HEAD_TOO_LARGE))
+                    return
         super().data_received(data)
 
     def on_message_begin(self) -> None:
