@@ -151,7 +151,9 @@ async def test_document_follows_collection_changes(api: Api) -> None:
 
 def served_routes(tmp_path: Path) -> set[tuple[str, str]]:
     """(method, path) of every route the real router serves; HEAD is implied by GET."""
-    starlette = build_asgi(App(Config(data_dir=tmp_path)), manage_lifespan=False).app.app
+    starlette: Any = build_asgi(App(Config(data_dir=tmp_path)), manage_lifespan=False)
+    while not hasattr(starlette, "router"):  # down through the middleware stack
+        starlette = starlette.app
     served: set[tuple[str, str]] = set()
     for route in starlette.router.routes:
         if isinstance(route, WebSocketRoute):
