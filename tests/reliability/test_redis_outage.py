@@ -24,6 +24,7 @@ from tests.e2e.pairs import REDIS_URL, _redis_reachable
 from tests.e2e.servers import LiveServer
 from tests.reliability.fault_proxy import ThreadedFaultProxy
 from tests.roost_process import roost_process
+from tests.sse import sse_frames
 
 WAIT = 15.0
 ITEMS = "/api/collections/items/records"
@@ -53,16 +54,11 @@ class Subscriber:
         async with httpx.AsyncClient(base_url=base_url, timeout=httpx.Timeout(WAIT, read=None)) as http, \
                 http.stream("GET", "/api/realtime") as res:  # fmt: skip
             self.instance = res.headers.get("x-roost-instance", "")
-            buffer = ""
-            async for chunk in res.aiter_text():
-                buffer += chunk
-                while "\n\n" in buffer:
-                    frame, buffer = buffer.split("\n\n", 1)
-                    lines = dict(line.split(":", 1) for line in frame.splitlines() if ":" in line)
-                    if lines.get("event") == "PB_CONNECT":
-                        self.ready.set_result(lines["id"])
-                    elif "event" in lines:
-                        self.events.append(json.loads(lines["data"]))
+            async for lines in sse_frames(res):
+                if lines.get("event") == "PB_CONNECT":
+                    self.ready.set_result(lines["id"])
+                elif "event" in lines:
+                    self.events.append(json.loads(lines["data"]))
 
 
 async def _subscribe(http: httpx.AsyncClient, tasks: list[asyncio.Task[None]]) -> tuple[Subscriber, httpx.Response]:

@@ -22,6 +22,7 @@ from tests.conftest import skip_or_fail
 from tests.e2e.pairs import REDIS_URL, _redis_reachable
 from tests.e2e.servers import LiveServer
 from tests.roost_process import roost_process
+from tests.sse import sse_frames
 
 PASSWORD, NEW_PASSWORD = "password123", "password456"
 SIGNED_IN = '@request.auth.id != ""'
@@ -61,16 +62,11 @@ async def _sse(base_url: str, stream: Stream, ready: asyncio.Future[str]) -> Non
     try:
         async with httpx.AsyncClient(base_url=base_url, timeout=httpx.Timeout(30, read=None)) as http, \
                 http.stream("GET", "/api/realtime") as res:  # fmt: skip
-            buffer = ""
-            async for chunk in res.aiter_text():
-                buffer += chunk
-                while "\n\n" in buffer:
-                    frame, buffer = buffer.split("\n\n", 1)
-                    lines = dict(line.split(":", 1) for line in frame.splitlines() if ":" in line)
-                    if lines.get("event") == "PB_CONNECT":
-                        ready.set_result(lines["id"])
-                    elif "event" in lines:
-                        stream.events.append((lines["event"], json.loads(lines["data"])))
+            async for lines in sse_frames(res):
+                if lines.get("event") == "PB_CONNECT":
+                    ready.set_result(lines["id"])
+                elif "event" in lines:
+                    stream.events.append((lines["event"], json.loads(lines["data"])))
     except httpx.HTTPError:
         pass
     finally:
