@@ -39,6 +39,7 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -176,6 +177,41 @@ def process_tree(pid: int) -> list[int]:
     return out
 
 
+class OTLPSink:
+    """A local OTLP/HTTP endpoint for the traced Roost: answers every export with 200 and counts it
+    (a thread; it does not decode the spans, as a collector's receiver hands them on)."""
+
+    def __init__(self) -> None:
+        self.exports = 0
+        self.bytes = 0
+        sink = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:
+                size = int(self.headers.get("content-length") or 0)
+                self.rfile.read(size)
+                sink.exports += 1
+                sink.bytes += size
+                self.send_response(200)
+                self.send_header("content-type", "application/x-protobuf")
+                self.send_header("content-length", "0")
+                self.end_headers()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.endpoint = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> dict[str, int]:
+        self.server.shutdown()
+        self.server.server_close()
+        return {"exports": self.exports, "bytes": self.bytes}
+
+
 @dataclass
 class Server:
     name: str  # "roost" or "pocketbase"
@@ -245,13 +281,19 @@ class Server:
                 args += ["--workers", str(self.workers)]
             if self.extra.get("cache_url"):
                 args += ["--cache-url", self.extra["cache_url"]]
+            if self.extra.get("metrics_off"):
+                args += ["--no-metrics"]
         else:
             # PocketBase writes (and later re-applies) pb_migrations in its cwd: keep it in the temp dir.
             args = [self.binary, "serve", f"--http=127.0.0.1:{self.port}", f"--dir={self.data_dir}"]
         self.log_path = self.workdir / f"server-{int(time.time() * 1000)}.log"
         log = self.log_path.open("wb")
+        env = None
+        if self.extra.get("otel_endpoint"):
+            # tracing on, batches exported over OTLP/HTTP to the harness's sink
+            env = {**os.environ, "OTEL_EXPORTER_OTLP_ENDPOINT": self.extra["otel_endpoint"]}
         self.proc = subprocess.Popen(
-            args, cwd=self.workdir, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            args, cwd=self.workdir, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env
         )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -322,6 +364,9 @@ def setup_schema(srv: Server) -> None:
         t,
         what="enable batch",
     )
+    if srv.extra.get("logs_off"):
+        # PocketBase's switch for request logs: no retention, no logging
+        must(srv.base, "PATCH", "/api/settings", {"logs": {"maxDays": 0}}, t, what="turn request logs off")
     # Both servers ship a default "users" collection; recreate it so the schema is ours on both.
     status, _ = http(srv.base, "GET", "/api/collections/users", token=t)
     if status == 200:
@@ -1118,6 +1163,18 @@ def bench_size(
             if "roost-cache" in entry and r["rps_median"] and not entry["roost-cache"]["failed"]:
                 entry["cache_speedup"] = entry["roost-cache"]["rps_median"] / r["rps_median"]
                 log(f"     => roost with response cache / without = {entry['cache_speedup']:.2f}")
+            if "roost-nologs" in entry and entry["roost-nologs"]["rps_median"] and not entry["roost-nologs"]["failed"]:
+                entry["logs_ratio"] = r["rps_median"] / entry["roost-nologs"]["rps_median"]
+                log(f"     => roost with request logs / without = {entry['logs_ratio']:.2f}")
+            if "roost-otel" in entry and entry["roost-otel"]["rps_median"] and not entry["roost-otel"]["failed"]:
+                entry["otel_ratio"] = entry["roost-otel"]["rps_median"] / r["rps_median"]
+                log(f"     => roost with tracing / without = {entry['otel_ratio']:.2f}")
+            if "roost-nometrics" in entry and entry["roost-nometrics"]["rps_median"] and not entry["roost-nometrics"]["failed"]:
+                entry["metrics_ratio"] = r["rps_median"] / entry["roost-nometrics"]["rps_median"]
+                log(f"     => roost with metrics / without = {entry['metrics_ratio']:.2f}")
+            if "roost-before" in entry and entry["roost-before"]["rps_median"] and not entry["roost-before"]["failed"]:
+                entry["before_ratio"] = r["rps_median"] / entry["roost-before"]["rps_median"]
+                log(f"     => roost now / roost before = {entry['before_ratio']:.2f}")
             entry["failed"] = bool(r["failed"] or p["failed"])
             entry["ratio"] = None if entry["failed"] else r["rps_median"] / p["rps_median"]
             if entry["ratio"] is not None:
@@ -1228,6 +1285,43 @@ def markdown(report: dict[str, Any]) -> str:
                 f"{r['peak_rss_kb_after'] / 1024:.0f} | {p['peak_rss_kb_after'] / 1024:.0f} |"
             )
     lines.append("")
+    before = [(s["size"], e) for s in report["results"] for e in s["scenarios"].values() if "roost-before" in e]
+    if before:
+        lines += ["| dataset | scenario | Roost req/s | Roost before req/s | now / before | Roost p50 / p99 ms | before p50 / p99 ms |",
+                  "|---|---|---:|---:|---:|---:|---:|"]
+        for size, e in before:
+            r, b = e["roost"], e["roost-before"]
+            change = f"{e['before_ratio']:.2f}" if "before_ratio" in e else "n/a"
+            lines.append(f"| {size:,} | {e['title']} | {fmt_rps(r['rps_median'])} | {fmt_rps(b['rps_median'])} | {change} | "
+                         f"{fmt_ms(r['p50_us_median'])} / {fmt_ms(r['p99_us_median'])} | "
+                         f"{fmt_ms(b['p50_us_median'])} / {fmt_ms(b['p99_us_median'])} |")
+        lines.append("")
+    unlogged = [(s["size"], e) for s in report["results"] for e in s["scenarios"].values() if "roost-nologs" in e]
+    if unlogged:
+        lines += ["| dataset | scenario | Roost req/s (request logs on) | Roost req/s (logs off) | on / off |",
+                  "|---|---|---:|---:|---:|"]
+        for size, e in unlogged:
+            ratio = f"{e['logs_ratio']:.2f}" if "logs_ratio" in e else "n/a"
+            lines.append(f"| {size:,} | {e['title']} | {fmt_rps(e['roost']['rps_median'])} | "
+                         f"{fmt_rps(e['roost-nologs']['rps_median'])} | {ratio} |")
+        lines.append("")
+    traced = [(s["size"], e) for s in report["results"] for e in s["scenarios"].values() if "roost-otel" in e]
+    if traced:
+        lines += ["| dataset | scenario | Roost req/s (tracing off) | Roost req/s (tracing on, OTLP export) | on / off |",
+                  "|---|---|---:|---:|---:|"]
+        for size, e in traced:
+            ratio = f"{e['otel_ratio']:.2f}" if "otel_ratio" in e else "n/a"
+            lines.append(f"| {size:,} | {e['title']} | {fmt_rps(e['roost']['rps_median'])} | "
+                         f"{fmt_rps(e['roost-otel']['rps_median'])} | {ratio} |")
+    unmetered = [(s["size"], e) for s in report["results"] for e in s["scenarios"].values() if "roost-nometrics" in e]
+    if unmetered:
+        lines += ["| dataset | scenario | Roost req/s (metrics on) | Roost req/s (--no-metrics) | on / off |",
+                  "|---|---|---:|---:|---:|"]
+        for size, e in unmetered:
+            ratio = f"{e['metrics_ratio']:.2f}" if "metrics_ratio" in e else "n/a"
+            lines.append(f"| {size:,} | {e['title']} | {fmt_rps(e['roost']['rps_median'])} | "
+                         f"{fmt_rps(e['roost-nometrics']['rps_median'])} | {ratio} |")
+        lines.append("")
     cached = [(s["size"], e) for s in report["results"] for e in s["scenarios"].values() if "roost-cache" in e]
     if cached:
         lines += ["| dataset | scenario | Roost req/s | Roost + response cache req/s | cache speed-up | PocketBase req/s |",
@@ -1324,6 +1418,24 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--roost-cache-url", default="",
         help="also run a third server, Roost with `--cache-url URL` (e.g. memory://), to compare cache on/off",
+    )
+    ap.add_argument(
+        "--roost-logs-off", action="store_true",
+        help="also run a third server, Roost with request logs off (logs.maxDays = 0), to measure their cost",
+    )
+    ap.add_argument(
+        "--roost-otel", action="store_true",
+        help="also run a third server, Roost with OpenTelemetry tracing on (roost[otel]), exporting "
+        "OTLP/HTTP to a sink the harness runs, to measure the cost of tracing",
+    )
+    ap.add_argument(
+        "--roost-metrics-off", action="store_true",
+        help="also run a third server, Roost with --no-metrics, to measure what Prometheus metrics cost",
+    )
+    ap.add_argument(
+        "--roost-baseline-bin", default="",
+        help="also run a third server, another Roost build (e.g. the last release, installed in its own venv), "
+        "to compare a change before and after in one run",
     )
     ap.add_argument(
         "--wrk-timeout",
@@ -1441,6 +1553,7 @@ def main(argv: list[str] | None = None) -> int:
         },
         "results": [],
     }
+    otel_sink = OTLPSink() if args.roost_otel else None
     try:
         for size in sizes:
             servers = [
@@ -1448,6 +1561,14 @@ def main(argv: list[str] | None = None) -> int:
                 Server("pocketbase", pb_bin, root / f"{size}-pocketbase"),
                 *[Server("roost-cache", roost_bin, root / f"{size}-roost-cache", workers=args.roost_workers,
                          extra={"cache_url": args.roost_cache_url})] * bool(args.roost_cache_url),
+                *[Server("roost-nologs", roost_bin, root / f"{size}-roost-nologs", workers=args.roost_workers,
+                         extra={"logs_off": True})] * bool(args.roost_logs_off),
+                *[Server("roost-otel", roost_bin, root / f"{size}-roost-otel", workers=args.roost_workers,
+                         extra={"otel_endpoint": otel_sink.endpoint if otel_sink else ""})] * bool(args.roost_otel),
+                *[Server("roost-nometrics", roost_bin, root / f"{size}-roost-nometrics", workers=args.roost_workers,
+                         extra={"metrics_off": True})] * bool(args.roost_metrics_off),
+                *[Server("roost-before", args.roost_baseline_bin, root / f"{size}-roost-before",
+                         workers=args.roost_workers)] * bool(args.roost_baseline_bin),
             ]
             for s in servers:
                 s.workdir.mkdir(parents=True)
@@ -1460,6 +1581,8 @@ def main(argv: list[str] | None = None) -> int:
                 for s in servers:
                     s.stop()
     finally:
+        if otel_sink is not None:
+            report["meta"]["otel_sink"] = otel_sink.close()
         if not args.keep:
             shutil.rmtree(root, ignore_errors=True)
         else:

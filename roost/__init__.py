@@ -9,10 +9,9 @@ Typical use::
 
 from __future__ import annotations
 
-from roost.app import Roost
+from roost.app import Plugin, Roost
 from roost.config import Config
-from roost.core.app import App
-from roost.core.collections import Collection
+from roost.core.base import App
 from roost.core.errors import (
     BadRequest,
     Forbidden,
@@ -21,10 +20,10 @@ from roost.core.errors import (
     Unauthorized,
     ValidationFailed,
 )
-from roost.core.events import RecordEvent, RequestInfo
+from roost.core.events import RecordEvent, RequestInfo, ServeEvent
 from roost.core.hooks import Hook
-
-__version__ = "0.1.0"
+from roost.core.schema.collection import Collection
+from roost.version import __version__
 
 __all__ = [
     "App",
@@ -34,10 +33,12 @@ __all__ = [
     "Forbidden",
     "Hook",
     "NotFound",
+    "Plugin",
     "RecordEvent",
     "RequestInfo",
     "Roost",
     "RoostError",
+    "ServeEvent",
     "Unauthorized",
     "ValidationFailed",
     "__version__",

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import os
-import secrets
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
-PG_URL = os.environ.get("ROOST_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
-MYSQL_URL = os.environ.get("ROOST_TEST_MYSQL_URL", "mysql://root@127.0.0.1:3306/test")
+from roost.testing import ServiceUnavailable, TestApp, make_test_app
+from roost.testing.databases import MYSQL_URL, PG_URL, pg_available
+
+__all__ = ["MYSQL_URL", "PG_URL", "Api", "long_run", "services_required", "skip_or_fail"]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -24,6 +23,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    from tests import canary_plugin
+
+    config.pluginmanager.register(canary_plugin, "roost-canary")  # S14: scans every response and log line
     if config.getoption("--long"):
         os.environ["ROOST_LONG_TESTS"] = "1"  # read at import by the suites; xdist workers get the flag too
 
@@ -45,40 +47,11 @@ def skip_or_fail(reason: str) -> None:
 
 
 async def _pg_available() -> str | None:
-    try:
-        import asyncpg
-
-        conn = await asyncpg.connect(PG_URL, timeout=3)
-        await conn.close()
-    except Exception as exc:  # any connection failure means "not here"
-        return f"PostgreSQL not reachable at {PG_URL}: {type(exc).__name__}"
-    return None
+    return await pg_available(PG_URL)
 
 
-@dataclass
-class Api:
-    """An httpx client bound to one in-process Roost, plus helpers for common auth."""
-
-    client: httpx.AsyncClient
-    app: Any
-    su_token: str = ""
-
-    async def call(self, method: str, url: str, *, token: str | None = None, **kwargs: Any) -> httpx.Response:
-        headers = dict(kwargs.pop("headers", {}) or {})
-        if token:
-            headers["Authorization"] = token
-        return await self.client.request(method, url, headers=headers, **kwargs)
-
-    async def su(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
-        return await self.call(method, url, token=self.su_token, **kwargs)
-
-    async def login(self, collection: str, identity: str, password: str) -> str:
-        res = await self.call(
-            "POST", f"/api/collections/{collection}/auth-with-password", json={"identity": identity, "password": password}
-        )
-        assert res.status_code == 200, res.text
-        token: str = res.json()["token"]
-        return token
+#: an in-process client of a fresh Roost (``roost.testing.TestApp``)
+Api = TestApp
 
 
 @pytest.fixture(params=["sqlite", "postgres", "mysql"])
@@ -88,48 +61,23 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 async def api(backend: str, tmp_path: Path) -> AsyncIterator[Api]:
-    """A bootstrapped Roost with a superuser ``su@example.com`` / ``password123``."""
-    from roost.apis.router import build_asgi
-    from roost.config import Config
-    from roost.core.app import App
-    from roost.core.superusers import manage_superuser
+    """A started Roost with a superuser ``su@example.com`` / ``password123``."""
+    try:
+        async with make_test_app(tmp_path, backend=backend) as app:
+            yield app
+    except ServiceUnavailable as exc:
+        skip_or_fail(str(exc))
 
-    schema = ""
-    if backend == "postgres":
-        reason = await _pg_available()
-        if reason:
-            skip_or_fail(reason)
-        import asyncpg
 
-        schema = "t_" + secrets.token_hex(6)
-        conn = await asyncpg.connect(PG_URL)
-        await conn.execute(f'CREATE SCHEMA "{schema}"')
-        await conn.close()
-        config = Config(data_dir=tmp_path, db_url=PG_URL, db_schema=schema)
-    elif backend == "mysql":
-        from tests.mysql_db import database_url, mysql_available, worker_database
+@pytest.fixture(scope="session")
+def s3_server() -> Any:
+    """moto's S3 server, one per test session (each test makes its own bucket)."""
+    from tests.s3_services import free_port, moto_server
 
-        reason = await mysql_available(MYSQL_URL)
-        if reason:
-            skip_or_fail(reason)
-        config = Config(data_dir=tmp_path, db_url=database_url(MYSQL_URL, await worker_database(MYSQL_URL)))
-    else:
-        config = Config(data_dir=tmp_path)
-    app = App(config)
-    await app.bootstrap()
-    await manage_superuser(app, "upsert", "su@example.com", "password123")
-    transport = httpx.ASGITransport(app=build_asgi(app, manage_lifespan=False))
-    async with httpx.AsyncClient(transport=transport, base_url="http://roost.test") as client:
-        api = Api(client, app)
-        api.su_token = await api.login("_superusers", "su@example.com", "password123")
-        yield api
-    await app.close()
-    if schema:
-        import asyncpg
-
-        conn = await asyncpg.connect(PG_URL)
-        await conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
-        await conn.close()
+    with moto_server(free_port()) as server:
+        if isinstance(server, str):
+            skip_or_fail(server)
+        yield server
 
 
 @pytest.fixture

@@ -4,6 +4,12 @@ It auto-approves whichever user ``approve_as`` names, and implements the authori
 flow with PKCE (S256), client authentication, single-use codes, exact redirect-URI checks,
 RS256 ID tokens with a JWKS, user info, discovery, and GitHub-shaped user/e-mail endpoints.
 Knobs (``fail_token``, ``fail_userinfo``) make it misbehave on purpose.
+
+``shaped`` answers any other provider's API shape: ``/shaped/<path>`` (GET or POST, bearer
+token required) returns the ``(status, body)`` stored under ``<path>``, and every such call is
+kept in ``seen`` so a test can check the headers and bodies a provider module sends.
+``token_extra`` adds fields to the token response (VK's e-mail, Instagram's permissions); a
+None value removes that field.
 """
 
 from __future__ import annotations
@@ -52,6 +58,11 @@ class LocalProvider:
     approve_as: str = ""
     fail_token: str = ""  # "" | "error" (400 invalid_grant) | "500" | "html"
     fail_userinfo: bool = False
+    shaped: dict[str, tuple[int, Any]] = field(default_factory=dict)
+    seen: list[dict[str, Any]] = field(default_factory=list)
+    token_extra: dict[str, Any] = field(default_factory=dict)
+    #: how each token request authenticated the client: "basic" or "post"
+    token_auth: list[str] = field(default_factory=list)
     codes: dict[str, Grant] = field(default_factory=dict)
     tokens: dict[str, str] = field(default_factory=dict)
     base_url: str = ""
@@ -66,6 +77,10 @@ class LocalProvider:
         self.approve_as = ""
         self.fail_token = ""
         self.fail_userinfo = False
+        self.shaped.clear()
+        self.seen.clear()
+        self.token_extra.clear()
+        self.token_auth.clear()
 
     def add_user(
         self, sub: str, email: str = "", *, verified: bool = True, **claims: Any
@@ -114,6 +129,8 @@ class LocalProvider:
         if self.fail_token == "html":
             return Response("<html>maintenance</html>", status_code=200, media_type="text/html")
         client_id, client_secret = _client_credentials(request, form)
+        basic = request.headers.get("authorization", "").lower().startswith("basic ")
+        self.token_auth.append("basic" if basic else "post")
         grant = self.codes.pop(str(form.get("code", "")), None)  # codes are single-use
         problem = ""
         if self.fail_token == "error":
@@ -129,10 +146,12 @@ class LocalProvider:
             )
         access = secrets.token_urlsafe(24)
         self.tokens[access] = grant.user
-        return JSONResponse({
+        answer = {
             "access_token": access, "token_type": "Bearer", "expires_in": 3600,
             "refresh_token": secrets.token_urlsafe(24), "id_token": self.id_token(grant.user),
-        })  # fmt: skip
+            **self.token_extra,
+        }  # fmt: skip
+        return JSONResponse({k: v for k, v in answer.items() if v is not None})
 
     def id_token(self, sub: str) -> str:
         user = self.users.get(sub, {"sub": sub})
@@ -164,6 +183,17 @@ class LocalProvider:
             return JSONResponse({"message": "Bad credentials"}, status_code=401)
         return JSONResponse(user.get("emails", []))
 
+    async def shaped_api(self, request: Request) -> Response:
+        header = request.headers.get("authorization", "")
+        if not header.lower().startswith("bearer ") or header[7:] not in self.tokens:
+            return JSONResponse({"error": "invalid_token"}, status_code=401)
+        path = request.path_params["path"]
+        body = await request.body()
+        self.seen.append({"method": request.method, "path": path, "query": dict(request.query_params),
+                          "headers": dict(request.headers), "body": body.decode() if body else ""})  # fmt: skip
+        status, answer = self.shaped.get(path, (404, {"error": "not_found"}))
+        return JSONResponse(answer, status_code=status)
+
     async def jwks(self, request: Request) -> Response:
         return JSONResponse(KeySet([self.key]).as_dict(private=False))
 
@@ -185,6 +215,7 @@ class LocalProvider:
             Route("/.well-known/openid-configuration", self.discovery),
             Route("/github/user", self.github_user), Route("/github/user/emails", self.github_emails),
             Route("/avatar.png", self.avatar),
+            Route("/shaped/{path:path}", self.shaped_api, methods=["GET", "POST"]),
         ])  # fmt: skip
 
     def oidc_config(self, name: str = "oidc", **overrides: Any) -> dict[str, Any]:

@@ -63,3 +63,24 @@ def test_unwritable_data_dir_is_a_clear_error(tmp_path: Path) -> None:
 def test_workers_without_a_broker_are_refused(tmp_path: Path) -> None:
     out = run("serve", "--dir", str(tmp_path), "--workers", "2")
     assert out.returncode == 1 and "broker" in out.stderr
+
+
+def test_backup_create_list_and_restore(tmp_path: Path) -> None:
+    data = str(tmp_path / "data")
+    assert run("superuser", "upsert", "cli@example.com", "password123", "--dir", data).returncode == 0
+    made = run("backup", "create", "first.zip", "--dir", data)
+    assert made.returncode == 0 and made.stdout.strip() == "Backup first.zip created."
+    again = run("backup", "create", "first.zip", "--dir", data)
+    assert again.returncode == 1 and "already exists" in again.stderr
+    assert run("superuser", "delete", "cli@example.com", "--dir", data).returncode == 0
+    listed = run("backup", "list", "--dir", data).stdout.split("\t")
+    assert listed[0] == "first.zip" and int(listed[1]) > 0
+    copy = tmp_path / "copy.zip"
+    copy.write_bytes((tmp_path / "data" / "backups" / "first.zip").read_bytes())
+    restored = run("backup", "restore", str(copy), "--dir", data)
+    assert restored.returncode == 0, restored.stderr
+    assert restored.stdout.strip() == "Backup copy.zip restored."
+    # the superuser deleted after the backup is back
+    assert run("superuser", "update", "cli@example.com", "password456", "--dir", data).returncode == 0
+    missing = run("backup", "restore", "nope.zip", "--dir", data)
+    assert missing.returncode == 1 and missing.stderr.strip() == "Error: Missing or invalid backup file."

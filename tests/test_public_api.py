@@ -7,8 +7,8 @@ import roost
 
 def test_public_names_are_pinned() -> None:
     assert sorted(roost.__all__) == [
-        "App", "BadRequest", "Collection", "Config", "Forbidden", "Hook", "NotFound", "RecordEvent",
-        "RequestInfo", "Roost", "RoostError", "Unauthorized", "ValidationFailed", "__version__",
+        "App", "BadRequest", "Collection", "Config", "Forbidden", "Hook", "NotFound", "Plugin", "RecordEvent",
+        "RequestInfo", "Roost", "RoostError", "ServeEvent", "Unauthorized", "ValidationFailed", "__version__",
     ]  # fmt: skip
     for name in roost.__all__:
         assert hasattr(roost, name), name
@@ -20,11 +20,12 @@ async def test_hooks_see_committed_records(tmp_path: object) -> None:
     app = server.app
     await app.bootstrap()
 
-    @app.on_record_after_commit.add
+    @app.hooks.on_record_after_create_success.handle()
     async def remember(event: roost.RecordEvent) -> None:
         seen.append((event.action, event.collection.name))
+        await event.next()
 
-    from roost.core.records import create_record
+    from roost.core.records.requests import create_record
 
     users = app.collections.get("users")
     assert users is not None

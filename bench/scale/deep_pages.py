@@ -29,7 +29,7 @@ import httpx
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
-from roost.apis.router import build_asgi  # noqa: E402
+from roost.apis import build_asgi  # noqa: E402
 from roost.config import Config  # noqa: E402
 from roost.core.app import App  # noqa: E402
 from roost.core.superusers import manage_superuser  # noqa: E402
@@ -126,7 +126,7 @@ async def bench_backend(backend: str, args: argparse.Namespace) -> list[str]:
     try:
         await app.bootstrap()
         await manage_superuser(app, "upsert", "su@example.com", "password123")
-        transport = httpx.ASGITransport(app=build_asgi(app, manage_lifespan=False))
+        transport = httpx.ASGITransport(app=build_asgi(app))
         async with httpx.AsyncClient(transport=transport, base_url="http://roost.test", timeout=120) as client:
             login = await client.post("/api/collections/_superusers/auth-with-password",
                                       json={"identity": "su@example.com", "password": "password123"})

@@ -1,38 +1,27 @@
-"""``POST /api/batch``: several record writes in one transaction, through the same core calls."""
+"""``POST /api/batch``: parse the JSON or multipart request, run it in core, serialise the results."""
 
 from __future__ import annotations
 
-import asyncio
 import re
+from functools import partial
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
 
 import orjson
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
 from roost.apis.errors import STATUS, sentenize
-from roost.apis.picker import pick_fields
-from roost.apis.ratelimit import check_batch_item
-from roost.apis.records import render
+from roost.apis.middleware.ratelimit import check_batch_item
+from roost.apis.openapi.operation import Op
+from roost.apis.openapi.schema import ANY, INT, OBJ, STR, arr, obj
 from roost.apis.request import app_of, infer_value, read_form, request_info
 from roost.apis.responses import json_response
-from roost.core import records
-from roost.core.app import App
-from roost.core.errors import (
-    BadRequest,
-    FieldError,
-    Forbidden,
-    NotFound,
-    RoostError,
-    ValidationFailed,
-)
-from roost.core.events import RequestInfo
-from roost.core.files import Upload
+from roost.apis.routing import route
+from roost.core.errors import BadRequest, RoostError
+from roost.core.records import batch as core_batch
+from roost.core.records.files import Upload
 
-_URL_RE = re.compile(r"^/api/collections/(?P<collection>[^/?]+)/records(?:/(?P<id>[^/?]+))?/?$")
 _FILE_KEY_RE = re.compile(r"^requests(?:\.(\d+)|\[(\d+)\])\.(.+)$")
 
 
@@ -54,7 +43,7 @@ async def _read_requests(request: Request) -> tuple[list[Any], dict[int, dict[st
             idx, name = int(match.group(1) or match.group(2)), match.group(3)
             for value in form.getlist(key):
                 if isinstance(value, UploadFile):
-                    uploads.setdefault(idx, {}).setdefault(name, []).append(Upload(value.filename or "", await value.read()))
+                    uploads.setdefault(idx, {}).setdefault(name, []).append(Upload.from_file(value.filename or "", value.file))
                 elif idx < len(reqs) and isinstance(reqs[idx], dict):
                     _set_body_value(reqs[idx], name, infer_value(str(value)))
         return reqs, uploads
@@ -89,73 +78,8 @@ def _set_body_value(item: dict[str, Any], name: str, value: Any) -> None:
         item["body"][name] = value
 
 
-def _validate(reqs: list[Any], max_requests: int) -> None:
-    errors: dict[str, Any] = {}
-    if not reqs:
-        errors["requests"] = FieldError("validation_required", "Cannot be blank.")
-    elif len(reqs) > max_requests:
-        errors["requests"] = FieldError(
-            "validation_length_too_long", f"The length must be no more than {max_requests}.", {"max": max_requests, "min": 0}
-        )
-    else:
-        per: dict[str, Any] = {}
-        for i, item in enumerate(reqs):
-            if not isinstance(item, dict):
-                per[str(i)] = {"method": FieldError("validation_required", "Cannot be blank.")}
-                continue
-            err: dict[str, Any] = {}
-            if not item.get("method"):
-                err["method"] = FieldError("validation_required", "Cannot be blank.")
-            if not item.get("url"):
-                err["url"] = FieldError("validation_required", "Cannot be blank.")
-            if err:
-                per[str(i)] = err
-        if per:
-            errors["requests"] = per
-    if errors:
-        raise ValidationFailed("Invalid batch request data.", errors)
-
-
-async def _run_one(app: App, outer: RequestInfo, item: dict[str, Any], files: dict[str, list[Upload]]) -> tuple[int, Any]:
-    method = str(item["method"]).upper()
-    parts = urlsplit(str(item["url"]))
-    match = _URL_RE.match(parts.path)
-    query = dict(parse_qsl(parts.query))
-    if (
-        not match
-        or method not in ("POST", "PUT", "PATCH", "DELETE")
-        or (method in ("POST", "PUT") and match.group("id"))
-        or (method in ("PATCH", "DELETE") and not match.group("id"))
-    ):
-        raise BadRequest()
-    coll = app.collections.get(match.group("collection"))
-    if coll is None:
-        raise NotFound("Missing or invalid collection context.")
-    body = item.get("body") or {}
-    if not isinstance(body, dict):
-        raise BadRequest("Failed to load the submitted data due to invalid formatting.")
-    headers = dict(outer.headers)
-    for key, value in (item.get("headers") or {}).items():
-        if str(key).lower() != "authorization":
-            headers[str(key).lower().replace("-", "_")] = str(value)
-    info = RequestInfo(auth=outer.auth, auth_collection=outer.auth_collection, method=method, query=query,
-                       headers=headers, body=body, context="batch", ip=outer.ip)  # fmt: skip
-    record_id = match.group("id")
-    if method == "PUT":
-        method, record_id = ("PATCH", body["id"]) if body.get("id") and await records.fetch_record(app, coll, str(body["id"])) else ("POST", None)
-    await check_batch_item(app, info, coll, {"POST": "create", "PATCH": "update", "DELETE": "delete"}[method])
-    if method == "DELETE":
-        await records.delete_record(app, coll, str(record_id), info)
-        return 204, None
-    if method == "POST":
-        record = await records.create_record(app, coll, body, info, files)
-    else:
-        record = await records.update_record(app, coll, str(record_id), body, info, files)
-    out = (await render(app, coll, [record], info, query.get("expand", "")))[0]
-    return 200, pick_fields(out, query["fields"]) if query.get("fields") else out
-
-
-def _failure(index: int, exc: RoostError) -> BadRequest:
+def batch_failure(index: int, exc: RoostError) -> BadRequest:
+    """PocketBase's nested error for a failed batch item (REST's ``/api/batch`` and GraphQL's ``batch``)."""
     status = STATUS.get(exc.kind, 400)
     inner = {"data": exc.data, "message": sentenize(exc.message), "status": status}
     return BadRequest(
@@ -166,28 +90,25 @@ def _failure(index: int, exc: RoostError) -> BadRequest:
 
 async def batch(request: Request) -> Response:
     app = app_of(request)
-    settings = app.settings.batch
-    if not settings.get("enabled"):
-        raise Forbidden("Batch requests are not allowed.")
+    core_batch.require_enabled(app)
     try:
         reqs, uploads = await _read_requests(request)
         _check_shapes(reqs)
     except (orjson.JSONDecodeError, ValueError) as exc:
         raise BadRequest("Failed to read the submitted batch data.") from exc
-    _validate(reqs, int(settings.get("maxRequests") or 50))
-    outer = await request_info(request)
-    results: list[dict[str, Any]] = []
+    core_batch.validate_items(app, reqs)  # before the caller is resolved, as PocketBase orders it
+    info = await request_info(request)
     try:
-        async with asyncio.timeout(float(settings.get("timeout") or 3)), app.db.transaction():
-            for index, item in enumerate(reqs):
-                try:
-                    status, body = await _run_one(app, outer, item, uploads.get(index, {}))
-                except RoostError as exc:
-                    raise _failure(index, exc) from exc
-                results.append({"status": status, "body": body})
-    except TimeoutError as exc:
-        raise BadRequest("Batch transaction failed.") from exc
-    return json_response(request, results)
+        results = await core_batch.run_batch(app, info, reqs, uploads, check=partial(check_batch_item, app))
+    except core_batch.BatchItemFailed as exc:
+        raise batch_failure(exc.index, exc.error) from exc
+    return json_response(request, [{"status": r.status, "body": r.body} for r in results])
 
 
-routes = [Route("/api/batch", batch, methods=["POST"])]
+_ITEM = obj(("method", "url"), method={"enum": ["POST", "PUT", "PATCH", "DELETE"]}, url=STR, headers=OBJ, body=OBJ)
+routes = [
+    route("/api/batch", batch, ["POST"], openapi=Op(
+        "Several record writes in one transaction", "records", body=obj(("requests",), requests=arr(_ITEM)),
+        result=arr(obj(("status",), status=INT, body=ANY)), errors=(400, 403),
+        description="Off unless the `batch` settings enable it (403).")),
+]  # fmt: skip

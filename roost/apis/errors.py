@@ -5,7 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import BaseRoute, Match, Route
 
 from roost.core.errors import RoostError
 
@@ -49,3 +52,35 @@ def error_response(exc: RoostError) -> Response:
 
 def json_error(status: int, message: str, data: dict[str, Any] | None = None) -> Response:
     return Response(error_body(status, message, data), status_code=status, media_type="application/json")
+
+
+async def _not_found(request: Request) -> Response:
+    # a known path with another method is "resource not found"; an unknown path is "file not found"
+    for route in request.app.router.routes:
+        if route is not CATCH_ALL and route.matches(request.scope)[0] == Match.PARTIAL:
+            return json_error(404, "The requested resource wasn't found.")
+    if request.method not in ("GET", "HEAD"):
+        return json_error(404, "The requested resource wasn't found.")
+    return json_error(404, "File not found.")
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    status = getattr(exc, "status_code", 500)
+    if status in (404, 405):
+        return json_error(404, "The requested resource wasn't found.")
+    return json_error(status, "Something went wrong while processing your request.")
+
+
+async def _server_error(request: Request, exc: Exception) -> Response:
+    return json_error(500, "Something went wrong while processing your request.")
+
+
+async def _roost_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RoostError)
+    return error_response(exc)
+
+
+#: the router's last route: PocketBase's 404 answers for every path no other route serves
+CATCH_ALL: BaseRoute = Route("/{path:path}", _not_found, methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"])
+#: the router's exception handlers: every error leaves in the ``{status, message, data}`` envelope
+EXCEPTION_HANDLERS = {HTTPException: _http_error, RoostError: _roost_error, Exception: _server_error}

@@ -1,7 +1,7 @@
 """HTTP caching for record reads: the response cache, ETag / If-None-Match, Cache-Control, compression.
 
 ``cached_read`` wraps the list and view handlers. It looks the response up in the core response
-cache *before* the handler queries (see ``roost.core.response_cache`` for why that order is the
+cache *before* the handler queries (see ``roost.core.cache.responses`` for why that order is the
 safe one), stores what the handler produced on a miss, and answers every 200 with a weak ETag
 (a content hash), a Cache-Control that keeps authenticated responses out of shared caches, and a
 gzip or brotli body when the client accepts one and the body is at least 1 KiB.
@@ -18,10 +18,10 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from roost.apis.request import app_of, list_query, request_info
+from roost.apis.request import aggregate_query, app_of, list_query, request_info
+from roost.core.cache.responses import ReadRequest, body_etag
 from roost.core.errors import RoostError
 from roost.core.events import RequestInfo
-from roost.core.response_cache import ReadRequest, body_etag
 
 
 def _optional(module: str) -> Any:
@@ -78,7 +78,7 @@ def _compress(body: bytes, encoding: str) -> bytes:
 
 
 def cached_read(kind: str, handler: Endpoint) -> Endpoint:
-    """Wrap a record list (``kind="list"``) or view (``"view"``) endpoint."""
+    """Wrap a record list (``kind="list"``), view (``"view"``) or aggregate (``"aggregate"``) endpoint."""
 
     async def endpoint(request: Request) -> Response:
         app = app_of(request)
@@ -107,13 +107,25 @@ def _read_request(request: Request, kind: str) -> ReadRequest | None:
     common = (params.get("expand", ""), params.get("fields", ""))
     if kind == "view":
         return ReadRequest("view", expand=common[0], rest=(request.path_params["id"], common[1]))
+    if kind == "aggregate":
+        return _aggregate_request(request)
     try:
         q = list_query(request).normalised()
     except RoostError:
         return None  # the handler reports the bad parameter
     cursor = "" if q.cursor is None else "cursor:" + q.cursor  # keyset pages differ per cursor
-    rest = (str(q.page), str(q.per_page), "1" if q.skip_total else "0", common[1], cursor)
+    rest = (str(q.page), str(q.per_page), "1" if q.skip_total else "0", common[1], cursor, q.search)
     return ReadRequest("list", filter=q.filter, sort=q.sort, expand=common[0], rest=rest)
+
+
+def _aggregate_request(request: Request) -> ReadRequest | None:
+    try:
+        a = aggregate_query(request).normalised()
+    except RoostError:
+        return None
+    # the sort names outputs, not fields: it keys the entry but takes no part in the scope
+    rest = (a.group_by, a.fields, a.sort, str(a.page), str(a.per_page), "1" if a.skip_total else "0")
+    return ReadRequest("aggregate", filter=a.filter, rest=rest)
 
 
 def respond(request: Request, body: bytes, etag: str, info: RequestInfo) -> Response:

@@ -9,14 +9,15 @@ import orjson
 from starlette.datastructures import FormData, UploadFile
 from starlette.requests import HTTPConnection, Request
 
-from roost.apis.session_cookie import COOKIE
-from roost.apis.session_cookie import authenticate as authenticate_cookie
+from roost.apis.auth.session_cookie import COOKIE
+from roost.apis.auth.session_cookie import authenticate as authenticate_cookie
 from roost.core.app import App
-from roost.core.auth import tokens
+from roost.core.auth import api_keys, tokens
 from roost.core.errors import BadRequest, RoostError
 from roost.core.events import RequestInfo
-from roost.core.files import Upload
-from roost.core.queries import ListQuery
+from roost.core.records.aggregate import AggregateQuery
+from roost.core.records.files import Upload
+from roost.core.records.queries import ListQuery
 from roost.tools.ratelimit.client_ip import client_ip
 
 GO_TRUE = {"1", "t", "T", "TRUE", "true", "True"}
@@ -42,8 +43,12 @@ def auth_token(request: Request) -> str:
     return header
 
 
-async def request_info(request: Request, body: dict[str, Any] | None = None) -> RequestInfo:
-    """Build (once per request) the transport-neutral caller description."""
+async def request_info(request: Request, body: dict[str, Any] | None = None, *, authenticate: bool = True) -> RequestInfo:
+    """Build (once per request) the transport-neutral caller description.
+
+    ``authenticate=False`` leaves the caller a guest without looking at the token or cookie
+    (routes that never act for the caller, so a session cookie is not held to the CSRF checks).
+    """
     cached = request.scope.get("roost.info")
     if cached is not None:
         if body is not None:
@@ -56,8 +61,12 @@ async def request_info(request: Request, body: dict[str, Any] | None = None) -> 
         body=body or {},
         ip=client_ip_of(request),
     )
-    token = auth_token(request)
-    if token:
+    if not authenticate:
+        return info
+    token = auth_token(request) or request.headers.get("x-api-key", "").strip()
+    if api_keys.looks_like_key(token):
+        await api_keys.authenticate(app_of(request), token, info)
+    elif token:
         found = await tokens.verify(app_of(request), token)
         if found is not None:
             info.auth_collection, info.auth, _claims = found
@@ -99,6 +108,20 @@ def list_query(request: Request) -> ListQuery:
         filter=params.get("filter", ""),
         skip_total=parse_go_bool(params.get("skipTotal")),
         cursor=params.get("cursor"),
+        search=params.get("search", ""),
+    )
+
+
+def aggregate_query(request: Request) -> AggregateQuery:
+    params = request.query_params
+    return AggregateQuery(
+        group_by=params.get("groupBy", ""),
+        fields=params.get("fields", ""),
+        filter=params.get("filter", ""),
+        sort=params.get("sort", ""),
+        page=_int_param(request, "page", 1),
+        per_page=_int_param(request, "perPage", 30),
+        skip_total=parse_go_bool(params.get("skipTotal")),
     )
 
 
@@ -128,8 +151,8 @@ def canonical_float(number: float) -> str:
 
 
 async def read_uploads(files: dict[str, list[UploadFile]]) -> dict[str, list[Upload]]:
-    """Starlette uploads -> core uploads (bytes read once, here at the edge)."""
-    return {key: [Upload(f.filename or "", await f.read()) for f in items] for key, items in files.items()}
+    """Starlette uploads -> core uploads backed by their spooled temp files (never read whole)."""
+    return {key: [Upload.from_file(f.filename or "", f.file) for f in items] for key, items in files.items()}
 
 
 async def read_form(request: Request) -> FormData:

@@ -8,11 +8,12 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from roost.apis.picker import pick_fields
+from roost.tools.picker import pick_fields
 
 
-def json_response(request: Request, data: Any, status: int = 200) -> Response:
-    fields = request.query_params.get("fields")
+def json_response(request: Request, data: Any, status: int = 200, *, pick: bool = True) -> Response:
+    """``pick=False`` when core already applied ``?fields=`` (records it presented)."""
+    fields = request.query_params.get("fields") if pick else None
     if fields:
         data = pick_fields(data, fields)
     return Response(orjson.dumps(data), status_code=status, media_type="application/json")

@@ -1,106 +1,91 @@
-"""Builds the ASGI application from a core App."""
+"""The routes and middleware an app will serve, open to ``on_serve`` handlers until it starts.
+
+``e.router`` of the ``on_serve`` hook is a :class:`Router`. Plugin routes come after Roost's own
+(a built-in route wins a clash) and before the 404 catch-all; plugin middleware runs after the
+rate limiter, in the order it was added, just before the router.
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Iterable
+from typing import Any
 
-from starlette.applications import Starlette
-from starlette.exceptions import HTTPException
-from starlette.requests import Request
-from starlette.responses import Response
-from starlette.routing import Match, Route
+from starlette.middleware import Middleware
+from starlette.routing import BaseRoute, Mount
+from starlette.types import ASGIApp
 
-from roost.apis import (
-    auth,
-    batch,
-    collections,
-    files,
-    health,
-    oauth2,
-    realtime,
-    records,
-    sessions,
-    settings,
-)
-from roost.apis.auth_mail import routes as auth_mail_routes
-from roost.apis.errors import error_response, json_error
-from roost.apis.middleware import EdgeMiddleware
-from roost.apis.openapi import routes as openapi_routes
-from roost.apis.passkeys import routes as passkey_routes
-from roost.apis.totp import routes as totp_routes
+from roost.apis import api_routes, build_asgi
+from roost.apis.route_group import RouteGroup
+from roost.apis.routing import route, websocket_route
 from roost.core.app import App
-from roost.core.auth.session_guard import origin_of, trusted_origins
-from roost.core.errors import RoostError
-from roost.tools.ratelimit.slots import Slots
 
 
-async def _not_found(request: Request) -> Response:
-    # a known path with another method is "resource not found"; an unknown path is "file not found"
-    for route in request.app.router.routes:
-        if route.path != "/{path:path}" and route.matches(request.scope)[0] == Match.PARTIAL:
-            return json_error(404, "The requested resource wasn't found.")
-    if request.method not in ("GET", "HEAD"):
-        return json_error(404, "The requested resource wasn't found.")
-    return json_error(404, "File not found.")
+class Router:
+    """Collects routes and middleware, then builds the ASGI app once (:meth:`build`)."""
 
+    def __init__(self, routes: Iterable[BaseRoute] | None = None) -> None:
+        self.routes: list[BaseRoute] = list(api_routes() if routes is None else routes)
+        self.middleware: list[Middleware] = []
+        self._built = False
 
-async def _http_error(request: Request, exc: Exception) -> Response:
-    status = getattr(exc, "status_code", 500)
-    if status in (404, 405):
-        return json_error(404, "The requested resource wasn't found.")
-    return json_error(status, "Something went wrong while processing your request.")
+    def add_route(
+        self,
+        path: str,
+        endpoint: Callable[..., Any],
+        methods: Iterable[str],
+        *,
+        openapi: Any = None,
+        tags: Iterable[str] = (),
+        body_limit: int | None = None,
+        name: str | None = None,
+    ) -> None:
+        """Serve ``endpoint`` (a Starlette endpoint) with the metadata of :func:`roost.apis.routing.route`."""
+        self._open()
+        self.routes.append(
+            route(
+                path,
+                endpoint,
+                list(methods),
+                openapi=openapi,
+                tags=tags,
+                body_limit=body_limit,
+                name=name,
+            )
+        )
 
+    def add_websocket_route(
+        self,
+        path: str,
+        endpoint: Callable[..., Any],
+        *,
+        openapi: Any = None,
+        name: str | None = None,
+    ) -> None:
+        self._open()
+        self.routes.append(websocket_route(path, endpoint, openapi=openapi, name=name))
 
-async def _server_error(request: Request, exc: Exception) -> Response:
-    return json_error(500, "Something went wrong while processing your request.")
+    def add_route_group(self, group: RouteGroup) -> None:
+        """Serve the routes ``group`` holds at each request; they may change while the app serves."""
+        self._open()
+        self.routes.append(group)
 
+    def mount(self, path: str, app: ASGIApp, *, name: str | None = None) -> None:
+        """Serve another ASGI app (a FastAPI or Starlette app) under ``path``."""
+        self._open()
+        self.routes.append(Mount(path, app=app, name=name))
 
-async def _roost_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, RoostError)
-    return error_response(exc)
+    def add_middleware(self, cls: Any, *args: Any, **kwargs: Any) -> None:
+        """Wrap the router in ``cls(app, *args, **kwargs)`` (an ASGI middleware class)."""
+        self._open()
+        self.middleware.append(Middleware(cls, *args, **kwargs))
 
+    def build(self, app: App) -> ASGIApp:
+        """The ASGI app serving what was added; nothing can be added afterwards."""
+        self._built = True
+        return build_asgi(app, self.routes, self.middleware)
 
-def build_asgi(app: App, *, manage_lifespan: bool = True) -> EdgeMiddleware:
-    """The full ASGI app: routes, error mapping and the edge middleware."""
-
-    @asynccontextmanager
-    async def lifespan(_: Starlette) -> AsyncIterator[None]:
-        if manage_lifespan:
-            await app.bootstrap()
-        try:
-            yield
-        finally:
-            if manage_lifespan:
-                await app.close()
-
-    routes = [
-        *health.routes,
-        *oauth2.routes,
-        *collections.routes,
-        *records.routes,
-        *auth.routes,
-        *auth_mail_routes,
-        *totp_routes,
-        *passkey_routes,
-        *sessions.routes,
-        *batch.routes,
-        *settings.routes,
-        *files.routes,
-        *realtime.routes,
-        *openapi_routes,
-        Route("/{path:path}", _not_found, methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]),
-    ]
-    starlette = Starlette(
-        routes=routes,
-        exception_handlers={HTTPException: _http_error, RoostError: _roost_error, Exception: _server_error},
-        lifespan=lifespan,
-    )
-    starlette.state.roost = app
-    starlette.state.stream_slots = Slots(app.config.max_streams_per_ip)
-    def credentialed(origin: str) -> bool:
-        return origin_of(origin) in trusted_origins(app)
-
-    return EdgeMiddleware(
-        starlette, body_limit=app.config.body_limit, credentialed_origins=credentialed, instance=app.config.instance_label
-    )
+    def _open(self) -> None:
+        if self._built:
+            raise RuntimeError(
+                "the app already serves: add routes and middleware before e.next() in on_serve"
+            )

@@ -1,6 +1,7 @@
 """Outgoing mail: a bounded background queue so that no request waits for SMTP.
 
-Messages are handed to :meth:`MailQueue.enqueue`, which never blocks. A worker task delivers
+Core sends through ``roost.core.auth.emails.send_mail``, which fires ``on_mailer_send`` and then
+hands the message to :meth:`MailQueue.enqueue`, which never blocks. A worker task delivers
 them through the current mailer (an explicitly set one, or SMTP built from the ``smtp``
 settings), retrying transient failures with backoff and logging what finally fails.
 """
@@ -14,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from roost.tools.mailer import Address, Mailer, MailError, Message, SmtpConfig, SmtpMailer
+from roost.tools.metrics import Metrics, NullMetrics
 
 log = logging.getLogger("roost.mail")
 
@@ -52,8 +54,10 @@ class MailQueue:
         maxsize: int = 1000,
         attempts: int = 3,
         backoff: float = 0.5,
+        metrics: Metrics | None = None,
     ) -> None:
         self.resolve = resolve
+        self.metrics = metrics or NullMetrics()
         self.attempts = attempts
         self.backoff = backoff
         self._queue: asyncio.Queue[Message] = asyncio.Queue(maxsize=maxsize)
@@ -86,7 +90,9 @@ class MailQueue:
             self._queue.put_nowait(message)
         except asyncio.QueueFull:
             log.warning("mail queue full; dropped %r to %s", message.subject, _recipients(message))
+            self.metrics.mail_finished("dropped")
             return False
+        self.metrics.mail_queued(self._queue.qsize())
         return True
 
     async def join(self) -> None:
@@ -109,6 +115,7 @@ class MailQueue:
                 log.exception("unexpected error while sending mail")
             finally:
                 self._queue.task_done()
+                self.metrics.mail_queued(self._queue.qsize())
 
     async def _deliver(self, message: Message) -> None:
         for attempt in range(1, self.attempts + 1):
@@ -118,10 +125,12 @@ class MailQueue:
                 return
             try:
                 await mailer.send(message)
+                self.metrics.mail_finished("sent")
                 return
             except MailError as exc:
                 if attempt == self.attempts:
                     self.failed += 1
+                    self.metrics.mail_finished("failed")
                     log.error("giving up on mail %r to %s: %s", message.subject, _recipients(message), exc)
                     return
                 await asyncio.sleep(self.backoff * 2 ** (attempt - 1))

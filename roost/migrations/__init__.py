@@ -1,8 +1,5 @@
-"""System migrations, applied in order at start-up and recorded in ``_migrations``."""
-
-from __future__ import annotations
-
-from collections.abc import Awaitable, Callable
-from typing import Any
-
-MigrationFn = Callable[[Any], Awaitable[None]]
+"""Migrations: Roost's system migrations (:mod:`roost.migrations.system`), the helpers the
+user's migration files call (:mod:`roost.migrations.collections`) and the text of the files
+Roost writes (:mod:`roost.migrations.templates`). One runner, :mod:`roost.core.migrations`,
+applies both kinds and records them in ``_migrations``.
+"""

@@ -3,7 +3,8 @@
 ``roost serve`` and ``Roost.run()`` both come here, so every worker count gets the same
 server options: the socket peer stays the client address (``proxy_headers=False``; forwarded
 headers count only through the ``trustedProxy`` settings, as in PocketBase), and the connection
-limits of :mod:`roost.server.protocol` plus the WebSocket message cap apply.
+limits of :mod:`roost.server.protocol` plus the WebSocket message cap apply. Tracing
+(:mod:`roost.tools.tracing`, from the ``OTEL_*`` variables) is configured in each serving process.
 """
 
 from __future__ import annotations
@@ -19,17 +20,33 @@ from uvicorn.supervisors import Multiprocess
 
 from roost.config import Config
 from roost.server.protocol import ConnectionGuard
+from roost.tools import tracing
+from roost.tools.metrics import multiprocess as metrics_dir
+from roost.tools.structured_logs import configure as configure_logs
 
 #: the import string each worker process builds its app from (configuration from ROOST_*)
-WORKER_FACTORY = "roost.server:worker_asgi"
+#: each worker process builds its own app (configuration from the environment)
+WORKER_FACTORY = "roost.app:worker_asgi"
 PROTOCOL = "roost.server.protocol:GuardedHttpToolsProtocol"
 
 
 class ServerConfig(uvicorn.Config):
-    """uvicorn's configuration plus the connection guard its protocol reads (pickled to workers)."""
+    """uvicorn's configuration plus the connection guard its protocol reads (pickled to workers).
 
-    def __init__(self, app: Any, config: Config, **options: Any) -> None:
-        host, _, port = config.http.rpartition(":")
+    With ``own_logging`` (the CLI) every process, the master and each worker, sends all its
+    log records to stdout as structured lines (:mod:`roost.tools.structured_logs`); uvicorn's own
+    loggers then only propagate to that handler. Otherwise uvicorn configures its loggers as usual
+    and the root logger stays the embedding application's.
+    """
+
+    def __init__(self, app: Any, config: Config, *, own_logging: bool = False, **options: Any) -> None:
+        host, _, port = config.listen_address.rpartition(":")
+        if config.https:
+            options = {"ssl_certfile": str(config.tls_cert), "ssl_keyfile": str(config.tls_key), **options}
+        # read by configure_logging, which uvicorn calls from __init__ and again in each worker
+        self.structured_logs = (config.logs_format, config.log_level) if own_logging else None
+        if own_logging:
+            options["log_config"] = None
         super().__init__(
             app, host=host or "127.0.0.1", port=int(port), workers=config.workers, http=PROTOCOL,
             proxy_headers=False, ws_max_size=config.ws_max_message, log_level="warning", access_log=False,
@@ -37,26 +54,73 @@ class ServerConfig(uvicorn.Config):
         )  # fmt: skip
         self.connection_guard = ConnectionGuard(
             header_timeout=config.header_timeout,
+            body_timeout=config.body_timeout,
             max_header_size=config.max_header_size,
             max_connections_per_ip=config.max_connections_per_ip,
         )
 
+    def configure_logging(self) -> None:
+        super().configure_logging()
+        if self.structured_logs is not None:
+            configure_logs(*self.structured_logs)
 
-def serve(config: Config, asgi: Any = None) -> None:
-    """Serve ``asgi`` (one process), or build the app in each of ``config.workers`` processes."""
+
+def serve(config: Config, asgi: Any = None, *, own_logging: bool = False) -> None:
+    """Serve ``asgi`` (one process), or build the app in each of ``config.workers`` processes.
+
+    ``own_logging`` (``roost serve``) makes every process log structured lines to stdout.
+    """
     if asgi is not None and config.workers > 1:
         raise ValueError("workers > 1 need the app built in each process: run `roost serve --workers N`")
     if asgi is None:
         export_config(config)
-    server_config = ServerConfig(asgi or WORKER_FACTORY, config, factory=asgi is None)
+    if config.workers == 1:
+        tracing.configure()  # with more workers each one configures its own (roost.app.worker_asgi)
+    server_config = ServerConfig(asgi or WORKER_FACTORY, config, factory=asgi is None, own_logging=own_logging)
     raise_open_file_limit()
     server = uvicorn.Server(server_config)
     if server_config.workers > 1:
-        Multiprocess(server_config, sockets=[server_config.bind_socket()]).run()
+        _serve_workers(config, server_config)
         return
     server.run()
     if not server.started:
         sys.exit(3)  # uvicorn's STARTUP_FAILURE
+
+
+class Supervisor(Multiprocess):
+    """uvicorn's worker supervisor, which also tells the metrics when a worker has ended, so
+    its live gauges (in-flight requests, open streams, pool use) leave the totals."""
+
+    def keep_subprocess_alive(self) -> None:
+        before = self._pids()
+        super().keep_subprocess_alive()
+        self._forget(before)
+
+    def handle_signals(self) -> None:
+        before = self._pids()
+        super().handle_signals()
+        self._forget(before)
+
+    def _pids(self) -> set[int]:
+        return {p.pid for p in self.processes if p.pid is not None}
+
+    def _forget(self, before: set[int]) -> None:
+        for pid in before - self._pids():
+            metrics_dir.mark_process_dead(pid)
+
+
+def _serve_workers(config: Config, server_config: ServerConfig) -> None:
+    """Run the workers; with metrics on, in prometheus-client's multiprocess mode, with a
+    directory set up before any worker starts and removed when the server stops."""
+    made = None
+    if config.metrics:
+        path, ours = metrics_dir.prepare_dir()
+        made = path if ours else None
+    try:
+        Supervisor(server_config, sockets=[server_config.bind_socket()]).run()
+    finally:
+        if made is not None:
+            metrics_dir.remove_dir(made)
 
 
 def export_config(config: Config) -> None:
@@ -66,13 +130,6 @@ def export_config(config: Config) -> None:
             os.environ[f"ROOST_{key.upper()}"] = str(value)
     # each worker sees workers=1; hand it its share of the pool budget, resolved here
     os.environ["ROOST_DB_POOL_SIZE"] = str(config.pool_size)
-
-
-def worker_asgi() -> Any:
-    """The ASGI app of one worker process (configuration from the environment)."""
-    from roost.app import Roost
-
-    return Roost(Config()).asgi
 
 
 def raise_open_file_limit() -> None:

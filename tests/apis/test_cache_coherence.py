@@ -63,7 +63,7 @@ async def _db_config(backend: str, tmp_path: Path) -> tuple[dict[str, Any], str]
 
 @pytest.fixture(params=["sqlite", "postgres"])
 async def world(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[World]:
-    from roost.apis.router import build_asgi
+    from roost.apis import build_asgi
     from roost.config import Config
     from roost.core.app import App
     from roost.core.superusers import manage_superuser
@@ -76,7 +76,7 @@ async def world(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
         await app.bootstrap()
     await manage_superuser(apps[0], "upsert", "su@example.com", "password123")
     clients = [
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=build_asgi(a, manage_lifespan=False)), base_url="http://roost.test")
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=build_asgi(a)), base_url="http://roost.test")
         for a in apps
     ]
     w = World(clients, apps)

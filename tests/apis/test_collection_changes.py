@@ -1,7 +1,7 @@
 """A collection change that the database rejects leaves the table and its records as they were.
 
 On MySQL, DDL is not transactional; Roost undoes the steps it already applied
-(roost/core/schema_mysql.py). Every backend must behave the same.
+(roost/core/collections/mysql_sync.py). Every backend must behave the same.
 """
 
 from __future__ import annotations

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 import pytest
 
+from roost.testing import ApiScenario, TestApp
 from tests.conftest import Api
 
 POSTS = {
@@ -21,9 +23,7 @@ POSTS = {
 }
 
 
-async def test_fresh_data_dir_has_pocketbase_system_collections(api: Api) -> None:
-    res = await api.su("GET", "/api/collections", params={"perPage": 100})
-    assert res.status_code == 200
+async def system_collection_ids(api: TestApp, res: httpx.Response) -> None:
     ids = {c["name"]: c["id"] for c in res.json()["items"]}
     assert ids["_superusers"] == "pbc_3142635823"
     assert ids["users"] == "_pb_users_auth_"
@@ -33,17 +33,58 @@ async def test_fresh_data_dir_has_pocketbase_system_collections(api: Api) -> Non
     assert ids["_authOrigins"] == "pbc_4275539003"
 
 
-@pytest.mark.parametrize(
-    ("token", "status", "message"),
-    [
-        (None, 401, "The request requires valid record authorization token."),
-        ("garbage", 401, "The request requires valid record authorization token."),
-    ],
-)
-async def test_collections_need_a_superuser(api: Api, token: str | None, status: int, message: str) -> None:
-    res = await api.call("GET", "/api/collections", token=token)
-    assert res.status_code == status
-    assert res.json() == {"data": {}, "message": message, "status": status}
+def body_is(expected: Any, key: str = "") -> Any:
+    async def check(api: TestApp, res: httpx.Response) -> None:
+        assert (res.json()[key] if key else res.json()) == expected
+
+    return check
+
+
+def error_data(path: str, code: str) -> Any:
+    async def check(api: TestApp, res: httpx.Response) -> None:
+        data = res.json()["data"]
+        for key in path.split("."):
+            data = data[key]
+        assert data["code"] == code
+
+    return check
+
+
+async def auth_scaffold_fields(api: TestApp, res: httpx.Response) -> None:
+    assert set(res.json()) == {"base", "auth", "view"}
+    assert [f["name"] for f in res.json()["auth"]["fields"]] == ["id", "password", "tokenKey", "email", "emailVisibility", "verified"]
+
+
+NEEDS_SUPERUSER = {"data": {}, "message": "The request requires valid record authorization token.", "status": 401}
+FORMATTING = '"message":"Failed to load the submitted data due to invalid formatting."'
+SCENARIOS = [
+    ApiScenario("fresh data dir has PocketBase's system collections", "GET", "/api/collections?perPage=100", auth="superuser",
+                after=system_collection_ids),
+    ApiScenario("guest may not list collections", "GET", "/api/collections", expected_status=401, after=body_is(NEEDS_SUPERUSER)),
+    ApiScenario("a garbage token may not list collections", "GET", "/api/collections", auth="garbage", expected_status=401,
+                after=body_is(NEEDS_SUPERUSER)),
+    ApiScenario("a taken name", "POST", "/api/collections", auth="superuser", body={"name": "users"}, expected_status=400,
+                after=error_data("name", "validation_collection_name_exists")),
+    ApiScenario("a bad name and type", "POST", "/api/collections", auth="superuser", body={"name": "a b", "type": "x"},
+                expected_status=400, after=body_is({
+                    "name": {"code": "validation_match_invalid", "message": "Must be in a valid format."},
+                    "type": {"code": "validation_in_invalid", "message": "Must be a valid value."},
+                }, key="data")),
+    ApiScenario("an unknown field type", "POST", "/api/collections", auth="superuser",
+                body={"name": "t", "fields": [{"name": "x", "type": "nope"}]}, expected_status=400, expected_content=[FORMATTING]),
+    ApiScenario("a bad index", "POST", "/api/collections", auth="superuser", body={"name": "t", "indexes": ["bad"]},
+                expected_status=400, after=error_data("indexes.0", "validation_invalid_index_expression")),
+    ApiScenario("a system collection cannot be deleted", "DELETE", "/api/collections/_superusers", auth="superuser",
+                expected_status=400, expected_content=['"message":"Failed to delete collection."'],
+                expected_hooks=["on_collection_after_delete_error"], unexpected_hooks=["on_collection_after_delete_success"]),
+    ApiScenario("scaffolds of each type", "GET", "/api/collections/meta/scaffolds", auth="superuser", after=auth_scaffold_fields),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=str)
+async def test_collections_scenario(api: Api, scenario: ApiScenario) -> None:
+    await scenario.run(api)
+
 
 
 async def test_create_update_rename_and_delete_keep_records(api: Api) -> None:
@@ -72,28 +113,6 @@ async def test_create_update_rename_and_delete_keep_records(api: Api) -> None:
     assert (await api.su("GET", "/api/collections/articles")).status_code == 404
 
 
-async def test_collection_validation_errors(api: Api) -> None:
-    res = await api.su("POST", "/api/collections", json={"name": "users"})
-    assert res.status_code == 400
-    assert res.json()["data"]["name"]["code"] == "validation_collection_name_exists"
-    res = await api.su("POST", "/api/collections", json={"name": "a b", "type": "x"})
-    assert res.json()["data"] == {
-        "name": {"code": "validation_match_invalid", "message": "Must be in a valid format."},
-        "type": {"code": "validation_in_invalid", "message": "Must be a valid value."},
-    }
-    res = await api.su("POST", "/api/collections", json={"name": "t", "fields": [{"name": "x", "type": "nope"}]})
-    assert res.status_code == 400
-    assert res.json()["message"] == "Failed to load the submitted data due to invalid formatting."
-    res = await api.su("POST", "/api/collections", json={"name": "t", "indexes": ["bad"]})
-    assert res.json()["data"]["indexes"]["0"]["code"] == "validation_invalid_index_expression"
-
-
-async def test_system_collection_cannot_be_deleted(api: Api) -> None:
-    res = await api.su("DELETE", "/api/collections/_superusers")
-    assert res.status_code == 400
-    assert res.json()["message"] == "Failed to delete collection."
-
-
 async def test_unique_index_maps_to_field_error(api: Api) -> None:
     data = {**POSTS, "indexes": ["CREATE UNIQUE INDEX `idx_title` ON `posts` (`title`)"]}
     assert (await api.su("POST", "/api/collections", json=data)).status_code == 200
@@ -101,12 +120,6 @@ async def test_unique_index_maps_to_field_error(api: Api) -> None:
     res = await api.call("POST", "/api/collections/posts/records", json={"title": "same"})
     assert res.status_code == 400
     assert res.json()["data"] == {"title": {"code": "validation_not_unique", "message": "Value must be unique."}}
-
-
-async def test_scaffolds(api: Api) -> None:
-    res = await api.su("GET", "/api/collections/meta/scaffolds")
-    assert set(res.json()) == {"base", "auth", "view"}
-    assert [f["name"] for f in res.json()["auth"]["fields"]] == ["id", "password", "tokenKey", "email", "emailVisibility", "verified"]
 
 
 async def test_unique_index_over_duplicates_is_a_validation_error(api: Api) -> None:
@@ -140,3 +153,32 @@ async def test_values_of_the_wrong_json_type_are_a_formatting_error(api: Api) ->
     res = await api.su("POST", "/api/collections", json={"name": "w9", "type": "auth", "otp": None, "fields": [{"name": "t", "type": "text", "id": None}]})
     assert res.status_code == 200, res.text
     assert (await api.call("GET", "/api/collections/w9/auth-methods")).status_code == 200
+
+
+async def test_a_taken_name_is_a_name_error_even_when_the_derived_id_is_taken_too(api: Api) -> None:
+    await api.create_collection({"name": "posts"})
+    for name in ("posts", "POSTS"):
+        res = await api.su("POST", "/api/collections", json={"name": name})
+        assert res.status_code == 400
+        assert res.json()["data"] == {"name": {"code": "validation_collection_name_exists",
+                                               "message": "Collection name must be unique (case insensitive)."}}
+    taken_id = (await api.su("GET", "/api/collections/posts")).json()["id"]
+    res = await api.su("POST", "/api/collections", json={"name": "other", "id": taken_id})
+    assert res.json()["data"] == {"id": {"code": "validation_invalid_or_existing_id",
+                                         "message": "The model id is invalid or already exists."}}
+
+
+@pytest.mark.parametrize("select", ["p.author as id, p.title", "p.tags as id, p.author", "p.title as id", "p.id"])
+async def test_a_view_id_is_always_the_plain_text_primary_key(api: Api, select: str) -> None:
+    await api.create_collection({"name": "posts", "fields": [
+        {"name": "title", "type": "text"},
+        {"name": "author", "type": "relation", "collectionId": "_pb_users_auth_", "maxSelect": 1},
+        {"name": "tags", "type": "relation", "collectionId": "_pb_users_auth_", "maxSelect": 5},
+    ]})  # fmt: skip
+    await api.create_collection({"name": "v", "type": "view", "viewQuery": f"select {select} from posts p"})
+    fields = (await api.su("GET", "/api/collections/v")).json()["fields"]
+    assert fields[0] == {"autogeneratePattern": "", "help": "", "hidden": False, "id": "text3208210256", "max": 0, "min": 0,
+                         "name": "id", "pattern": "^[a-z0-9]+$", "presentable": False, "primaryKey": True,
+                         "required": True, "system": True, "type": "text"}
+    assert [f["type"] for f in fields[1:]] == {"p.author as id, p.title": ["text"], "p.tags as id, p.author": ["relation"],
+                                               "p.title as id": [], "p.id": []}[select]

@@ -79,13 +79,13 @@ async def test_concurrent_writes_never_fail(api: Api) -> None:
 
 @pytest.mark.parametrize(("setting", "expected"), [("", None), ("node-7", "node-7"), ("auto", "<host>:<pid>")])
 async def test_the_instance_header_is_opt_in(tmp_path: Path, setting: str, expected: str | None) -> None:
-    from roost.apis.router import build_asgi
+    from roost.apis import build_asgi
     from roost.config import Config
     from roost.core.app import App
 
     app = App(Config(data_dir=tmp_path, instance_id=setting))
     await app.bootstrap()
-    transport = httpx.ASGITransport(app=build_asgi(app, manage_lifespan=False))
+    transport = httpx.ASGITransport(app=build_asgi(app))
     async with httpx.AsyncClient(transport=transport, base_url="http://roost.test") as client:
         ok = await client.get("/api/health")
         missing = await client.get("/api/nope")
@@ -94,3 +94,11 @@ async def test_the_instance_header_is_opt_in(tmp_path: Path, setting: str, expec
         expected = f"{socket.gethostname()}:{os.getpid()}"
     assert ok.headers.get("x-roost-instance") == expected
     assert missing.headers.get("x-roost-instance") == expected
+
+
+async def test_liveness_and_readiness_routes(api: Api) -> None:
+    live = await api.call("GET", "/api/health/live")
+    assert live.status_code == 200 and live.json() == {"message": "API is alive.", "code": 200, "data": {}}
+    ready = await api.call("GET", "/api/health", token=api.su_token)
+    assert ready.status_code == 200 and "realIP" in ready.json()["data"]
+    assert (await api.call("HEAD", "/api/health/live")).status_code == 200

@@ -136,8 +136,8 @@ async def test_a_bad_cursor_is_a_400_envelope(walk: Api, case: str) -> None:
 
 async def test_plain_not_null_columns_seek_without_null_branches(walk: Api) -> None:
     from roost.core.events import RequestInfo
-    from roost.core.keyset import mark_not_null
-    from roost.core.rules import compile_order_keys, new_binder
+    from roost.core.records.keyset import mark_not_null
+    from roost.core.rules.engine import compile_order_keys, new_binder
 
     app = walk.app
     coll = app.collections.get("walk")

@@ -21,7 +21,7 @@ U = "/api/collections/users/"
 async def nodes(tmp_path: Path) -> AsyncIterator[list[httpx.AsyncClient]]:
     import asyncpg
 
-    from roost.apis.router import build_asgi
+    from roost.apis import build_asgi
     from roost.config import Config
     from roost.core.app import App
     from roost.core.superusers import manage_superuser
@@ -38,7 +38,7 @@ async def nodes(tmp_path: Path) -> AsyncIterator[list[httpx.AsyncClient]]:
         await app.bootstrap()
     await manage_superuser(apps[0], "upsert", "su@example.com", "password123")
     clients = [
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=build_asgi(a, manage_lifespan=False)), base_url="http://roost.test")
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=build_asgi(a)), base_url="http://roost.test")
         for a in apps
     ]
     try:

@@ -265,7 +265,7 @@ async def _redis_reason() -> str | None:
 @pytest.fixture
 async def two_instances(tmp_path: Path) -> AsyncIterator[list[httpx.AsyncClient]]:
     """Two Roost apps with their own databases, counting in one Redis (a test-only namespace)."""
-    from roost.apis.router import build_asgi
+    from roost.apis import build_asgi
     from roost.config import Config
     from roost.core.app import App
     from roost.tools.ratelimit import counter_store
@@ -283,7 +283,7 @@ async def two_instances(tmp_path: Path) -> AsyncIterator[list[httpx.AsyncClient]
             {"rateLimits": {"enabled": True, "rules": [rule("/api/", 5, duration=30)]}}
         )
         apps.append(app)
-        transport = httpx.ASGITransport(app=build_asgi(app, manage_lifespan=False))
+        transport = httpx.ASGITransport(app=build_asgi(app))
         clients.append(httpx.AsyncClient(transport=transport, base_url=f"http://node{n}.test"))
     yield clients
     for client, app in zip(clients, apps, strict=True):

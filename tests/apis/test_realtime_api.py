@@ -13,8 +13,7 @@ from typing import Any
 import orjson
 import pytest
 
-from roost.apis.picker import pick_fields
-from roost.core.realtime import Client
+from roost.core.realtime.clients import Client
 from tests.conftest import Api
 
 VISIBLE = "public = true || author = @request.auth.id"
@@ -54,7 +53,6 @@ async def world(api: Api) -> dict[str, Any]:
 
 async def subscribe(api: Api, keys: list[str], token: str | None = None) -> Client:
     hub = api.app.realtime
-    hub.field_picker = pick_fields
     await hub.drain()  # earlier writes are not this client's business
     client = hub.connect("127.0.0.1")
     res = await api.call("POST", "/api/realtime", token=token, json={"clientId": client.id, "subscriptions": keys})

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from roost.apis.router import build_asgi
+from roost.apis import build_asgi
 from tests.conftest import Api
 
 SCOPE: dict[str, Any] = {
@@ -31,7 +31,7 @@ class Stream:
     """One open SSE connection; ``stall`` makes every body write after the first never finish."""
 
     def __init__(self, api: Api, *, stall: bool = False) -> None:
-        self.asgi = build_asgi(api.app, manage_lifespan=False)
+        self.asgi = build_asgi(api.app)
         self.stall = stall
         self.start: dict[str, Any] = {}
         self.bodies: asyncio.Queue[tuple[bytes, bool]] = asyncio.Queue()

@@ -29,7 +29,7 @@ def memcached_url() -> Iterator[str]:
 @pytest.fixture(params=["memory", "redis", "memcached"])
 async def capi(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Api]:
     """A Roost on SQLite with the response cache on, a superuser and two users."""
-    from roost.apis.router import build_asgi
+    from roost.apis import build_asgi
     from roost.config import Config
     from roost.core.app import App
     from roost.core.superusers import manage_superuser
@@ -40,7 +40,7 @@ async def capi(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[
     app = App(Config(data_dir=tmp_path, cache_url=url))
     await app.bootstrap()
     await manage_superuser(app, "upsert", "su@example.com", "password123")
-    transport = httpx.ASGITransport(app=build_asgi(app, manage_lifespan=False))
+    transport = httpx.ASGITransport(app=build_asgi(app))
     async with httpx.AsyncClient(transport=transport, base_url="http://roost.test") as client:
         api = Api(client, app)
         api.su_token = await api.login("_superusers", "su@example.com", "password123")

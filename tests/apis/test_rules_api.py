@@ -2,24 +2,32 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import pytest
 
+from roost.testing import ApiScenario, TestApp, login_as
 from tests.conftest import Api
 
 OWNER_RULE = "owner = @request.auth.id"
+NOTES = "/api/collections/notes/records"
+ALICE = login_as("users", "alice@example.com", "password123")
+BOB = login_as("users", "bob@example.com", "password123")
+NOT_FOUND = '"status":404'
+CREATED = "on_record_after_create_success"
+UPDATED = "on_record_after_update_success"
+DELETED = "on_record_after_delete_success"
 
 
-@pytest.fixture
-async def notes(api: Api) -> dict[str, Any]:
+async def seed_notes(api: TestApp) -> dict[str, str]:
     """Two users and a `notes` collection where only the owner may see and change a note."""
-    users = {}
+    ids = {}
     for name in ("alice", "bob"):
         body = {"email": f"{name}@example.com", "password": "password123", "passwordConfirm": "password123", "name": name}
         res = await api.call("POST", "/api/collections/users/records", json=body)
         assert res.status_code == 200, res.text
-        users[name] = {"id": res.json()["id"], "token": await api.login("users", f"{name}@example.com", "password123")}
+        ids[name] = res.json()["id"]
     res = await api.su("POST", "/api/collections", json={
         "name": "notes",
         "listRule": OWNER_RULE, "viewRule": OWNER_RULE,
@@ -32,69 +40,55 @@ async def notes(api: Api) -> dict[str, Any]:
         ],
     })  # fmt: skip
     assert res.status_code == 200, res.text
-    res = await api.call("POST", "/api/collections/notes/records", token=users["alice"]["token"],
-                         json={"text": "secret", "owner": users["alice"]["id"]})  # fmt: skip
+    res = await api.call("POST", NOTES, token=await ALICE(api), json={"text": "secret", "owner": ids["alice"]})
     assert res.status_code == 200, res.text
-    return {"users": users, "note": res.json()["id"]}
+    return {**ids, "note": res.json()["id"]}
 
 
+@pytest.fixture
+async def notes(api: Api) -> dict[str, Any]:
+    ids = await seed_notes(api)
+    users = {name: {"id": ids[name], "token": await api.login("users", f"{name}@example.com", "password123")} for name in ("alice", "bob")}
+    return {"users": users, "note": ids["note"]}
+
+
+row = partial(ApiScenario, before=seed_notes)
 SCENARIOS = [
-    # (name, who, method, path, body, status, expected fragment of the JSON body)
-    ("guest list is filtered", None, "GET", "/api/collections/notes/records", None, 200, {"totalItems": 0}),
-    ("owner list", "alice", "GET", "/api/collections/notes/records", None, 200, {"totalItems": 1}),
-    ("other user list is filtered", "bob", "GET", "/api/collections/notes/records", None, 200, {"totalItems": 0}),
-    ("superuser sees all", "su", "GET", "/api/collections/notes/records", None, 200, {"totalItems": 1}),
-    ("guest view is 404", None, "GET", "/api/collections/notes/records/{note}", None, 404, {"status": 404}),
-    ("owner view", "alice", "GET", "/api/collections/notes/records/{note}", None, 200, {"text": "secret"}),
-    ("other view is 404", "bob", "GET", "/api/collections/notes/records/{note}", None, 404, {"status": 404}),
-    ("guest create fails the rule", None, "POST", "/api/collections/notes/records", {"text": "x"}, 400,
-     {"message": "Failed to create record.", "data": {}}),
-    ("create for someone else fails", "bob", "POST", "/api/collections/notes/records", {"text": "x", "owner": "{alice}"}, 400,
-     {"message": "Failed to create record."}),
-    ("other update is 404", "bob", "PATCH", "/api/collections/notes/records/{note}", {"text": "hacked"}, 404, {"status": 404}),
-    ("owner update", "alice", "PATCH", "/api/collections/notes/records/{note}", {"text": "new"}, 200, {"text": "new"}),
-    ("owner may not move the note", "alice", "PATCH", "/api/collections/notes/records/{note}", {"owner": "{bob}"}, 404, {"status": 404}),
-    ("other delete is 404", "bob", "DELETE", "/api/collections/notes/records/{note}", None, 404, {"status": 404}),
-    ("guest may not filter by @request", None, "GET", "/api/collections/notes/records?filter=@request.auth.id%3D''", None, 403,
-     {"message": "Only superusers can filter by @request."}),
-    ("guest may not filter by @collection", None, "GET", "/api/collections/notes/records?filter=@collection.users.id%3D''", None, 403,
-     {"message": "Only superusers can filter by @collection."}),
-    ("bad filter is 400", "alice", "GET", "/api/collections/notes/records?filter=text%3D", None, 400, {"status": 400}),
-    ("unknown field in filter is 400", "alice", "GET", "/api/collections/notes/records?filter=nope%3D1", None, 400, {"status": 400}),
-    ("unknown sort field is 400", "alice", "GET", "/api/collections/notes/records?sort=nope", None, 400, {"status": 400}),
-    ("other user cannot see alice's email", "bob", "GET", "/api/collections/users/records/{alice}", None, 404, {"status": 404}),
-    ("owner delete", "alice", "DELETE", "/api/collections/notes/records/{note}", None, 204, None),
-]
+    row("guest list is filtered", "GET", NOTES, expected_content=['"totalItems":0']),
+    row("owner list", "GET", NOTES, auth=ALICE, expected_content=['"totalItems":1']),
+    row("other user list is filtered", "GET", NOTES, auth=BOB, expected_content=['"totalItems":0']),
+    row("superuser sees all", "GET", NOTES, auth="superuser", expected_content=['"totalItems":1']),
+    row("guest view is 404", "GET", NOTES + "/$note", expected_status=404, expected_content=[NOT_FOUND]),
+    row("owner view", "GET", NOTES + "/$note", auth=ALICE, expected_content=['"text":"secret"']),
+    row("other view is 404", "GET", NOTES + "/$note", auth=BOB, expected_status=404, expected_content=[NOT_FOUND]),
+    row("guest create fails the rule", "POST", NOTES, body={"text": "x"}, expected_status=400,
+        expected_content=['"message":"Failed to create record."', '"data":{}'], unexpected_hooks=[CREATED]),
+    row("create for someone else fails", "POST", NOTES, auth=BOB, body={"text": "x", "owner": "$alice"}, expected_status=400,
+        expected_content=['"message":"Failed to create record."'], unexpected_hooks=[CREATED]),
+    row("other update is 404", "PATCH", NOTES + "/$note", auth=BOB, body={"text": "hacked"}, expected_status=404,
+        expected_content=[NOT_FOUND], unexpected_hooks=[UPDATED]),
+    row("owner update", "PATCH", NOTES + "/$note", auth=ALICE, body={"text": "new"}, expected_content=['"text":"new"'],
+        expected_hooks=[UPDATED]),
+    row("owner may not move the note", "PATCH", NOTES + "/$note", auth=ALICE, body={"owner": "$bob"}, expected_status=404,
+        expected_content=[NOT_FOUND], unexpected_hooks=[UPDATED]),
+    row("other delete is 404", "DELETE", NOTES + "/$note", auth=BOB, expected_status=404, expected_content=[NOT_FOUND]),
+    row("guest may not filter by @request", "GET", NOTES + "?filter=@request.auth.id%3D''", expected_status=403,
+        expected_content=['"message":"Only superusers can filter by @request."']),
+    row("guest may not filter by @collection", "GET", NOTES + "?filter=@collection.users.id%3D''", expected_status=403,
+        expected_content=['"message":"Only superusers can filter by @collection."']),
+    row("bad filter is 400", "GET", NOTES + "?filter=text%3D", auth=ALICE, expected_status=400, expected_content=['"status":400']),
+    row("unknown field in filter is 400", "GET", NOTES + "?filter=nope%3D1", auth=ALICE, expected_status=400,
+        expected_content=['"status":400']),
+    row("unknown sort field is 400", "GET", NOTES + "?sort=nope", auth=ALICE, expected_status=400, expected_content=['"status":400']),
+    row("other user cannot see alice's email", "GET", "/api/collections/users/records/$alice", auth=BOB, expected_status=404,
+        expected_content=[NOT_FOUND]),
+    row("owner delete", "DELETE", NOTES + "/$note", auth=ALICE, expected_status=204, expected_hooks=[DELETED]),
+]  # fmt: skip
 
 
-def _fill(value: Any, ctx: dict[str, str]) -> Any:
-    if isinstance(value, str):
-        for key, real in ctx.items():
-            value = value.replace("{" + key + "}", real)
-        return value
-    if isinstance(value, dict):
-        return {k: _fill(v, ctx) for k, v in value.items()}
-    return value
-
-
-def _contains(actual: Any, expected: Any) -> bool:
-    if isinstance(expected, dict):
-        return isinstance(actual, dict) and all(k in actual and _contains(actual[k], v) for k, v in expected.items())
-    return bool(actual == expected)
-
-
-@pytest.mark.parametrize(("name", "who", "method", "path", "body", "status", "fragment"), SCENARIOS, ids=[s[0] for s in SCENARIOS])
-async def test_rule_scenario(
-    api: Api, notes: dict[str, Any], name: str, who: str | None, method: str, path: str,
-    body: dict[str, Any] | None, status: int, fragment: dict[str, Any] | None,
-) -> None:  # fmt: skip
-    users = notes["users"]
-    ctx = {"note": notes["note"], "alice": users["alice"]["id"], "bob": users["bob"]["id"]}
-    token = api.su_token if who == "su" else (users[who]["token"] if who else None)
-    res = await api.call(method, _fill(path, ctx), token=token, json=_fill(body, ctx) if body is not None else None)
-    assert res.status_code == status, res.text
-    if fragment is not None:
-        assert _contains(res.json(), fragment), res.text
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=str)
+async def test_rule_scenario(api: Api, scenario: ApiScenario) -> None:
+    await scenario.run(api)
 
 
 async def test_token_of_a_changed_password_is_rejected(api: Api, notes: dict[str, Any]) -> None:

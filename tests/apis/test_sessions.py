@@ -212,8 +212,9 @@ async def test_password_change_and_expiry_end_sessions(api: Api) -> None:
     async with api.app.db.transaction() as conn:
         await conn.execute('UPDATE "_authSessions" SET "expires" = :e', {"e": "2000-01-01 00:00:00.000Z"})
     assert (await fresh.call("GET", "/api/sessions/current", origin=None, csrf=False)).status_code == 401
-    # the periodic cleanup removes expired sessions nobody presents any more
-    assert await delete_expired(api.app) == 1
+    # the periodic cleanup removes expired sessions nobody presents any more (the hourly system
+    # cron runs the same function, so at HH:00 it may have got there first: judge by what is left)
+    assert await delete_expired(api.app) in (0, 1)
     assert (await api.app.db.fetch_one('SELECT COUNT(*) AS n FROM "_authSessions"', {}))["n"] == 0
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from roost.core.db_sqlalchemy import _numbered
+from roost.core.db.alchemy import _numbered
 
 
 def test_names_become_numbers_and_repeat_their_number() -> None:

@@ -8,7 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from roost.config import Config, cpu_count, default_pool_size
-from roost.core.db import Database
+from roost.core.db.facade import Database
 from tests.conftest import PG_URL, _pg_available, skip_or_fail
 
 

@@ -10,13 +10,13 @@ import httpx
 import orjson
 import pytest
 
-from roost.apis.router import build_asgi
+from roost.apis import build_asgi
 from roost.config import Config
-from roost.core import realtime_dispatch
 from roost.core.app import App
-from roost.core.realtime import Outbox
-from roost.core.realtime_cluster import Cluster
-from roost.core.realtime_topics import go_string, parse_subscription
+from roost.core.cluster import Cluster
+from roost.core.realtime import dispatch as realtime_dispatch
+from roost.core.realtime.clients import Outbox
+from roost.core.realtime.topics import go_string, parse_subscription
 from tests.cache_services import REDIS_URL, redis_reachable
 from tests.conftest import Api, skip_or_fail
 
@@ -129,7 +129,7 @@ async def test_over_a_cross_process_broker_each_process_delivers_an_event_once(a
         clients = [app.realtime.connect() for app in (writer, reader)]
         for app, client in zip((writer, reader), clients, strict=True):
             app.realtime.set_subscriptions(client, ["posts/*"])
-        transport = httpx.ASGITransport(app=build_asgi(writer, manage_lifespan=False))
+        transport = httpx.ASGITransport(app=build_asgi(writer))
         async with httpx.AsyncClient(transport=transport, base_url="http://roost.test") as http:
             for n in range(3):
                 res = await http.post("/api/collections/posts/records", json={"title": str(n), "public": True},

@@ -17,7 +17,7 @@ from roost.core.app import App
 from roost.core.auth import tokens
 from roost.core.auth.forms import find_by_email
 from roost.core.auth.oauth2_redirect import deliver_redirect
-from roost.core.realtime import Client, new_client_id
+from roost.core.realtime.clients import Client, new_client_id
 from tests.conftest import PG_URL, Api, _pg_available, skip_or_fail
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -35,9 +35,9 @@ async def _token(app: App, collection: str, email: str) -> str:
 
 
 async def _api(app: App) -> Api:
-    from roost.apis.router import build_asgi
+    from roost.apis import build_asgi
 
-    transport = httpx.ASGITransport(app=build_asgi(app, manage_lifespan=False))
+    transport = httpx.ASGITransport(app=build_asgi(app))
     api = Api(httpx.AsyncClient(transport=transport, base_url="http://roost.test"), app)
     api.su_token = await _token(app, "_superusers", "su@example.com")
     return api

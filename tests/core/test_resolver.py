@@ -17,11 +17,11 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from roost.core.collections import AUTH, Collection
+from roost.core.collections.sync import ROWID_COLUMN
 from roost.core.events import RequestInfo
-from roost.core.fields import FIELD_TYPES, Field
-from roost.core.resolver import RecordFieldResolver
-from roost.core.schema_sync import ROWID_COLUMN
+from roost.core.rules.resolver import RecordFieldResolver
+from roost.core.schema.collection import AUTH, Collection
+from roost.core.schema.fields import FIELD_TYPES, Field
 from roost.tools.filter import (
     Binder,
     FilterError,
@@ -225,9 +225,9 @@ async def db(request: pytest.FixtureRequest, tmp_path: Any) -> AsyncIterator[Db]
         url = PG_URL.replace("postgresql://", "postgresql+asyncpg://")
         engine = create_async_engine(url, connect_args={"server_settings": {"search_path": schema}})
     elif dialect == "mysql":
-        from roost.core.db_mysql import engine_options
+        from roost.core.db.mysql import engine_options
+        from roost.testing.mysql import create_database, mysql_available
         from tests.conftest import MYSQL_URL, skip_or_fail
-        from tests.mysql_db import create_database, mysql_available
 
         reason = await mysql_available(MYSQL_URL)
         if reason:
@@ -244,8 +244,8 @@ async def db(request: pytest.FixtureRequest, tmp_path: Any) -> AsyncIterator[Db]
     finally:
         await engine.dispose()
         if schema and dialect == "mysql":
+            from roost.testing.mysql import drop_database
             from tests.conftest import MYSQL_URL
-            from tests.mysql_db import drop_database
 
             await drop_database(MYSQL_URL, schema)
         elif schema:

@@ -8,7 +8,9 @@ A corpus file (``corpus/*.json``) is ``{"description": ..., "requests": [...]}``
 ``auth``       ``"guest"`` (default), ``"superuser"``, or a name given earlier with ``save_auth``
 ``headers``    optional extra headers
 body, one of:  ``json`` (any JSON value), ``form`` (urlencoded dict), ``multipart``
-               (``{"fields": {k: v | [v]}, "files": [{"field", "name", "content", "type"}]}``),
+               (``{"fields": {k: v | [v]}, "files": [{"field", "name", "content", "type"}]}``;
+               a file's bytes may instead be ``content_b64``, or ``image``: ``{"format": "PNG",
+               "size": [w, h], "mode": "RGB", "frames": n, "exif_orientation": o}`` made by Pillow),
                ``raw`` + ``content_type`` (sent as-is, e.g. broken JSON)
 ``capture``    store the raw response JSON under this name for later ``{{name.path}}`` templates
 ``save_auth``  store the response's ``token`` as a named auth for later requests
@@ -16,6 +18,9 @@ body, one of:  ``json`` (any JSON value), ``form`` (urlencoded dict), ``multipar
 
 Templates ``{{capture.dotted.path}}`` may appear in any string of path, query, headers or body.
 A string that is exactly one template is replaced by the captured value itself (not its text).
+
+An image answer is described, not compared byte for byte: ``{"<image>": {"contentType",
+"disposition", "format", "size", "frames"}}``.
 
 Normalisation replaces what legitimately differs between two runs: generated record ids
 (``<id:N>``, numbered by first appearance so the same id keeps its placeholder), server-made
@@ -33,6 +38,7 @@ import base64
 import copy
 import datetime as dt
 import difflib
+import io
 import json
 import re
 import sys
@@ -128,7 +134,7 @@ class Normaliser:
             }
             return {
                 self._string(key): "<random>"
-                if key in self.random_keys and isinstance(item, str) and item
+                if key in self.random_keys and isinstance(item, str | int) and not isinstance(item, bool) and item != ""
                 else self.normalise(item)
                 for key, item in value.items()
             }
@@ -257,7 +263,7 @@ def _build(request: dict[str, Any], captures: dict[str, Any], tokens: dict[str, 
         fields = {k: v if isinstance(v, list) else [v] for k, v in multipart.get("fields", {}).items()}
         data = {k: [_form_text(item) for item in v] for k, v in fields.items()}
         files = [
-            (f["field"], (f["name"], f.get("content", "").encode(), f.get("type", "text/plain")))
+            (f["field"], (f["name"], _file_bytes(f), f.get("type", "text/plain")))
             for f in multipart.get("files", [])
         ]
         if files:
@@ -269,6 +275,29 @@ def _build(request: dict[str, Any], captures: dict[str, Any], tokens: dict[str, 
         options["content"] = render(request["raw"], captures).encode()
         headers["Content-Type"] = request.get("content_type", "application/json")
     return {"method": request["method"], "url": path, **options}
+
+
+def _file_bytes(spec: dict[str, Any]) -> bytes:
+    if "content_b64" in spec:
+        return base64.b64decode(spec["content_b64"])
+    if "image" in spec:
+        return _image(**spec["image"])
+    return str(spec.get("content", "")).encode()
+
+
+def _image(format: str, size: list[int], mode: str = "RGB", frames: int = 1, exif_orientation: int = 0) -> bytes:
+    from PIL import Image
+
+    colours = ["red", "lime", "blue", "yellow"]
+    first, *rest = [Image.new(mode, tuple(size), colours[i % 4]) for i in range(frames)]  # type: ignore[arg-type]
+    options: dict[str, Any] = {"save_all": True, "append_images": rest, "duration": 100} if rest else {}
+    if exif_orientation:
+        exif = first.getexif()
+        exif[0x0112] = exif_orientation
+        options["exif"] = exif.tobytes()
+    out = io.BytesIO()
+    first.save(out, format, **options)
+    return out.getvalue()
 
 
 def _form_text(value: Any) -> str:
@@ -292,10 +321,29 @@ def _multipart_without_files(data: dict[str, list[str]]) -> tuple[bytes, str]:
 def _decode(response: httpx.Response) -> Any:
     if not response.content:
         return None
+    if response.headers.get("content-type", "").startswith("image/"):
+        return _describe_image(response)
+    if response.headers.get("content-type", "") == "application/zip":  # a backup: its bytes are each server's own
+        return {"<zip>": {"disposition": response.headers.get("content-disposition")}}
     try:
         return response.json()
     except ValueError:
         return {"<non-json>": response.text[:500]}
+
+
+def _describe_image(response: httpx.Response) -> dict[str, Any]:
+    from PIL import Image
+
+    described: dict[str, Any] = {
+        "contentType": response.headers.get("content-type"),
+        "disposition": response.headers.get("content-disposition"),
+    }
+    try:
+        image = Image.open(io.BytesIO(response.content))
+        described.update(format=image.format, size=list(image.size), frames=getattr(image, "n_frames", 1))
+    except Exception:  # an image type that is not a readable image: the bytes' length tells them apart
+        described["bytes"] = len(response.content)
+    return {"<image>": described}
 
 
 def run_corpus(base_url: str, path: Path, superuser: tuple[str, str]) -> list[Outcome]:
@@ -391,7 +439,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--kind", default="pocketbase", choices=["pocketbase", "roost", "roost-pg", "roost-mysql"])
     parser.add_argument("--record", action="store_true", help="write the snapshot (pocketbase only)")
     parser.add_argument("--compare", action="store_true", help="print differences from the snapshot")
-    parser.add_argument("--only", help="run only this corpus file stem")
+    parser.add_argument("--only", help="run only this corpus file stem (with --record: re-record just it)")
     args = parser.parse_args(argv)
 
     @contextmanager
@@ -411,10 +459,14 @@ def main(argv: list[str] | None = None) -> int:
     snapshot = to_snapshot(results)
     total = sum(len(v) for v in snapshot.values())
     if args.record:
-        if args.kind != "pocketbase" or args.only:
-            parser.error("--record needs the reference server and the whole corpus")
+        if args.kind != "pocketbase":
+            parser.error("--record needs the reference server")
+        if args.only:  # re-record one corpus file, keeping the others' answers
+            recorded = load_snapshot() if SNAPSHOT_PATH.exists() else {}
+            recorded.update(snapshot)
+            snapshot = {p.stem: recorded[p.stem] for p in corpus_files() if p.stem in recorded}
         write_snapshot(snapshot)
-        print(f"recorded {total} requests from {len(snapshot)} corpus files to {SNAPSHOT_PATH}")
+        print(f"recorded {total} requests to {SNAPSHOT_PATH}")
         return 0
     if args.compare:
         expected = {k: v for k, v in load_snapshot().items() if k in snapshot}

@@ -22,6 +22,8 @@ from pathlib import Path
 
 import httpx
 
+from tests.canary import CANARY
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
 
@@ -143,6 +145,10 @@ class LiveServer:
     superuser_password: str = SUPERUSER_PASSWORD
     _cleanup: list[Callable[[], None]] = field(default_factory=list)
 
+    def __post_init__(self) -> None:
+        if self.kind != "pocketbase":
+            CANARY.watch_server(self.base_url, self.data_dir, self.log_path)
+
     def client(self, **kwargs: object) -> httpx.Client:
         return httpx.Client(base_url=self.base_url, timeout=30.0, **kwargs)  # type: ignore[arg-type]
 
@@ -169,6 +175,7 @@ class LiveServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(timeout=10)
+        CANARY.server_stopped(self.base_url)  # before the cleanup removes its data dir
         for step in self._cleanup:
             step()
         self._cleanup.clear()
@@ -255,7 +262,7 @@ def _mysql_database() -> tuple[str, Callable[[], None]]:
     """Create a fresh MySQL/MariaDB database; returns its URL and a function that drops it."""
     import asyncio
 
-    from tests.mysql_db import create_database, database_url, drop_database, mysql_available
+    from roost.testing.mysql import create_database, database_url, drop_database, mysql_available
 
     reason = asyncio.run(mysql_available(MYSQL_URL))
     if reason:

@@ -164,3 +164,33 @@ def test_a_settings_change_on_one_instance_is_used_by_the_other(pair: tuple[Live
         while (res := http.post(f"{b.base_url}/api/batch", json=batch)).status_code == 403 and time.monotonic() < deadline:
             time.sleep(0.05)
         assert res.status_code == 200, res.text
+
+
+def test_an_api_key_subscription_routed_to_another_instance_keeps_its_principal_until_revoked(pair: tuple[LiveServer, LiveServer]) -> None:
+    a, b = pair
+    su = {"Authorization": a.superuser_token()}
+
+    async def scenario() -> list[Any]:
+        async with httpx.AsyncClient(headers=su) as http:
+            res = await http.post(f"{a.base_url}/api/collections", json={
+                "name": "keyed_items", "listRule": '@request.auth.collectionName = "_apiKeys" && @request.auth.name = "feed"',
+                "fields": [{"name": "n", "type": "number"}],
+            })  # fmt: skip
+            assert res.status_code == 200, res.text
+            created = (await http.post(f"{a.base_url}/api/keys", json={"name": "feed", "scopes": ["keyed_items:list"]})).json()
+            key = created["key"]
+            await asyncio.sleep(0.5)  # B reloads its collection cache from the broker's signal
+            frames: list[Any] = []
+            task = await _subscribe(a.base_url, ["keyed_items/*"], frames, token=f"Bearer {key}", via=b.base_url)
+            res = await http.post(f"{b.base_url}/api/collections/keyed_items/records", json={"n": 7})
+            assert res.status_code == 200, res.text
+            deadline = time.monotonic() + 10
+            while not frames and time.monotonic() < deadline:
+                await asyncio.sleep(0.01)
+            # revoking the key on B ends the stream A holds for it
+            assert (await http.delete(f"{b.base_url}/api/keys/{created['id']}")).status_code == 204
+            await asyncio.wait_for(task, 10)
+            return frames
+
+    frames = asyncio.run(scenario())
+    assert [name for _, name, _ in frames] == ["keyed_items/*"] and '"n":7' in frames[0][2]

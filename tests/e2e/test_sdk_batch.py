@@ -2,8 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
+import pytest
+
+from .s3_server_kind import KINDS_WITH_S3, server_with_s3
 from .sdk import SdkDriver, code, step, superuser_login
 from .servers import LiveServer
+
+
+@pytest.fixture(scope="module", params=KINDS_WITH_S3)
+def server(request: pytest.FixtureRequest) -> Iterator[LiveServer]:
+    """Each server kind, plus Roost with its files on S3."""
+    yield from server_with_s3(request)
 
 
 def test_batch_create_update_upsert_delete_and_rollback(server: LiveServer, sdk: SdkDriver) -> None:

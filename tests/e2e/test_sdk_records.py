@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
+from .s3_server_kind import KINDS_WITH_S3, server_with_s3
 from .sdk import SdkDriver, code, step, superuser_login
 from .servers import LiveServer
+
+
+@pytest.fixture(scope="module", params=KINDS_WITH_S3)
+def server(request: pytest.FixtureRequest) -> Iterator[LiveServer]:
+    """Each server kind, plus Roost with its files on S3."""
+    yield from server_with_s3(request)
 
 PUBLIC = {"listRule": "", "viewRule": "", "createRule": "", "updateRule": "", "deleteRule": ""}
 

@@ -12,14 +12,21 @@ import secrets
 import signal
 import subprocess
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 
+from tests.canary import CANARY
+from tests.conftest import skip_or_fail
+from tests.e2e.pairs import REDIS_URL, _redis_reachable
 from tests.e2e.servers import (
+    PG_URL,
     SUPERUSER_EMAIL,
     SUPERUSER_PASSWORD,
+    ServiceUnavailable,
+    _pg_schema,
     _run_checked,
     _subprocess_env,
     free_port,
@@ -27,6 +34,9 @@ from tests.e2e.servers import (
 )
 
 START_TIMEOUT = 30.0
+#: the deployments of ``backend_server``: one SQLite process, two workers on one SQLite file
+#: (joined by Redis), and PostgreSQL
+BACKENDS = ("sqlite", "sqlite-workers", "postgres")
 
 
 @dataclass
@@ -59,12 +69,21 @@ class RoostProcess:
             self.data_dir.mkdir(parents=True)
             _run_checked([*command, "superuser", "upsert", SUPERUSER_EMAIL, SUPERUSER_PASSWORD, "--dir", str(self.data_dir)],
                          self.root, self._env())  # fmt: skip
-        serve = [*command, "serve", "--http", f"127.0.0.1:{self.port}", "--dir", str(self.data_dir), *self.extra]
+        serve = [
+            *command,
+            "serve",
+            "--http",
+            f"127.0.0.1:{self.port}",
+            "--dir",
+            str(self.data_dir),
+            *self.extra,
+        ]
         with (self.root / "server.log").open("ab") as log:
             self.process = subprocess.Popen(
                 serve, cwd=self.root, env=self._env(), stdout=log, stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL, start_new_session=True,
             )  # fmt: skip
+        CANARY.watch_server(self.base_url, self.data_dir, self.root / "server.log")
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -80,7 +99,9 @@ class RoostProcess:
     def worker_pids(self) -> list[int]:
         """The worker processes under a ``--workers`` master (empty for one process)."""
         assert self.process is not None
-        out = subprocess.run(["pgrep", "-P", str(self.process.pid)], capture_output=True, text=True, check=False)
+        out = subprocess.run(
+            ["pgrep", "-P", str(self.process.pid)], capture_output=True, text=True, check=False
+        )
         return [int(pid) for pid in out.stdout.split()]
 
     def kill9(self) -> None:
@@ -97,6 +118,7 @@ class RoostProcess:
                 self.process.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 self.kill9()
+        CANARY.server_stopped(self.base_url)
 
     def superuser_token(self) -> str:
         res = httpx.post(
@@ -108,6 +130,34 @@ class RoostProcess:
 
     def log_tail(self, lines: int = 30) -> str:
         try:
-            return "\n".join((self.root / "server.log").read_text(errors="replace").splitlines()[-lines:])
+            return "\n".join(
+                (self.root / "server.log").read_text(errors="replace").splitlines()[-lines:]
+            )
         except OSError:
             return ""
+
+
+@contextlib.contextmanager
+def backend_server(kind: str, root: Path) -> Iterator[RoostProcess]:
+    """A started ``RoostProcess`` for one of ``BACKENDS``; skips when its service is missing."""
+    extra: tuple[str, ...] = ()
+    env: dict[str, str] = {}
+    drop = None
+    if kind == "sqlite-workers":
+        if not _redis_reachable():
+            skip_or_fail("Redis not reachable at 127.0.0.1:6379")
+        extra = ("--workers", "2", "--redis-url", REDIS_URL)
+    if kind == "postgres":
+        try:
+            schema, drop = _pg_schema()
+        except ServiceUnavailable as exc:
+            skip_or_fail(str(exc))
+        env = {"ROOST_DB_URL": PG_URL, "ROOST_DB_SCHEMA": schema}
+    proc = RoostProcess(root, extra=extra, env=env)
+    proc.start()
+    try:
+        yield proc
+    finally:
+        proc.stop()
+        if drop is not None:
+            drop()

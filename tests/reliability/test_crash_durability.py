@@ -18,10 +18,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import long_run, skip_or_fail
-from tests.e2e.pairs import REDIS_URL, _redis_reachable
-from tests.e2e.servers import PG_URL, ServiceUnavailable, _pg_schema
-from tests.reliability.procs import RoostProcess
+from tests.conftest import long_run
+from tests.reliability.procs import BACKENDS, RoostProcess, backend_server
 
 LONG = long_run()
 CLIENTS = 8
@@ -37,29 +35,10 @@ class History:
     refused: set[str] = field(default_factory=set)  # a definite error answer: must not be stored
 
 
-@pytest.fixture(params=["sqlite", "sqlite-workers", "postgres"])
+@pytest.fixture(params=BACKENDS)
 def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[RoostProcess]:
-    extra: tuple[str, ...] = ()
-    env: dict[str, str] = {}
-    drop = None
-    if request.param == "sqlite-workers":
-        if not _redis_reachable():
-            skip_or_fail("Redis not reachable at 127.0.0.1:6379")
-        extra = ("--workers", "2", "--redis-url", REDIS_URL)
-    if request.param == "postgres":
-        try:
-            schema, drop = _pg_schema()
-        except ServiceUnavailable as exc:
-            skip_or_fail(str(exc))
-        env = {"ROOST_DB_URL": PG_URL, "ROOST_DB_SCHEMA": schema}
-    proc = RoostProcess(tmp_path, extra=extra, env=env)
-    proc.start()
-    try:
+    with backend_server(request.param, tmp_path) as proc:
         yield proc
-    finally:
-        proc.stop()
-        if drop is not None:
-            drop()
 
 
 def _create_collection(proc: RoostProcess) -> None:
@@ -68,7 +47,11 @@ def _create_collection(proc: RoostProcess) -> None:
         "fields": [{"name": "v", "type": "text", "required": True}],
         "indexes": ["CREATE UNIQUE INDEX idx_items_v ON items (v)"],
     }  # fmt: skip
-    res = httpx.post(f"{proc.base_url}/api/collections", json=body, headers={"Authorization": proc.superuser_token()})
+    res = httpx.post(
+        f"{proc.base_url}/api/collections",
+        json=body,
+        headers={"Authorization": proc.superuser_token()},
+    )
     assert res.status_code == 200, res.text
 
 
@@ -113,10 +96,15 @@ async def _nemesis(proc: RoostProcess, history: History, workers: bool) -> None:
 async def _stored_values(proc: RoostProcess) -> list[str]:
     values: list[str] = []
     token = await asyncio.to_thread(proc.superuser_token)
-    async with httpx.AsyncClient(base_url=proc.base_url, timeout=30.0, headers={"Authorization": token}) as http:
+    async with httpx.AsyncClient(
+        base_url=proc.base_url, timeout=30.0, headers={"Authorization": token}
+    ) as http:
         page = 1
         while True:
-            res = await http.get("/api/collections/items/records", params={"page": page, "perPage": 500, "fields": "v"})
+            res = await http.get(
+                "/api/collections/items/records",
+                params={"page": page, "perPage": 500, "fields": "v"},
+            )
             assert res.status_code == 200, res.text
             values += [item["v"] for item in res.json()["items"]]
             if page >= res.json()["totalPages"]:
@@ -129,7 +117,9 @@ async def test_no_acknowledged_write_is_lost_under_sigkill(server: RoostProcess)
     history, stop = History(), asyncio.Event()
     clients = [asyncio.create_task(_client(n, server, history, stop)) for n in range(CLIENTS)]
     try:
-        await asyncio.wait_for(_nemesis(server, history, workers="--workers" in server.extra), timeout=600)
+        await asyncio.wait_for(
+            _nemesis(server, history, workers="--workers" in server.extra), timeout=600
+        )
     finally:
         stop.set()
         await asyncio.gather(*clients)
@@ -138,5 +128,7 @@ async def test_no_acknowledged_write_is_lost_under_sigkill(server: RoostProcess)
     unexpected = set(stored) - history.acked - history.unknown
     assert len(history.acked) >= KILLS * WRITES_BETWEEN_KILLS
     assert not lost, f"{len(lost)} acknowledged writes lost: {sorted(lost)[:10]}"
-    assert not unexpected, f"stored values nobody sent or that were refused: {sorted(unexpected)[:10]}"
+    assert not unexpected, (
+        f"stored values nobody sent or that were refused: {sorted(unexpected)[:10]}"
+    )
     assert len(stored) == len(set(stored)), "duplicates stored"

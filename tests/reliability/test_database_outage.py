@@ -1,7 +1,7 @@
 """PostgreSQL goes away and comes back (issue 9, defect 7; rows R6-R8).
 
 Roost reaches PostgreSQL through a fault proxy the test starts. While the database is cut or
-blackholed, record routes and the health check answer 503 with ``Retry-After`` in PocketBase's
+blackholed, record routes and the health (readiness) check answer 503 with ``Retry-After`` in PocketBase's
 error shape (no traceback, no hang); once it is back, the same app serves requests again with
 no restart.
 """
@@ -31,7 +31,7 @@ async def outage(tmp_path: Path) -> AsyncIterator[tuple[Api, FaultProxy]]:
     """A Roost on PostgreSQL through a fault proxy, with an ``items`` collection and one record."""
     import asyncpg
 
-    from roost.apis.router import build_asgi
+    from roost.apis import build_asgi
     from roost.config import Config
     from roost.core.app import App
     from roost.core.superusers import manage_superuser
@@ -50,7 +50,7 @@ async def outage(tmp_path: Path) -> AsyncIterator[tuple[Api, FaultProxy]]:
             await app.bootstrap()
             try:
                 await manage_superuser(app, "upsert", "su@example.com", "password123")
-                transport = httpx.ASGITransport(app=build_asgi(app, manage_lifespan=False))
+                transport = httpx.ASGITransport(app=build_asgi(app))
                 async with httpx.AsyncClient(transport=transport, base_url="http://roost.test", timeout=HANG_BOUND) as client:
                     api = Api(client, app)
                     api.su_token = await api.login("_superusers", "su@example.com", "password123")
@@ -88,10 +88,22 @@ async def _assert_unavailable(api: Api, item_id: str) -> None:
         assert res.json() == {"status": 503, "message": res.json()["message"], "data": {}}, res.text
         assert "Traceback" not in res.text and "asyncpg" not in res.text
         assert int(res.headers["retry-after"]) > 0
-    health = await _bounded(api, "GET", "/api/health")
-    assert health.status_code == 503, health.text
+    health = await _health_until(api, 503)
     assert health.json()["code"] == 503 and health.json()["message"], health.text
+    # on PostgreSQL the broker (LISTEN/NOTIFY) goes with the database
+    assert health.json()["data"]["database"]["code"] == "unreachable", health.text
+    assert set(health.json()["data"]) <= {"database", "broker"}, health.text
     assert int(health.headers["retry-after"]) > 0
+    assert (await _bounded(api, "GET", "/api/health/live")).status_code == 200  # liveness needs no database
+
+
+async def _health_until(api: Api, status: int) -> httpx.Response:
+    """``/api/health`` once it answers ``status``: readiness is re-checked at most once a second."""
+    deadline = time.monotonic() + HANG_BOUND
+    while (res := await _bounded(api, "GET", "/api/health")).status_code != status and time.monotonic() < deadline:
+        await asyncio.sleep(0.2)
+    assert res.status_code == status, res.text
+    return res
 
 
 async def _assert_recovers(api: Api) -> None:
@@ -99,7 +111,7 @@ async def _assert_recovers(api: Api) -> None:
     while (res := await _bounded(api, "GET", ITEMS)).status_code != 200 and time.monotonic() < deadline:
         await asyncio.sleep(0.2)
     assert res.status_code == 200, res.text
-    assert (await api.call("GET", "/api/health")).status_code == 200
+    assert (await _health_until(api, 200)).json() == {"message": "API is healthy.", "code": 200, "data": {}}
     assert (await api.call("POST", ITEMS, json={"n": 3})).status_code == 200
 
 

@@ -16,10 +16,14 @@ from tests.reliability.procs import RoostProcess
 CLIENTS = 6
 
 
-async def _load(base_url: str, outcomes: Counter[str], stop: asyncio.Event, term: asyncio.Event) -> None:
+async def _load(
+    base_url: str, outcomes: Counter[str], stop: asyncio.Event, term: asyncio.Event
+) -> None:
     # each client keeps one connection the server accepted before the signal; a request sent
     # before SIGTERM must be answered, later ones may find the connection closed (never a 5xx)
-    async with httpx.AsyncClient(base_url=base_url, timeout=20.0, limits=httpx.Limits(max_connections=1)) as http:
+    async with httpx.AsyncClient(
+        base_url=base_url, timeout=20.0, limits=httpx.Limits(max_connections=1)
+    ) as http:
         n = 0
         while not stop.is_set():
             n += 1
@@ -51,13 +55,25 @@ async def test_sigterm_under_load_answers_every_accepted_request(tmp_path: Path)
     proc.start()
     try:
         token = proc.superuser_token()
-        body = {"name": "notes", "listRule": "", "createRule": "", "fields": [{"name": "text", "type": "text"}]}
-        assert httpx.post(f"{proc.base_url}/api/collections", json=body, headers={"Authorization": token}).status_code == 200
+        body = {
+            "name": "notes",
+            "listRule": "",
+            "createRule": "",
+            "fields": [{"name": "text", "type": "text"}],
+        }
+        assert (
+            httpx.post(
+                f"{proc.base_url}/api/collections", json=body, headers={"Authorization": token}
+            ).status_code
+            == 200
+        )
         outcomes: Counter[str] = Counter()
         stop, opened, term = asyncio.Event(), asyncio.Event(), asyncio.Event()
         stream = asyncio.create_task(_open_stream(proc.base_url, opened))
         await asyncio.wait_for(opened.wait(), timeout=10)
-        clients = [asyncio.create_task(_load(proc.base_url, outcomes, stop, term)) for _ in range(CLIENTS)]
+        clients = [
+            asyncio.create_task(_load(proc.base_url, outcomes, stop, term)) for _ in range(CLIENTS)
+        ]
         while outcomes["ok"] < 200:
             await asyncio.sleep(0.01)
         assert proc.process is not None
@@ -72,5 +88,46 @@ async def test_sigterm_under_load_answers_every_accepted_request(tmp_path: Path)
     finally:
         proc.stop()
     failures = {k: v for k, v in outcomes.items() if k not in ("ok", "not accepted")}
-    assert code in (0, -signal.SIGTERM), proc.log_tail()  # uvicorn re-raises the signal once it is done
+    assert code in (0, -signal.SIGTERM), (
+        proc.log_tail()
+    )  # uvicorn re-raises the signal once it is done
     assert not failures, f"{failures} (of {sum(outcomes.values())} requests)"
+
+
+async def _listener_closed(port: int) -> None:
+    """Return once new connections are refused: the server has begun its shutdown."""
+    while True:
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+        except ConnectionRefusedError:
+            return
+        writer.close()
+        await asyncio.sleep(0.005)
+
+
+async def test_a_request_on_an_idle_keep_alive_connection_is_answered_during_shutdown(
+    tmp_path: Path,
+) -> None:
+    # a proxy reuses idle upstream connections: its next request may already be on the wire
+    # when the signal comes, and nginx does not replay a POST that was sent (a 502 for the user)
+    proc = RoostProcess(tmp_path)
+    proc.start()
+    request = b"GET /api/health HTTP/1.1\r\nHost: x\r\n\r\n"
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", proc.port)
+        writer.write(request)
+        first = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+        assert first.startswith(b"HTTP/1.1 200")
+        await reader.readexactly(int(first.lower().split(b"content-length: ")[1].split(b"\r\n")[0]))
+        assert proc.process is not None
+        proc.process.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(_listener_closed(proc.port), 10)
+        writer.write(request)  # on the connection that was idle when the shutdown began
+        second = await asyncio.wait_for(reader.read(), 10)  # the answer, then the server closes
+        writer.close()
+        code = await asyncio.to_thread(proc.process.wait, 30)
+    finally:
+        proc.stop()
+    assert second.startswith(b"HTTP/1.1 200"), second
+    assert b"connection: close" in second.lower()
+    assert code in (0, -signal.SIGTERM), proc.log_tail()

@@ -52,12 +52,13 @@ def _seed(server: LiveServer) -> str:
     if server.kind == "roost-pg":  # a statement left running (before the fix) would block DROP SCHEMA
         server._cleanup.insert(0, lambda: asyncio.run(_cancel_statements(name)))
     with server.client(headers={"Authorization": server.superuser_token()}) as http:
-        assert http.patch("/api/settings", json={"batch": {"enabled": True, "maxRequests": 500}}).status_code == 200
+        assert http.patch("/api/settings", json={"batch": {"enabled": True, "maxRequests": 500, "timeout": 120}}).status_code == 200
         res = http.post("/api/collections", json={"name": name, "type": "base", "listRule": "", "viewRule": ""})
         assert res.status_code == 200, res.text
         links = {"name": "links", "type": "relation", "collectionId": res.json()["id"], "maxSelect": LINKS}
         fields = [*res.json()["fields"], {"name": "name", "type": "text"}, links]
         assert http.patch(f"/api/collections/{name}", json={"fields": fields}).status_code == 200
+        # a generous batch timeout: on a loaded machine 500 inserts can outlast the default 3 s
         for start in range(0, ROWS, 500):
             requests = [
                 {"method": "POST", "url": f"/api/collections/{name}/records", "body": _row(i)}

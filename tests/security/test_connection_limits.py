@@ -1,5 +1,5 @@
-"""S15 connection-level limits of ``roost serve``: a slow head, a huge head, many sockets or
-streams from one address, and oversized WebSocket messages. Outcomes only (a closed socket, a
+"""S15 connection-level limits of ``roost serve``: a slow head, a slow body, a huge head, many
+sockets or streams from one address, and oversized WebSocket messages. Outcomes only (a closed socket, a
 4xx, a 1009 close, health still answering); every loop is bounded.
 """
 
@@ -20,7 +20,7 @@ from tests.roost_process import roost_process
 
 CONNECTIONS_PER_IP = 24
 STREAMS_PER_IP = 3
-FLAGS = ["--header-timeout", "2", "--max-header-size", "16384",
+FLAGS = ["--header-timeout", "2", "--body-timeout", "2", "--max-header-size", "16384",
          "--max-connections-per-ip", str(CONNECTIONS_PER_IP), "--max-streams-per-ip", str(STREAMS_PER_IP)]  # fmt: skip
 
 
@@ -79,6 +79,37 @@ def test_a_slowloris_head_is_cut_off(server: LiveServer) -> None:
         sock.sendall(b"GET /api/health HTTP/1.1\r\nHost: x\r\n")
         assert _dribble_until_closed(sock, b"X-Slow: " + b"a" * 40, 0.25)  # 12 s at most
     assert _healthy(server)
+
+
+def test_a_slowly_dribbled_body_answers_408(server: LiveServer) -> None:
+    with _open(server) as sock:
+        head = b"POST /api/collections/users/records HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        sock.sendall(head + b"Content-Length: 4000\r\n\r\n" + b'{"email": "')
+        answer = b""
+        sock.settimeout(0.25)
+        for _ in range(60):  # a byte every 0.25 s: the 2 s deadline passes long before 15 s
+            try:
+                sock.sendall(b"a")
+                answer = sock.recv(4096)
+                break
+            except TimeoutError:
+                continue
+            except OSError:
+                break
+    assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
+    assert _healthy(server)
+
+
+def test_a_large_upload_on_a_fast_connection_is_unaffected(server: LiveServer) -> None:
+    su = {"Authorization": server.superuser_token()}
+    with httpx.Client(base_url=server.base_url, headers=su, timeout=30) as http:
+        docs = {"name": "docs", "fields": [{"name": "file", "type": "file", "maxSize": 40 << 20}]}
+        assert http.post("/api/collections", json=docs).status_code == 200
+        big = bytes(range(256)) * (24 << 12)  # 24 MiB, well past the socket buffers: many reads
+        res = http.post("/api/collections/docs/records", files={"file": ("big.bin", big)})
+        assert res.status_code == 200, res.text
+        again = http.get(f"/api/files/docs/{res.json()['id']}/{res.json()['file']}")
+        assert again.status_code == 200 and again.content == big
 
 
 def test_an_idle_connection_is_cut_off(server: LiveServer) -> None:

@@ -27,10 +27,15 @@ def _raw_status(port: int, target: bytes) -> int:
         return int(sock.recv(64).split()[1])
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RoostProcess]:
+@pytest.fixture(scope="module", params=["local", "s3"])
+def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RoostProcess]:
+    """A Roost whose files are on its disk, or in an S3 bucket (moto)."""
     proc = RoostProcess(tmp_path_factory.mktemp("files"))
     proc.start()
+    if request.param == "s3":
+        s3 = request.getfixturevalue("s3_server")
+        with httpx.Client(base_url=proc.base_url, headers={"Authorization": proc.superuser_token()}) as http:
+            assert http.patch("/api/settings", json={"s3": s3.settings(s3.new_bucket())}).status_code == 200
     yield proc
     proc.stop()
 

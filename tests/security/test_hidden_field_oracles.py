@@ -16,7 +16,6 @@ import httpx
 import orjson
 import pytest
 
-from roost.apis.picker import pick_fields
 from tests.conftest import Api
 from tests.security.authz_world import cheap_passwords
 
@@ -181,7 +180,6 @@ async def _batch(api: Api, token: str | None, item: dict[str, Any], post: str, s
 
 async def test_realtime_filters_on_hidden_values_deliver_the_same(api: Api, world: dict[str, Any]) -> None:
     hub = api.app.realtime
-    hub.field_picker = pick_fields
     await hub.drain()
     found: list[str] = []
     pairs = [(c, r, w) for c, r, w in FILTER_PAIRS + CONTROL if c in ("posts", "users") and "@collection" not in r]

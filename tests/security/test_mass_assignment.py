@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 
-from roost.core.records import fetch_record
+from roost.core.records.save import fetch_record
 from tests.conftest import Api
 
 OLD = "2000-01-01 00:00:00.000Z"

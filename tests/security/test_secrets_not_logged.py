@@ -1,12 +1,14 @@
 """S18 (first part): secrets a client sends never come back in a response or a server log line.
 
 Unique canaries go through the auth flows of a live ``roost serve --dev`` (the most verbose
-mode); afterwards its whole log and every response body of the run are scanned for them.
+mode); afterwards its whole log, every response body of the run and every request log row
+(``auxiliary.db``) are scanned for them.
 """
 
 from __future__ import annotations
 
 import secrets
+import sqlite3
 from pathlib import Path
 
 import httpx
@@ -49,8 +51,12 @@ def test_canaries_never_reach_a_response_or_the_log(tmp_path: Path) -> None:
             change = {"oldPassword": canaries["pw"], "password": canaries["newpw"], "passwordConfirm": canaries["newpw"]}
             res = call("PATCH", f"/api/collections/users/records/{user['id']}", headers={"Authorization": token}, json=change)
             assert res.status_code == 200, res.text
+            assert call("GET", "/api/logs?perPage=500", headers=su).status_code == 200
     finally:
         proc.stop()
+    with sqlite3.connect(next(tmp_path.rglob("auxiliary.db"))) as aux:  # the request logs, all of them
+        bodies.extend(f"{message}\n{data}" for message, data in aux.execute("SELECT message, data FROM _logs"))
+    assert any("/api/collections/users/records?token=***" in body for body in bodies)
     log = (tmp_path / "server.log").read_text(errors="replace")
     assert "serving" in log  # the log is the server's own output
     leaks = {kind: where for kind, value in canaries.items() for where, text in (("log", log), ("responses", "\n".join(bodies))) if value in text}

@@ -13,7 +13,7 @@ import orjson
 import pytest
 
 from roost.core.auth.tokens import AUTH, FILE, PASSWORD_RESET, VERIFICATION, issue, signing_key
-from roost.core.records import fetch_record
+from roost.core.records.save import fetch_record
 from tests.conftest import Api
 
 REFRESH = "/api/collections/users/auth-refresh"

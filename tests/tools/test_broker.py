@@ -6,12 +6,14 @@ import asyncio
 import os
 import secrets
 from collections.abc import AsyncIterator, Callable
+from urllib.parse import urlsplit
 
 import pytest
 
 from roost.tools.broker import Broker, BrokerError, create_broker
 from roost.tools.broker.postgres import Reassembler, encode_messages
 from tests.conftest import PG_URL, skip_or_fail
+from tests.reliability.fault_proxy import FaultProxy
 
 REDIS_URL = os.environ.get("ROOST_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 URLS = {"memory": "", "redis": REDIS_URL, "postgres": PG_URL}
@@ -134,6 +136,47 @@ async def test_a_failing_handler_does_not_stop_the_others(brokers: Callable[[], 
     await broker.publish(channel, b"y")
     await _wait_for(received, 2)
     assert received == [b"x", b"y"]
+
+
+async def test_ping_answers_while_the_broker_is_up(brokers: Callable[[], Broker]) -> None:
+    await brokers().ping()
+
+
+@pytest.fixture(params=["redis", "postgres"])
+async def proxied(request: pytest.FixtureRequest) -> AsyncIterator[tuple[Broker, FaultProxy]]:
+    """A started cross-process broker that reaches its server through a fault proxy."""
+    target = urlsplit(URLS[request.param])
+    async with FaultProxy(target.hostname or "127.0.0.1", target.port or 0) as proxy:
+        netloc = target.netloc.rsplit("@", 1)[0] + "@" if "@" in target.netloc else ""
+        broker = await _started(target._replace(netloc=f"{netloc}127.0.0.1:{proxy.port}").geturl())
+        try:
+            yield broker, proxy
+        finally:
+            await broker.close()
+
+
+async def test_a_cut_broker_fails_ping_and_reports_the_link_coming_back(proxied: tuple[Broker, FaultProxy]) -> None:
+    broker, proxy = proxied
+    back = asyncio.Event()
+
+    async def reconnected() -> None:
+        back.set()
+
+    broker.on_reconnect(reconnected)
+    channel = _channel()
+    received = await _collect(broker, channel)
+    await proxy.cut()
+    with pytest.raises(BrokerError):
+        async with asyncio.timeout(10):  # a clean error, within the broker's own timeouts
+            await broker.ping()
+    assert not back.is_set()
+    await proxy.restore()
+    async with asyncio.timeout(15):  # the reader retries with a back-off of at most 2 s
+        await back.wait()
+    await broker.ping()
+    await broker.publish(channel, b"after")
+    await _wait_for(received, 1)
+    assert received == [b"after"]
 
 
 def test_postgres_chunks_round_trip() -> None:

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from roost.core.auth.passwords import hash_password, verify, verify_password
+from roost.tools.security.passwords import hash_password, verify, verify_password
 
 __all__ = ["hash_password", "verify", "verify_password"]

@@ -12,15 +12,15 @@ import logging
 from typing import TYPE_CHECKING
 
 from roost.core.auth import emails
-from roost.core.auth.forms import system_info
-from roost.core.collections import Collection
 from roost.core.errors import RoostError
 from roost.core.events import RequestInfo
-from roost.core.fields.date import now_string
-from roost.core.record_io import Record
+from roost.core.records.codec import Record
+from roost.core.records.save import delete_by_id, save_changes, save_new
+from roost.core.schema.collection import Collection
+from roost.core.schema.fields.date import now_string
 
 if TYPE_CHECKING:
-    from roost.core.app import App
+    from roost.core.base import App
 
 ORIGINS = "_authOrigins"
 MAX_ORIGINS = 5
@@ -46,11 +46,8 @@ async def track_origin(app: App, coll: Collection, record: Record, info: Request
 
 
 async def _track(app: App, coll: Collection, record: Record, info: RequestInfo) -> None:
-    from roost.core.records import create_record, delete_record, update_record
-
     origins_coll = app.collections.get(ORIGINS)
     assert origins_coll is not None
-    system = system_info(app, "authAlert")
     print_, agent = fingerprint(info)
     rows = await app.db.fetch_all(
         'SELECT "id", "fingerprint" FROM "_authOrigins" WHERE "collectionRef" = :c AND "recordRef" = :r '
@@ -59,12 +56,12 @@ async def _track(app: App, coll: Collection, record: Record, info: RequestInfo) 
     )
     current = next((row for row in rows if row["fingerprint"] == print_), None)
     if current is not None:
-        await update_record(app, origins_coll, str(current["id"]), {}, system)  # bumps "updated"
+        await save_changes(app, origins_coll, str(current["id"]), {})  # bumps "updated"
         return
     if rows and record.get("email"):
         alert = f"{now_string()} - {info.ip} {agent}"
-        app.mail.enqueue(emails.login_alert(app, coll, record, alert))
+        await emails.send(app, coll, "login-alert", record, emails.login_alert(app, coll, record, alert))
     for stale in rows[MAX_ORIGINS - 1 :]:
-        await delete_record(app, origins_coll, str(stale["id"]), system)
+        await delete_by_id(app, origins_coll, str(stale["id"]))
     body = {"collectionRef": coll.id, "recordRef": record["id"], "fingerprint": print_}
-    await create_record(app, origins_coll, body, system)
+    await save_new(app, origins_coll, body)

@@ -1,51 +1,64 @@
-"""Periodic removal of expired ``_otps``, ``_mfas`` and ``_authSessions`` rows."""
+"""Removal of expired ``_otps``, ``_mfas`` and ``_authSessions`` rows, run as system cron jobs.
+
+A row is already refused once expired; these jobs only keep the tables small. The OTP and MFA
+jobs keep PocketBase's ids and hourly schedule, so a hook that replaces or removes them by id
+works the same.
+"""
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from typing import TYPE_CHECKING
 
-from roost.core.auth.forms import system_info
-from roost.core.auth.otp import cutoff
+from roost.core.auth.forms import cutoff
 from roost.core.auth.sessions import delete_expired as delete_expired_sessions
+from roost.core.records.save import delete_by_id
 
 if TYPE_CHECKING:
-    from roost.core.app import App
+    from roost.core.base import App
 
-log = logging.getLogger("roost.auth")
 #: (system collection, the auth option block whose ``duration`` bounds its rows, its default)
-_EXPIRING = (("_otps", "otp", 180), ("_mfas", "mfa", 600))
-INTERVAL = 300.0
+_OTPS = ("_otps", "otp", 180)
+_MFAS = ("_mfas", "mfa", 600)
+HOURLY = "0 * * * *"
+
+
+def register(app: App) -> None:
+    """Add the cleanup cron jobs to ``app.cron``."""
+
+    async def otps() -> None:
+        await _delete_expired_rows(app, *_OTPS)
+
+    async def mfas() -> None:
+        await _delete_expired_rows(app, *_MFAS)
+
+    async def sessions() -> None:
+        await delete_expired_sessions(app)
+
+    app.cron.add("__pbOTPCleanup__", HOURLY, otps)
+    app.cron.add("__pbMFACleanup__", HOURLY, mfas)
+    app.cron.add("__pbAuthSessionsCleanup__", HOURLY, sessions)
 
 
 async def delete_expired(app: App) -> int:
     """Delete every expired OTP, MFA session and cookie session; returns the count."""
-    from roost.core.records import delete_record
-
     removed = 0
-    system = system_info(app, "cleanup")
-    for name, option, default in _EXPIRING:
-        target = app.collections.get(name)
-        if target is None:
-            continue
-        for coll in [c for c in app.collections.all() if c.is_auth]:
-            seconds = int((coll.options.get(option) or {}).get("duration") or default)
-            rows = await app.db.fetch_all(
-                f'SELECT "id" FROM "{name}" WHERE "collectionRef" = :c AND "created" <= :t',
-                {"c": coll.id, "t": cutoff(seconds)},
-            )
-            for row in rows:
-                await delete_record(app, target, str(row["id"]), system)
-                removed += 1
+    for expiring in (_OTPS, _MFAS):
+        removed += await _delete_expired_rows(app, *expiring)
     return removed + await delete_expired_sessions(app)
 
 
-async def run_periodically(app: App, interval: float = INTERVAL) -> None:
-    """The background task ``App.bootstrap`` starts; failures are logged, never fatal."""
-    while True:
-        await asyncio.sleep(interval)
-        try:
-            await delete_expired(app)
-        except Exception:
-            log.exception("cleanup of expired OTPs and MFA sessions failed")
+async def _delete_expired_rows(app: App, name: str, option: str, default: int) -> int:
+    target = app.collections.get(name)
+    if target is None:
+        return 0
+    removed = 0
+    for coll in [c for c in app.collections.all() if c.is_auth]:
+        seconds = int((coll.options.get(option) or {}).get("duration") or default)
+        rows = await app.db.fetch_all(
+            f'SELECT "id" FROM "{name}" WHERE "collectionRef" = :c AND "created" <= :t',
+            {"c": coll.id, "t": cutoff(seconds)},
+        )
+        for row in rows:
+            await delete_by_id(app, target, str(row["id"]))
+            removed += 1
+    return removed

@@ -5,10 +5,17 @@ one verification or reset mail per record every two minutes. Confirm tokens are
 single-purpose (their ``type`` claim) and die with the state they describe: a password or
 email change rotates the record's tokenKey, and a verification token must still name the
 record's current email.
+
+Each flow fires its ``on_record_*_request`` hook once the record is known (a request for an
+unknown address fires none); the final link sends the mail or saves the change, so a handler
+that returns without ``e.next()`` quietly skips it.
 """
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from roost.core.auth import emails, tokens
@@ -23,13 +30,14 @@ from roost.core.auth.forms import (
     save_as_system,
     strings,
 )
-from roost.core.collections import Collection
 from roost.core.errors import BadRequest, FieldError, Forbidden, Unauthorized
-from roost.core.events import RequestInfo
-from roost.core.record_io import Record
+from roost.core.events import RecordEmailRequestEvent, RequestInfo
+from roost.core.records.codec import Record
+from roost.core.schema.collection import Collection
+from roost.tools.security.passwords import verify_password
 
 if TYPE_CHECKING:
-    from roost.core.app import App
+    from roost.core.base import App
 
 RESEND_WINDOW = 120
 
@@ -42,14 +50,24 @@ def _reset_key(coll: Collection, record: Record) -> str:
     return f"@limitPasswordResetEmail_{coll.id}{record['id']}"
 
 
-async def _throttled_send(app: App, key: str, build: Any) -> None:
+async def _throttled_send(app: App, key: str, coll: Collection, template: str, event: RecordEmailRequestEvent) -> None:
+    record = event.record
+    assert record is not None
     if await app.store.has(key):
         return
     await app.store.set(key, "1", RESEND_WINDOW)
-    app.mail.enqueue(build())
+    build = emails.verification if template == "verification" else emails.password_reset
+    await emails.send(app, coll, template, record, build(app, coll, record))
 
 
-async def request_verification(app: App, coll: Collection, body: dict[str, Any]) -> None:
+async def _fire(
+    hook: Any, app: App, coll: Collection, info: RequestInfo, record: Record, final: Callable[[RecordEmailRequestEvent], Awaitable[None]], new_email: str = ""
+) -> None:
+    event = RecordEmailRequestEvent(app=app, info=info, collection=coll, record=record, new_email=new_email)
+    await hook.trigger(event, final)
+
+
+async def request_verification(app: App, coll: Collection, info: RequestInfo, body: dict[str, Any]) -> None:
     if coll.name == SUPERUSERS:
         raise BadRequest("All superusers are verified by default.")
     (email,) = strings(body, "email")
@@ -57,7 +75,8 @@ async def request_verification(app: App, coll: Collection, body: dict[str, Any])
     record = await find_by_email(app, coll, email)
     if record is None or record.get("verified"):
         return
-    await _throttled_send(app, _verification_key(coll, record), lambda: emails.verification(app, coll, record))
+    final = partial(_throttled_send, app, _verification_key(coll, record), coll, "verification")
+    await _fire(app.hooks.on_record_request_verification_request, app, coll, info, record, final)
 
 
 async def _token_record(app: App, coll: Collection, token: str, token_type: str) -> tuple[Record | None, FieldError | None]:
@@ -69,7 +88,7 @@ async def _token_record(app: App, coll: Collection, token: str, token_type: str)
     return found[1], None
 
 
-async def confirm_verification(app: App, coll: Collection, body: dict[str, Any]) -> None:
+async def confirm_verification(app: App, coll: Collection, info: RequestInfo, body: dict[str, Any]) -> None:
     if coll.name == SUPERUSERS:
         raise BadRequest("All superusers are verified by default.")
     (token,) = strings(body, "token")
@@ -82,6 +101,12 @@ async def confirm_verification(app: App, coll: Collection, body: dict[str, Any])
         err = FieldError("validation_token_email_mismatch", "The record email doesn't match with the requested token claims.")
     check({"token": err})
     assert record is not None
+    await _fire(app.hooks.on_record_confirm_verification_request, app, coll, info, record, _save_verified)
+
+
+async def _save_verified(event: RecordEmailRequestEvent) -> None:
+    app, coll, record = event.app, event.collection, event.record
+    assert record is not None
     if not record.get("verified"):
         patch: dict[str, Any] = {"verified": True}
         if not (coll.options.get("passwordAuth") or {}).get("enabled"):
@@ -91,7 +116,7 @@ async def confirm_verification(app: App, coll: Collection, body: dict[str, Any])
     await app.store.delete(_verification_key(coll, record))
 
 
-async def request_password_reset(app: App, coll: Collection, body: dict[str, Any]) -> None:
+async def request_password_reset(app: App, coll: Collection, info: RequestInfo, body: dict[str, Any]) -> None:
     if not (coll.options.get("passwordAuth") or {}).get("enabled"):
         raise BadRequest("The collection is not configured to allow password authentication.")
     (email,) = strings(body, "email")
@@ -99,10 +124,11 @@ async def request_password_reset(app: App, coll: Collection, body: dict[str, Any
     record = await find_by_email(app, coll, email)
     if record is None:
         return
-    await _throttled_send(app, _reset_key(coll, record), lambda: emails.password_reset(app, coll, record))
+    final = partial(_throttled_send, app, _reset_key(coll, record), coll, "password-reset")
+    await _fire(app.hooks.on_record_request_password_reset_request, app, coll, info, record, final)
 
 
-async def confirm_password_reset(app: App, coll: Collection, body: dict[str, Any]) -> None:
+async def confirm_password_reset(app: App, coll: Collection, info: RequestInfo, body: dict[str, Any]) -> None:
     token, password, confirm = strings(body, "token", "password", "passwordConfirm")
     record, token_err = (None, required(token))
     if token_err is None:
@@ -118,8 +144,13 @@ async def confirm_password_reset(app: App, coll: Collection, body: dict[str, Any
     claims = tokens.unverified_claims(token) or {}
     if not record.get("verified") and record.get("email") == claims.get("email"):
         patch["verified"] = True  # the mail reached the address, so it is confirmed too
-    await save_as_system(app, coll, record, patch, "Failed to set new password.")
-    await app.store.delete(_reset_key(coll, record))
+    await _fire(app.hooks.on_record_confirm_password_reset_request, app, coll, info, record, partial(_save_password, patch))
+
+
+async def _save_password(patch: dict[str, Any], event: RecordEmailRequestEvent) -> None:
+    assert event.record is not None
+    await save_as_system(event.app, event.collection, event.record, patch, "Failed to set new password.")
+    await event.app.store.delete(_reset_key(event.collection, event.record))
 
 
 async def request_email_change(app: App, coll: Collection, info: RequestInfo, body: dict[str, Any]) -> None:
@@ -139,10 +170,16 @@ async def request_email_change(app: App, coll: Collection, info: RequestInfo, bo
         if other is not None and other["id"] != record["id"]:
             err = FieldError("validation_invalid_new_email", "Invalid new email address.")
     check({"newEmail": err})
-    app.mail.enqueue(emails.email_change(app, coll, record, new_email))
+    await _fire(app.hooks.on_record_request_email_change_request, app, coll, info, record, _send_email_change, new_email)
 
 
-async def confirm_email_change(app: App, coll: Collection, body: dict[str, Any]) -> None:
+async def _send_email_change(event: RecordEmailRequestEvent) -> None:
+    app, coll, record = event.app, event.collection, event.record
+    assert record is not None
+    await emails.send(app, coll, "email-change", record, emails.email_change(app, coll, record, event.new_email))
+
+
+async def confirm_email_change(app: App, coll: Collection, info: RequestInfo, body: dict[str, Any]) -> None:
     if coll.name == SUPERUSERS:
         raise BadRequest("All superusers can change their emails directly.")
     token, password = strings(body, "token", "password")
@@ -154,7 +191,13 @@ async def confirm_email_change(app: App, coll: Collection, body: dict[str, Any])
         password_err = FieldError("validation_invalid_password", "Missing or invalid auth record password.")
     check({"token": token_err, "password": password_err})
     assert record is not None
-    await save_as_system(app, coll, record, {"email": new_email, "verified": True}, "Failed to confirm email change.")
+    await _fire(app.hooks.on_record_confirm_email_change_request, app, coll, info, record, _save_email, new_email)
+
+
+async def _save_email(event: RecordEmailRequestEvent) -> None:
+    assert event.record is not None
+    changes = {"email": event.new_email, "verified": True}
+    await save_as_system(event.app, event.collection, event.record, changes, "Failed to confirm email change.")
 
 
 async def _email_change_token(app: App, coll: Collection, token: str) -> tuple[Record | None, str, FieldError | None]:
@@ -168,10 +211,6 @@ async def _email_change_token(app: App, coll: Collection, token: str) -> tuple[R
 
 
 async def _password_ok(coll: Collection, record: Record, password: str) -> bool:
-    import asyncio
-
-    from roost.core.auth.passwords import verify_password
-
     return await asyncio.to_thread(verify_password, password, str(record.get("password", "")))
 
 

@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import html
 import re
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from roost.core.auth import tokens
-from roost.core.collections import Collection
+from roost.core.events import MailerEvent, MailerRecordEvent
 from roost.core.mail import sender_of
-from roost.core.record_io import Record
+from roost.core.records.codec import Record
+from roost.core.schema.collection import Collection
 from roost.tools.mailer import Address, Message
 
 if TYPE_CHECKING:
-    from roost.core.app import App
+    from roost.core.base import App
 
 #: template name (as the settings test e-mail calls it) -> path of the template in the options
 TEMPLATES: dict[str, tuple[str, ...]] = {
@@ -27,6 +29,14 @@ TEMPLATES: dict[str, tuple[str, ...]] = {
     "email-change": ("confirmEmailChangeTemplate",),
     "otp": ("otp", "emailTemplate"),
     "login-alert": ("authAlert", "emailTemplate"),
+}
+#: template name -> the hook fired before a mail of it is sent
+HOOKS = {
+    "verification": "on_mailer_record_verification_send",
+    "password-reset": "on_mailer_record_password_reset_send",
+    "email-change": "on_mailer_record_email_change_send",
+    "otp": "on_mailer_record_otp_send",
+    "login-alert": "on_mailer_record_auth_alert_send",
 }
 _PLACEHOLDER = re.compile(r"\{(APP_NAME|APP_URL|TOKEN|OTP|OTP_ID|ALERT_INFO|RECORD:[A-Za-z0-9_]+)\}")
 #: record fields never written into a message, whatever the template asks for
@@ -106,3 +116,28 @@ def otp(app: App, coll: Collection, record: Record, otp_id: str, code: str, to: 
 
 def login_alert(app: App, coll: Collection, record: Record, alert_info: str) -> Message:
     return build(app, coll, "login-alert", record, str(record.get("email", "")), ALERT_INFO=alert_info)
+
+
+async def send(
+    app: App, coll: Collection, template: str, record: Record, message: Message, *, meta: dict[str, Any] | None = None, now: bool = False
+) -> None:
+    """Fire the ``on_mailer_record_*_send`` hook of ``template``, then :func:`send_mail`."""
+    event = MailerRecordEvent(app=app, collection=coll, record=record, message=message, meta=meta or {})
+    await getattr(app.hooks, HOOKS[template]).trigger(event, partial(_send, now))
+
+
+async def _send(now: bool, event: MailerRecordEvent) -> None:
+    await send_mail(event.app, event.message, now=now)
+
+
+async def send_mail(app: App, message: Message, *, now: bool = False) -> None:
+    """Fire ``on_mailer_send``; its final link queues ``message`` (``now``: delivers it at once and
+    raises :class:`MailError` on failure, as the settings test e-mail wants)."""
+    await app.hooks.on_mailer_send.trigger(MailerEvent(app=app, message=message), partial(_hand_over, now))
+
+
+async def _hand_over(now: bool, event: MailerEvent) -> None:
+    if now:
+        await event.app.mail.send_now(event.message)
+    else:
+        event.app.mail.enqueue(event.message)

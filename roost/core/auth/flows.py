@@ -1,24 +1,59 @@
-"""Auth flows that core offers to every transport: password login, refresh and method listing."""
+"""Auth flows that core offers to every transport: password login, refresh and method listing.
+
+Every successful authentication ends in :func:`auth_answer`, which fires ``on_record_auth_request``
+(MFA and login alerts run in its final link). Login hooks must reach their final link: a
+handler that returns without ``e.next()`` refuses the login (400), so a forgotten ``next()``
+can never skip MFA.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from roost.core.auth import tokens
+from roost.core.auth.alerts import track_origin
+from roost.core.auth.mfa import check_mfa
+from roost.core.auth.sessions import require_enabled, wants_cookie
 from roost.core.auth.superuser_ips import check_superuser_ip
-from roost.core.collections import Collection
-from roost.core.db import quote_ident
+from roost.core.auth.throttle import check_password
+from roost.core.db.facade import quote_ident
 from roost.core.errors import BadRequest, Forbidden, NotFound, Unauthorized, ValidationFailed
-from roost.core.events import RequestInfo
-from roost.core.fields import FieldError
-from roost.core.record_io import Record, codec_for
-from roost.core.rules import compile_condition
+from roost.core.events import (
+    RecordAuthRefreshRequestEvent,
+    RecordAuthRequestEvent,
+    RecordAuthWithPasswordRequestEvent,
+    RecordRequestEvent,
+    RequestInfo,
+)
+from roost.core.records.codec import Record, codec_for
+from roost.core.rules.engine import compile_condition
+from roost.core.schema.collection import Collection
+from roost.core.schema.fields import FieldError
 
 if TYPE_CHECKING:
-    from roost.core.app import App
+    from roost.core.base import App
 
 ALIAS = '"_r"'
 AUTH_CONTEXT_MISSING = "Missing or invalid auth collection context."
+FAILED = "Failed to authenticate."
+Login = tuple[Record, str]
+E = TypeVar("E", bound=RecordRequestEvent)
+
+
+async def complete(hook: Any, event: E, final: Callable[[E], Awaitable[Login]]) -> Login:
+    """Trigger a login hook; its final link's ``(record, token)``, or 400 if a handler stopped the chain."""
+    if not hook.handlers:
+        return await final(event)
+    done: list[Login] = []
+
+    async def run(e: E) -> None:
+        done.append(await final(e))
+
+    await hook.trigger(event, run)
+    if not done:
+        raise BadRequest(FAILED)
+    return done[0]
 
 
 def require_auth_collection(coll: Collection | None) -> Collection:
@@ -57,8 +92,6 @@ async def find_by_identity_fields(app: App, coll: Collection, fields: list[str],
 
 async def auth_with_password(app: App, coll: Collection, body: dict[str, Any], info: RequestInfo) -> tuple[Record, str]:
     """Check an identity/password pair; returns the record and a fresh auth token."""
-    from roost.core.auth.throttle import check_password
-
     options = coll.options.get("passwordAuth") or {}
     if not options.get("enabled"):
         raise BadRequest("The collection is not configured to allow password authentication.")
@@ -86,9 +119,17 @@ async def auth_with_password(app: App, coll: Collection, body: dict[str, Any], i
             record = await _find_by_identity(app, coll, name, str(identity))
             if record is not None:
                 break
-    # brute-force throttling, timing-neutral failures and rehashing to the current policy
-    record = await check_password(app, coll, record, str(identity), str(password), info.ip)
-    return await finish_auth(app, coll, record, info, "password", body)
+    event = RecordAuthWithPasswordRequestEvent(
+        app=app, info=info, collection=coll, record=record, identity=str(identity),
+        identity_field=str(wanted or ""), password=str(password),
+    )  # fmt: skip
+
+    async def final(e: RecordAuthWithPasswordRequestEvent) -> Login:
+        # brute-force throttling, timing-neutral failures and rehashing to the current policy
+        checked = await check_password(e.app, e.collection, e.record, e.identity, e.password, e.info.ip)
+        return await finish_auth(e.app, e.collection, checked, e.info, "password", body)
+
+    return await complete(app.hooks.on_record_auth_with_password_request, event, final)
 
 
 async def finish_auth(
@@ -100,20 +141,43 @@ async def finish_auth(
     ``method`` names the first factor (``password``, ``oauth2``, ``otp``); ``body`` is the
     login request (it may carry an ``mfaId``).
     """
-    from roost.core.auth.alerts import track_origin
-    from roost.core.auth.mfa import check_mfa
-    from roost.core.auth.sessions import require_enabled, wants_cookie
-
     if wants_cookie(info):
         # refused before any side effect (MFA rows, login alerts); the session itself is
         # created by the transport, which owns the cookie
         require_enabled(coll)
     check_superuser_ip(app, coll, info.ip)
     await check_auth_rule(app, coll, record, info)
-    await check_mfa(app, coll, record, info, method, body)
-    if method:
-        await track_origin(app, coll, record, info)
-    return record, tokens.issue(coll, record)
+
+    async def final(e: RecordAuthRequestEvent) -> Login:
+        assert e.record is not None
+        await check_mfa(e.app, e.collection, e.record, e.info, e.auth_method, body)
+        if e.auth_method:
+            await track_origin(e.app, e.collection, e.record, e.info)
+        return e.record, e.token
+
+    return await auth_answer(app, coll, record, info, tokens.issue(coll, record), method, final)
+
+
+async def auth_answer(
+    app: App,
+    coll: Collection,
+    record: Record,
+    info: RequestInfo,
+    token: str,
+    method: str = "",
+    final: Callable[[RecordAuthRequestEvent], Awaitable[Login]] | None = None,
+) -> Login:
+    """Fire ``on_record_auth_request`` for an authentication about to be answered with ``token``;
+    ``method`` is empty for refreshes and impersonation (no MFA, no login alert)."""
+    if final is None and not app.hooks.on_record_auth_request.handlers:
+        return record, token
+    event = RecordAuthRequestEvent(app=app, info=info, collection=coll, record=record, token=token, auth_method=method)
+    return await complete(app.hooks.on_record_auth_request, event, final or _answer)
+
+
+async def _answer(event: RecordAuthRequestEvent) -> Login:
+    assert event.record is not None
+    return event.record, event.token
 
 
 async def check_auth_rule(app: App, coll: Collection, record: Record, info: RequestInfo) -> None:
@@ -138,12 +202,16 @@ async def auth_refresh(app: App, coll: Collection, info: RequestInfo, token: str
     if info.auth_collection.id != coll.id:
         raise Forbidden(f"The request requires auth record from {info.auth_collection.name} collection.")
     claims = tokens.unverified_claims(token) or {}
-    record = dict(info.auth)
-    check_superuser_ip(app, coll, info.ip)
-    await check_auth_rule(app, coll, record, info)
-    if claims.get("refreshable") is False:
-        return record, token
-    return record, tokens.issue(coll, record)
+    event = RecordAuthRefreshRequestEvent(app=app, info=info, collection=coll, record=dict(info.auth))
+
+    async def final(e: RecordAuthRefreshRequestEvent) -> Login:
+        assert e.record is not None
+        check_superuser_ip(e.app, e.collection, e.info.ip)
+        await check_auth_rule(e.app, e.collection, e.record, e.info)
+        fresh = token if claims.get("refreshable") is False else tokens.issue(e.collection, e.record)
+        return await auth_answer(e.app, e.collection, e.record, e.info, fresh)
+
+    return await complete(app.hooks.on_record_auth_refresh_request, event, final)
 
 
 def auth_methods(coll: Collection, oauth2_providers: list[dict[str, Any]] | None = None) -> dict[str, Any]:

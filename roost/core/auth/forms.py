@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import secrets
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from roost.core.errors import BadRequest, FieldError, Forbidden, Unauthorized, ValidationFailed
 from roost.core.events import RequestInfo
-from roost.core.fields.email import is_email
+from roost.core.records.codec import Record, codec_for
+from roost.core.records.save import save_changes
+from roost.core.schema.fields.date import format_datetime, parse_datetime
+from roost.core.schema.fields.email import is_email
 
 if TYPE_CHECKING:
-    from roost.core.app import App
-    from roost.core.collections import Collection
-    from roost.core.record_io import Record
+    from roost.core.base import App
+    from roost.core.records.codec import Record
+    from roost.core.schema.collection import Collection
 
 VALIDATION_MESSAGE = "An error occurred while validating the submitted data."
 LOAD_MESSAGE = "An error occurred while loading the submitted data."
@@ -59,15 +63,8 @@ def check(errors: dict[str, FieldError | None], message: str = VALIDATION_MESSAG
         raise ValidationFailed(message, found)
 
 
-def system_info(app: App, context: str) -> RequestInfo:
-    """A superuser-level caller for Roost's own writes (verified flags, OTP rows, origins)."""
-    return RequestInfo(auth={"id": ""}, auth_collection=app.collections.get(SUPERUSERS), context=context)
-
-
 async def find_by_email(app: App, coll: Collection, email: str) -> Record | None:
     """The auth record with ``email`` (case-insensitive), if any."""
-    from roost.core.record_io import codec_for
-
     codec = codec_for(coll, app.dialect)
     sql = f'SELECT {codec.select("_r")} FROM {codec.table} AS "_r" WHERE LOWER("_r"."email") = LOWER(:e) LIMIT 1'
     row = await app.db.fetch_one(sql, {"e": email})
@@ -89,11 +86,19 @@ def random_password() -> str:
 
 
 async def save_as_system(app: App, coll: Collection, record: Record, patch: dict[str, Any], failure: str) -> Record:
-    """Update ``record`` through the one record pipeline as Roost itself; its field errors
-    are re-raised under the flow's own ``failure`` message."""
-    from roost.core.records import update_record
-
+    """Update ``record`` at the model level as Roost itself (no request, hooks fire); its field
+    errors are re-raised under the flow's own ``failure`` message."""
     try:
-        return await update_record(app, coll, record["id"], patch, system_info(app, "default"))
+        return await save_changes(app, coll, record["id"], patch)
     except ValidationFailed as exc:
         raise BadRequest(failure, exc.data) from exc
+
+
+def expired(row: Record, seconds: int) -> bool:
+    created = parse_datetime(row.get("created"))
+    return created is None or created + timedelta(seconds=seconds) <= datetime.now(UTC)
+
+
+def cutoff(seconds: int) -> str:
+    """The ``created`` value before which a row of that lifetime has expired."""
+    return format_datetime(datetime.now(UTC) - timedelta(seconds=seconds))

@@ -5,19 +5,19 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from roost.core.auth import tokens
-from roost.core.collections import Collection
+from roost.core.auth.flows import auth_answer
 from roost.core.errors import FieldError, Forbidden, NotFound, Unauthorized, ValidationFailed
 from roost.core.events import RequestInfo
-from roost.core.record_io import Record
+from roost.core.records.codec import Record
+from roost.core.records.save import fetch_record
+from roost.core.schema.collection import Collection
 
 if TYPE_CHECKING:
-    from roost.core.app import App
+    from roost.core.base import App
 
 
 async def impersonate(app: App, coll: Collection, record_id: str, body: dict[str, Any], info: RequestInfo) -> tuple[Record, str]:
     """Issue a token for ``record_id`` lasting ``body["duration"]`` seconds (0 = collection default)."""
-    from roost.core.records import fetch_record
-
     if info.auth is None:
         raise Unauthorized("The request requires valid record authorization token.")
     if not info.is_superuser:
@@ -31,4 +31,4 @@ async def impersonate(app: App, coll: Collection, record_id: str, body: dict[str
     record = await fetch_record(app, coll, record_id)
     if record is None:
         raise NotFound()
-    return record, tokens.issue(coll, record, duration=int(duration), refreshable=False)
+    return await auth_answer(app, coll, record, info, tokens.issue(coll, record, duration=int(duration), refreshable=False))

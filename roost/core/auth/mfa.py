@@ -9,18 +9,18 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from roost.core.auth.forms import system_info
-from roost.core.collections import Collection
+from roost.core.auth.forms import expired
 from roost.core.errors import BadRequest, RoostError
 from roost.core.events import RequestInfo
-from roost.core.record_io import Record
+from roost.core.records.access import rule_matches_stored
+from roost.core.records.codec import Record
+from roost.core.records.save import delete_by_id, fetch_record, save_new
+from roost.core.schema.collection import Collection
 
 if TYPE_CHECKING:
-    from roost.core.app import App
+    from roost.core.base import App
 
 MFAS = "_mfas"
-#: the auth options that count as methods; MFA needs two of them
-AUTH_METHOD_OPTIONS = ("passwordAuth", "oauth2", "otp", "totp", "passkey")
 
 
 class MFARequired(RoostError):
@@ -34,13 +34,7 @@ class MFARequired(RoostError):
         self.mfa_id = mfa_id
 
 
-def enabled_methods(options: dict[str, Any]) -> int:
-    return sum(1 for key in AUTH_METHOD_OPTIONS if (options.get(key) or {}).get("enabled"))
-
-
 async def _wants_mfa(app: App, coll: Collection, record: Record, info: RequestInfo, rule: str) -> bool:
-    from roost.core.records import rule_matches_stored
-
     if not rule:
         return True
     try:
@@ -52,38 +46,31 @@ async def _wants_mfa(app: App, coll: Collection, record: Record, info: RequestIn
 
 async def check_mfa(app: App, coll: Collection, record: Record, info: RequestInfo, method: str, body: dict[str, Any]) -> None:
     """Raise :class:`MFARequired` on a first factor, or accept (and close) a second one."""
-    from roost.core.auth.otp import expired
-    from roost.core.records import create_record, delete_record, fetch_record
-
     opts = coll.options.get("mfa") or {}
     if not opts.get("enabled") or not method or not await _wants_mfa(app, coll, record, info, str(opts.get("rule") or "")):
         return
     mfas = app.collections.get(MFAS)
     assert mfas is not None
-    system = system_info(app, "mfa")
     mfa_id = info.query.get("mfaId") or body.get("mfaId") or ""
     if not isinstance(mfa_id, str):
         raise BadRequest("Failed to read MFA Id.")
     if not mfa_id:
-        opened = await create_record(app, mfas, {"collectionRef": coll.id, "recordRef": record["id"], "method": method}, system)
+        opened = await save_new(app, mfas, {"collectionRef": coll.id, "recordRef": record["id"], "method": method})
         raise MFARequired(str(opened["id"]))
     row = await fetch_record(app, mfas, mfa_id)
     if row is None or expired(row, int(opts.get("duration") or 600)):
         if row is not None:
-            await delete_record(app, mfas, mfa_id, system)
+            await delete_by_id(app, mfas, mfa_id)
         raise BadRequest("Invalid or expired MFA session.")
     if row.get("recordRef") != record["id"] or row.get("collectionRef") != coll.id:
         raise BadRequest("Invalid MFA session.")
     if row.get("method") == method:
         raise BadRequest("A different authentication method is required.")
-    await delete_record(app, mfas, mfa_id, system)
+    await delete_by_id(app, mfas, mfa_id)
 
 
 async def record_of_mfa(app: App, coll: Collection, mfa_id: str) -> Record:
     """The record an open MFA session of ``coll`` belongs to (400 if there is none)."""
-    from roost.core.auth.otp import expired
-    from roost.core.records import fetch_record
-
     opts = coll.options.get("mfa") or {}
     mfas = app.collections.get(MFAS)
     row = await fetch_record(app, mfas, mfa_id) if mfas is not None and opts.get("enabled") else None
@@ -95,10 +82,3 @@ async def record_of_mfa(app: App, coll: Collection, mfa_id: str) -> Record:
     return record
 
 
-def option_errors(options: dict[str, Any]) -> dict[str, Any]:
-    """Collection validation: MFA only makes sense with two methods to combine."""
-    if (options.get("mfa") or {}).get("enabled") and enabled_methods(options) < 2:
-        from roost.core.errors import FieldError
-
-        return {"mfa": {"enabled": FieldError("validation_mfa_not_enough_auths", "MFA requires at least 2 auth methods to be enabled.")}}
-    return {}

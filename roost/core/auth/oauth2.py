@@ -12,13 +12,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from roost.core.auth import flows
-from roost.core.auth import providers as registry
-from roost.core.auth.oauth2_client import (
-    ProviderError,
-    exchange_code,
-    fetch_public_json,
-    start_authorization,
-)
 from roost.core.auth.oauth2_linking import (
     claim_existing,
     create_from_provider,
@@ -26,16 +19,24 @@ from roost.core.auth.oauth2_linking import (
     find_external_auth,
     link,
 )
-from roost.core.auth.oauth2_runtime import OAuth2Runtime, runtime
-from roost.core.auth.providers.base import AuthUser, ProviderConfig
-from roost.core.collections import Collection
+from roost.core.auth.oauth2_runtime import runtime
 from roost.core.errors import BadRequest, FieldError, Forbidden, ValidationFailed
-from roost.core.events import RequestInfo
-from roost.core.record_io import Record
-from roost.core.records import fetch_record
+from roost.core.events import RecordAuthWithOAuth2RequestEvent, RequestInfo
+from roost.core.records.codec import Record
+from roost.core.records.save import fetch_record
+from roost.core.schema.collection import Collection
+from roost.tools.oauth2 import providers as registry
+from roost.tools.oauth2.client import (
+    ProviderError,
+    exchange_code,
+    fetch_public_json,
+    start_authorization,
+)
+from roost.tools.oauth2.providers.base import AuthUser, ProviderConfig
+from roost.tools.oauth2.runtime import OAuth2Runtime
 
 if TYPE_CHECKING:
-    from roost.core.app import App
+    from roost.core.base import App
 
 LOAD_ERROR = "An error occurred while loading the submitted data."
 
@@ -192,14 +193,27 @@ async def auth_with_oauth2(
     if config is None:
         raise BadRequest("Failed to authenticate.")
     user = await fetch_provider_user(app, config, form)
-    record, is_new = await _link_user(app, coll, form, user, info)
-    record, token = await flows.finish_auth(app, coll, record, info, "oauth2", body)
-    return record, token, user.meta(is_new)
+    existing, found = await _find_user(app, coll, form, user, info)
+    event = RecordAuthWithOAuth2RequestEvent(
+        app=app, info=info, collection=coll, record=found, provider_name=form.provider,
+        oauth2_user=user.meta(found is None), create_data=dict(form.create_data), is_new_record=found is None,
+    )  # fmt: skip
+    meta: list[dict[str, Any]] = []
+
+    async def final(e: RecordAuthWithOAuth2RequestEvent) -> tuple[Record, str]:
+        form.create_data = e.create_data
+        record, is_new = await _link_user(e.app, e.collection, form, user, e.info, existing, e.record)
+        meta.append(user.meta(is_new))
+        return await flows.finish_auth(e.app, e.collection, record, e.info, "oauth2", body)
+
+    record, token = await flows.complete(app.hooks.on_record_auth_with_oauth2_request, event, final)
+    return record, token, meta[0]
 
 
-async def _link_user(
+async def _find_user(
     app: App, coll: Collection, form: OAuth2Form, user: AuthUser, info: RequestInfo
-) -> tuple[Record, bool]:
+) -> tuple[Record | None, Record | None]:
+    """The provider link of ``user`` (if any) and the record the login belongs to (None: a sign-up)."""
     existing = await find_external_auth(app, coll, form.provider, user.id)
     record: Record | None = None
     if existing is not None:
@@ -212,6 +226,12 @@ async def _link_user(
         record = dict(info.auth)
     elif user.email:
         record = await find_by_email(app, coll, user.email)
+    return existing, record
+
+
+async def _link_user(
+    app: App, coll: Collection, form: OAuth2Form, user: AuthUser, info: RequestInfo, existing: Record | None, record: Record | None
+) -> tuple[Record, bool]:
     async with app.db.transaction():
         if record is None:
             if existing is not None:

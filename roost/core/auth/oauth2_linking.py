@@ -1,5 +1,5 @@
-"""Which record an OAuth2 login belongs to, and the writes that bind it (all through the
-record pipeline).
+"""Which record an OAuth2 login belongs to, and the writes that bind it: a sign-up at the
+request level (the createRule applies), Roost's own writes at the model level.
 
 Order: the record already linked to (provider, provider user id), then the record the caller is
 signed in as, then the record holding the provider's *verified* e-mail; otherwise a new record.
@@ -13,19 +13,20 @@ import secrets
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from roost.core import records
-from roost.core.auth.oauth2_client import download_avatar
 from roost.core.auth.oauth2_runtime import runtime
-from roost.core.auth.providers.base import AuthUser
-from roost.core.collections import Collection
-from roost.core.db import quote_ident
+from roost.core.db.facade import quote_ident
 from roost.core.errors import BadRequest, RoostError
 from roost.core.events import RequestInfo
-from roost.core.files import Upload
-from roost.core.record_io import Record, codec_for
+from roost.core.records import requests, save
+from roost.core.records.codec import Record, codec_for
+from roost.core.records.files import Upload
+from roost.core.schema.collection import Collection
+from roost.core.schema.fields import ValidationContext
+from roost.tools.oauth2.client import download_avatar
+from roost.tools.oauth2.providers.base import AuthUser
 
 if TYPE_CHECKING:
-    from roost.core.app import App
+    from roost.core.base import App
 
 EXTERNAL_AUTHS = "_externalAuths"
 
@@ -36,12 +37,6 @@ class Link:
 
     record: Record
     is_new: bool
-
-
-def system_info(app: App) -> RequestInfo:
-    """Caller identity for the flow's own writes (superuser rights, ``oauth2`` context)."""
-    su = app.collections.get("_superusers")
-    return RequestInfo(auth={"id": "__oauth2__"}, auth_collection=su, context="oauth2")
 
 
 async def find_external_auth(
@@ -91,12 +86,10 @@ async def create_from_provider(
     if "password" not in payload:
         password = secrets.token_urlsafe(24)
         payload.update(password=password, passwordConfirm=password)
-    record = await records.create_record(app, coll, payload, info, files)
+    record = await requests.create_record(app, coll, payload, info, files, request_hook=False)
     if record.get("email") == user.email and not record.get("verified"):
         # the address is the one the provider verified (or both are empty)
-        record = await records.update_record(
-            app, coll, record["id"], {"verified": True}, system_info(app)
-        )
+        record = await save.save_changes(app, coll, record["id"], {"verified": True})
     return record
 
 
@@ -115,8 +108,6 @@ async def _username_free(app: App, coll: Collection, field_name: str, username: 
 
 
 def _validation_context(app: App, coll: Collection) -> Any:
-    from roost.core.fields import ValidationContext
-
     return ValidationContext(
         collection=coll, record={}, original=None, is_new=True, dialect=app.dialect
     )
@@ -165,7 +156,7 @@ async def claim_existing(
         changes["verified"] = True
     if not changes:
         return record
-    updated = await records.update_record(app, coll, record["id"], changes, system_info(app))
+    updated = await save.save_changes(app, coll, record["id"], changes)
     if changes.get("verified"):
         await drop_other_links(app, coll, record["id"], keep)
     return updated
@@ -183,7 +174,7 @@ async def drop_other_links(
     for row in rows:
         link = codec.decode(row)
         if (link.get("provider"), link.get("providerId")) != keep:
-            await records.delete_record(app, ext, link["id"], system_info(app))
+            await save.delete_by_id(app, ext, link["id"])
 
 
 async def link(app: App, coll: Collection, record: Record, provider: str, provider_id: str) -> None:
@@ -194,7 +185,7 @@ async def link(app: App, coll: Collection, record: Record, provider: str, provid
         "providerId": provider_id,
     }
     try:
-        await records.create_record(app, _external_auths(app), body, system_info(app))
+        await save.save_new(app, _external_auths(app), body)
     except RoostError as exc:
         # e.g. the record is already linked to another account of this provider
         raise BadRequest("Failed to authenticate.") from exc

@@ -2,8 +2,8 @@
 
 The SDK subscribes a realtime client to ``@oauth2`` and sends the provider that client's id as
 ``state``. The callback hands ``{state, code, error?}`` to that client through the app's
-redirect sink (by default the realtime hub, which forwards to the process holding the client
-when the load balancer sent the callback elsewhere) and tells the browser whether it worked.
+redirect sink (the realtime hub, wired by the app, which forwards to the process holding the
+client when the load balancer sent the callback elsewhere) and tells the browser whether it worked.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import orjson
 from roost.core.auth.oauth2_runtime import runtime
 
 if TYPE_CHECKING:
-    from roost.core.app import App
+    from roost.core.base import App
 
 TOPIC = "@oauth2"
 SUCCESS_PATH = "../_/#/auth/oauth2-redirect-success"
@@ -29,8 +29,8 @@ async def deliver_redirect(app: App, data: dict[str, Any], ip: str) -> bool:
     state = _text(data.get("state"))
     code = _text(data.get("code"))
     error = _text(data.get("error"))
-    sink = runtime(app).redirect_sink or realtime_sink
-    if not state:
+    sink = runtime(app).redirect_sink
+    if not state or sink is None:
         return False
     message = {"state": state, "code": code}
     if error:
@@ -41,16 +41,6 @@ async def deliver_redirect(app: App, data: dict[str, Any], ip: str) -> bool:
     if apple_user and code and not error:
         _remember_apple_name(app, code, apple_user)
     return bool(code) and not error
-
-
-async def realtime_sink(app: App, client_id: str, message: dict[str, str], ip: str) -> bool:
-    """Deliver to the realtime client, in this process or the one that holds it: the client
-    must hold an ``@oauth2`` subscription and, as a guard against guessing client ids, have
-    connected from the same IP."""
-    from roost.core.realtime_routing import deliver_once
-
-    hub = getattr(app, "realtime", None)
-    return hub is not None and await deliver_once(hub, client_id, TOPIC, message, ip)
 
 
 def _remember_apple_name(app: App, code: str, raw: str) -> None:

@@ -1,73 +1,21 @@
 """Per-app OAuth2 state: HTTP settings, small caches and the realtime redirect sink.
 
-Kept beside the App rather than on it so OAuth2 owns its own knobs. ``runtime(app)`` returns
-the one instance for an app; tests and the realtime layer reach the same object.
+The state itself is :class:`roost.tools.oauth2.runtime.OAuth2Runtime`, declared on the App
+(``app.oauth2``); tests and the realtime layer reach the same object.
 """
 
 from __future__ import annotations
 
-import time
-import weakref
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
-
-import httpx
-
-if TYPE_CHECKING:
-    from roost.core.app import App
-
-#: ``(app, client_id, message, ip)``: delivers ``{"state", "code", "error"?}`` to the realtime
-#: client ``client_id``; False when no such client holds an ``@oauth2`` subscription from ``ip``
-RedirectSink = Callable[[Any, str, dict[str, str], str], Awaitable[bool]]
-
-_RUNTIMES: weakref.WeakKeyDictionary[Any, OAuth2Runtime] = weakref.WeakKeyDictionary()
-
-
-@dataclass
-class OAuth2Runtime:
-    """Settings and caches of one app's OAuth2 client side."""
-
-    #: seconds for each request to a provider (token, user info, keys, avatar)
-    timeout: float = 15.0
-    #: largest provider response body read, in bytes
-    max_response_bytes: int = 2 * 1024 * 1024
-    #: avatars are downloaded only from public addresses unless this is set (tests, intranets)
-    allow_private_avatar_hosts: bool = False
-    #: an httpx transport for every outgoing call (None = the network)
-    transport: httpx.AsyncBaseTransport | None = None
-    redirect_sink: RedirectSink | None = None
-    cache_seconds: float = 600.0
-    _cache: dict[str, tuple[float, Any]] = field(default_factory=dict)
-
-    def cached(self, key: str) -> Any:
-        hit = self._cache.get(key)
-        if hit is None or hit[0] < time.monotonic():
-            self._cache.pop(key, None)
-            return None
-        return hit[1]
-
-    def remember(self, key: str, value: Any, seconds: float | None = None) -> None:
-        if len(self._cache) > 1000:
-            self._cache.clear()
-        self._cache[key] = (
-            time.monotonic() + (self.cache_seconds if seconds is None else seconds),
-            value,
-        )
-
-    def forget(self, key: str) -> None:
-        self._cache.pop(key, None)
+from roost.core.base import App
+from roost.tools.oauth2.runtime import OAuth2Runtime, RedirectSink
 
 
 def runtime(app: App) -> OAuth2Runtime:
-    """The OAuth2 runtime of ``app`` (created on first use)."""
-    found = _RUNTIMES.get(app)
-    if found is None:
-        found = _RUNTIMES[app] = OAuth2Runtime()
-    return found
+    """The OAuth2 runtime of ``app``."""
+    return app.oauth2
 
 
 def set_redirect_sink(app: App, sink: RedirectSink | None) -> None:
-    """Replace the default delivery (this process's realtime hub), e.g. to reach clients of
-    other instances through the broker."""
-    runtime(app).redirect_sink = sink
+    """Replace the delivery of provider callbacks (by default the realtime hub of this process,
+    which forwards to the instance holding the client)."""
+    app.oauth2.redirect_sink = sink

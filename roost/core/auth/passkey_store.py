@@ -9,15 +9,15 @@ from urllib.parse import urlsplit
 
 import orjson
 
-from roost.core.collections import Collection
 from roost.core.errors import BadRequest, FieldError
-from roost.core.record_io import Record, codec_for
-from roost.core.system_lazy import ensure_system_collection
+from roost.core.records.codec import Record, codec_for
+from roost.core.schema.auth_options import web_origin
+from roost.core.schema.collection import Collection
+from roost.core.schema.system import PASSKEY_MIGRATION, PASSKEYS, passkey_collection
 
 if TYPE_CHECKING:
-    from roost.core.app import App
+    from roost.core.base import App
 
-PASSKEYS = "_passkeys"
 #: seconds a ceremony may take (the browser's timeout hint and the challenge's lifetime)
 CEREMONY_SECONDS = 300
 EXPIRED = "Invalid or expired passkey challenge."
@@ -34,49 +34,22 @@ def options(coll: Collection) -> dict[str, Any]:
     return dict(coll.options.get("passkey") or {})
 
 
-def _origin(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}" if parts.scheme in ("http", "https") and parts.hostname else ""
-
-
 def relying_party(app: App, coll: Collection) -> RelyingParty:
     """The collection's ``passkey.rpId/rpName/origins``, defaulting to settings ``meta.appURL``
     (its host and origin) and ``meta.appName``."""
     opts = options(coll)
     meta = app.settings.data.get("meta") or {}
     app_url = str(meta.get("appURL") or "")
-    origins = [str(o) for o in opts.get("origins") or []] or [o for o in (_origin(app_url),) if o]
+    origins = [str(o) for o in opts.get("origins") or []] or [o for o in (web_origin(app_url),) if o]
     rp_id = str(opts.get("rpId") or urlsplit(app_url).hostname or "")
     if not rp_id or not origins:
         raise BadRequest("Passkeys need the settings' meta.appURL or the collection's passkey.rpId and passkey.origins.")
     return RelyingParty(rp_id, str(opts.get("rpName") or meta.get("appName") or "Roost"), origins)
 
 
-def option_errors(coll_options: dict[str, Any]) -> dict[str, Any]:
-    """Collection validation of the Roost-only ``passkey`` options block."""
-    opts = coll_options.get("passkey")
-    if opts is None:
-        return {}
-    if not isinstance(opts, dict):
-        return {"passkey": FieldError("validation_invalid_passkey_options", "Must be an object.")}
-    errors: dict[str, Any] = {}
-    if not isinstance(opts.get("enabled", False), bool):
-        errors["enabled"] = FieldError("validation_invalid_bool", "Must be a boolean.")
-    for key in ("rpId", "rpName"):
-        if not isinstance(opts.get(key, ""), str):
-            errors[key] = FieldError("validation_invalid_string", "Must be a string.")
-    for key, check in (("origins", _origin), ("identityFields", str)):
-        values = opts.get(key, [])
-        if not isinstance(values, list) or not all(isinstance(v, str) and check(v) for v in values):
-            errors[key] = FieldError("validation_invalid_list", "Must be a list of valid values.")
-    return {"passkey": errors} if errors else {}
-
-
 async def collection(app: App) -> Collection:
     """``_passkeys``, created on first use (migration ``3_passkeys``)."""
-    from roost.core.system_collections import PASSKEY_MIGRATION, passkey_collection
-
-    return await ensure_system_collection(app, PASSKEYS, passkey_collection, PASSKEY_MIGRATION)
+    return await app.collections.ensure_system(PASSKEYS, passkey_collection, PASSKEY_MIGRATION)
 
 
 async def save_challenge(app: App, challenge: str, coll: Collection, kind: str, record_id: str) -> None:

@@ -35,15 +35,18 @@ from webauthn.helpers.structs import (
 )
 
 from roost.core.auth import passkey_store as store
-from roost.core.auth.forms import caller_record, check, length, strings, system_info
-from roost.core.collections import Collection
+from roost.core.auth.flows import find_by_identity_fields, finish_auth, identity_fields
+from roost.core.auth.forms import caller_record, check, length, strings
+from roost.core.auth.mfa import record_of_mfa
 from roost.core.errors import BadRequest, FieldError, Forbidden, NotFound
 from roost.core.events import RequestInfo
-from roost.core.fields.date import now_string
-from roost.core.record_io import Record
+from roost.core.records.codec import Record
+from roost.core.records.save import delete_by_id, fetch_record, save_changes, save_new
+from roost.core.schema.collection import Collection
+from roost.core.schema.fields.date import now_string
 
 if TYPE_CHECKING:
-    from roost.core.app import App
+    from roost.core.base import App
 
 METHOD = "passkey"
 INVALID = "Invalid passkey."
@@ -108,8 +111,6 @@ async def registration_options(app: App, coll: Collection, info: RequestInfo) ->
 
 async def register(app: App, coll: Collection, info: RequestInfo, body: dict[str, Any]) -> dict[str, Any]:
     """Verify an attestation (``{credential, name?}``) and store the new credential."""
-    from roost.core.records import create_record
-
     record = caller_record(coll, info)
     (name,) = strings(body, "name")
     check({"name": length(name, 0, 100)})
@@ -127,22 +128,18 @@ async def register(app: App, coll: Collection, info: RequestInfo, body: dict[str
     credential_id = bytes_to_base64url(verified.credential_id)
     if await store.by_credential_id(app, coll, credential_id) is not None:
         raise BadRequest("The passkey is already registered.", {"credential": FieldError("validation_passkey_exists", "Already registered.")})
-    row = await create_record(
+    row = await save_new(
         app, await store.collection(app),
         {"collectionRef": coll.id, "recordRef": record["id"], "credentialId": credential_id,
          "publicKey": bytes_to_base64url(verified.credential_public_key), "signCount": verified.sign_count,
          "name": name, "aaguid": verified.aaguid, "deviceType": verified.credential_device_type.value,
          "backedUp": verified.credential_backed_up, "transports": [t.value for t in parsed.response.transports or []]},
-        system_info(app, METHOD),
     )  # fmt: skip
     return store.public_view(row)
 
 
 async def _login_record(app: App, coll: Collection, body: dict[str, Any], mfa_id: str) -> Record | None:
     """The record a login is limited to (by ``mfaId`` or ``identity``), if any."""
-    from roost.core.auth.flows import find_by_identity_fields, identity_fields
-    from roost.core.auth.mfa import record_of_mfa
-
     if mfa_id:
         return await record_of_mfa(app, coll, mfa_id)
     opts = store.options(coll)
@@ -178,9 +175,6 @@ async def authentication_options(app: App, coll: Collection, body: dict[str, Any
 
 async def auth_with_passkey(app: App, coll: Collection, body: dict[str, Any], info: RequestInfo) -> tuple[Record, str]:
     """Verify an assertion (``{credential, mfaId?}``) and finish the login like every method."""
-    from roost.core.auth.flows import finish_auth
-    from roost.core.records import fetch_record
-
     mfa_id = _mfa_id(body, info)
     if not mfa_id and not store.options(coll).get("enabled"):
         raise Forbidden("The collection is not configured to allow passkey authentication.")
@@ -200,8 +194,6 @@ async def auth_with_passkey(app: App, coll: Collection, body: dict[str, Any], in
 
 async def _verify_assertion(app: App, coll: Collection, row: Record, parsed: Any) -> None:
     """Check the signature and sign count, then store the new count (one winner per count)."""
-    from roost.core.records import update_record
-
     rp = store.relying_party(app, coll)
     verified = _library(
         lambda: verify_authentication_response(
@@ -215,7 +207,7 @@ async def _verify_assertion(app: App, coll: Collection, row: Record, parsed: Any
     if count and await app.store.incr(f"@passkey_count_{row['id']}_{count}", store.CEREMONY_SECONDS) > 1:
         raise _invalid(f"Response sign count of {count} was already used.")
     patch = {"signCount": count, "backedUp": verified.credential_backed_up, "lastUsed": now_string()}
-    await update_record(app, await store.collection(app), row["id"], patch, system_info(app, METHOD))
+    await save_changes(app, await store.collection(app), row["id"], patch)
 
 
 async def list_passkeys(app: App, coll: Collection, info: RequestInfo) -> list[dict[str, Any]]:
@@ -226,11 +218,9 @@ async def list_passkeys(app: App, coll: Collection, info: RequestInfo) -> list[d
 
 async def remove_passkey(app: App, coll: Collection, row_id: str, info: RequestInfo) -> None:
     """Delete one credential: its owner or a superuser; anyone else sees a 404."""
-    from roost.core.records import delete_record
-
     if not info.is_superuser:
         caller_record(coll, info)
     row = await store.by_id(app, coll, row_id)
     if row is None or (not info.is_superuser and row["recordRef"] != info.auth_id):
         raise NotFound("The requested resource wasn't found.")
-    await delete_record(app, await store.collection(app), row["id"], system_info(app, METHOD))
+    await delete_by_id(app, await store.collection(app), row["id"])

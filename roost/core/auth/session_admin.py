@@ -9,11 +9,11 @@ from roost.core.auth import sessions
 from roost.core.auth.flows import AUTH_CONTEXT_MISSING
 from roost.core.errors import FieldError, Forbidden, NotFound, Unauthorized, ValidationFailed
 from roost.core.events import RequestInfo
-from roost.core.fields.date import parse_datetime
-from roost.core.record_io import Record, codec_for
+from roost.core.records.codec import Record, codec_for
+from roost.core.schema.fields.date import parse_datetime
 
 if TYPE_CHECKING:
-    from roost.core.app import App
+    from roost.core.base import App
 
 UNAUTHORIZED = "The request requires valid record authorization token."
 

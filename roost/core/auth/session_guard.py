@@ -20,7 +20,7 @@ from roost.core.errors import Forbidden
 from roost.core.events import RequestInfo
 
 if TYPE_CHECKING:
-    from roost.core.app import App
+    from roost.core.base import App
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CSRF_HEADER = "X-CSRF-Token"

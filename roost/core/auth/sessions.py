@@ -13,26 +13,28 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, TypeGuard
+from typing import TYPE_CHECKING, Any
 
 from roost.core.auth import tokens
-from roost.core.auth.forms import system_info
-from roost.core.collections import Collection
-from roost.core.errors import BadRequest, FieldError, NotFound
+from roost.core.errors import BadRequest, NotFound
 from roost.core.events import RequestInfo
-from roost.core.fields.date import format_datetime, parse_datetime
-from roost.core.record_io import Record, codec_for
+from roost.core.records.codec import Record, codec_for
+from roost.core.records.save import delete_by_id, fetch_record, save_changes, save_new
+from roost.core.schema.auth_options import DEFAULT_SESSION_DURATION as DEFAULT_DURATION
+from roost.core.schema.auth_options import SESSION_OPTION as OPTION
+from roost.core.schema.auth_options import valid_session_duration as _valid_duration
+from roost.core.schema.collection import Collection
+from roost.core.schema.fields.date import format_datetime, parse_datetime
+from roost.core.schema.system import (
+    AUTH_SESSIONS,
+    AUTH_SESSIONS_MIGRATION,
+    auth_sessions_collection,
+)
 
 if TYPE_CHECKING:
-    from roost.core.app import App
+    from roost.core.base import App
 
-SESSIONS = "_authSessions"
-#: the collection option block: {"enabled": bool, "duration": seconds}
-OPTION = "cookieSessions"
-DEFAULT_DURATION = 14 * 86400
-MIN_DURATION = 60
-#: browsers cap a cookie's lifetime at 400 days
-MAX_DURATION = 400 * 86400
+SESSIONS = AUTH_SESSIONS
 #: lastSeen is written at most this often per session, so cookie auth stays a read
 TOUCH_INTERVAL = 60
 _USER_AGENT_MAX = 500
@@ -56,27 +58,6 @@ def duration(coll: Collection) -> int:
     return value if _valid_duration(value) else DEFAULT_DURATION
 
 
-def _valid_duration(value: object) -> TypeGuard[int]:
-    return isinstance(value, int) and not isinstance(value, bool) and MIN_DURATION <= value <= MAX_DURATION
-
-
-def option_errors(options: dict[str, Any]) -> dict[str, Any]:
-    """Collection validation of the ``cookieSessions`` block."""
-    block = options.get(OPTION)
-    if block is None:
-        return {}
-    if not isinstance(block, dict):
-        return {OPTION: FieldError("validation_invalid_value", "Must be an object.")}
-    errors: dict[str, Any] = {}
-    if not isinstance(block.get("enabled", False), bool):
-        errors["enabled"] = FieldError("validation_invalid_value", "Must be a boolean.")
-    if "duration" in block and not _valid_duration(block["duration"]):
-        errors["duration"] = FieldError(
-            "validation_invalid_value", f"Must be a whole number of seconds from {MIN_DURATION} to {MAX_DURATION}."
-        )
-    return {OPTION: errors} if errors else {}
-
-
 def wants_cookie(info: RequestInfo) -> bool:
     """Did the login request opt in to a cookie session?"""
     return info.query.get("session") == "cookie" or info.headers.get("x_roost_session", "").lower() == "cookie"
@@ -97,25 +78,20 @@ def key_hash(coll: Collection, record: Record) -> str:
 
 async def ensure_collection(app: App) -> Collection:
     """``_authSessions``, created on the first cookie login (migration ``4_authSessions``)."""
-    from roost.core.system_collections import AUTH_SESSIONS_MIGRATION, auth_sessions_collection
-    from roost.core.system_lazy import ensure_system_collection
-
-    return await ensure_system_collection(app, SESSIONS, auth_sessions_collection, AUTH_SESSIONS_MIGRATION)
+    return await app.collections.ensure_system(SESSIONS, auth_sessions_collection, AUTH_SESSIONS_MIGRATION)
 
 
 async def start(app: App, coll: Collection, record: Record, info: RequestInfo) -> NewSession:
     """Store a new session of ``record``; the returned secret is the cookie value."""
-    from roost.core.records import create_record
-
     secret = secrets.token_urlsafe(32)
     sessions = await ensure_collection(app)
     seconds = duration(coll)
     now = datetime.now(UTC)
-    row = await create_record(app, sessions, {
+    row = await save_new(app, sessions, {
         "collectionRef": coll.id, "recordRef": record["id"], "sessionHash": hash_secret(secret),
         "keyHash": key_hash(coll, record), "userAgent": info.headers.get("user_agent", "")[:_USER_AGENT_MAX],
         "ip": info.ip, "lastSeen": format_datetime(now), "expires": format_datetime(now + timedelta(seconds=seconds)),
-    }, system_info(app, "session"))  # fmt: skip
+    })  # fmt: skip
     return NewSession(str(row["id"]), secret, seconds)
 
 
@@ -144,8 +120,6 @@ async def resolve(app: App, secret: str) -> tuple[Collection, Record, Record] | 
     A session that expired, whose record is gone or whose record's signing key changed is
     deleted on sight.
     """
-    from roost.core.records import fetch_record
-
     session = await find_by_secret(app, secret)
     if session is None:
         return None
@@ -163,25 +137,20 @@ async def resolve(app: App, secret: str) -> tuple[Collection, Record, Record] | 
 
 
 async def _touch(app: App, session_id: str, now: datetime) -> None:
-    from roost.core.records import update_record
-
     sessions = app.collections.get(SESSIONS)
     if sessions is not None:
-        await update_record(app, sessions, session_id, {"lastSeen": format_datetime(now)}, system_info(app, "session"))
+        await save_changes(app, sessions, session_id, {"lastSeen": format_datetime(now)})
 
 
 async def delete(app: App, session_ids: list[str]) -> list[str]:
     """Delete sessions by id; returns the ids that were deleted."""
-    from roost.core.records import delete_record
-
     sessions = app.collections.get(SESSIONS)
     removed: list[str] = []
     if sessions is None:
         return removed
-    system = system_info(app, "session")
     for session_id in session_ids:
         try:
-            await delete_record(app, sessions, session_id, system)
+            await delete_by_id(app, sessions, session_id)
         except NotFound:  # already deleted by a concurrent request
             continue
         removed.append(session_id)

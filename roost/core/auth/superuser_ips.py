@@ -10,15 +10,14 @@ Saving a list that leaves out the saver's own address is accepted, as PocketBase
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from roost.core.collections import Collection
 from roost.core.errors import Forbidden
+from roost.core.schema.collection import Collection
 from roost.tools.ratelimit.rules import excluded as ip_in_list
-from roost.tools.ratelimit.rules import is_ip_or_subnet
 
 if TYPE_CHECKING:
-    from roost.core.app import App
+    from roost.core.base import App
 
 #: PocketBase answers with its generic forbidden message (``e.ForbiddenError("", ...)``)
 DENIED = "You are not allowed to perform this request."
@@ -42,16 +41,4 @@ def check_superuser_ip(app: App, collection: Collection | None, ip: str) -> None
     if collection is not None and collection.name == SUPERUSERS and not superuser_ip_allowed(app, ip):
         raise Forbidden(DENIED)
 
-
-def ip_list_problems(value: Any) -> dict[str, dict[str, str]]:
-    """Field problems of a ``superuserIPs`` list, keyed by index as PocketBase reports them."""
-    problems: dict[str, dict[str, str]] = {}
-    for index, entry in enumerate(value if isinstance(value, list) else []):
-        text = entry.strip() if isinstance(entry, str) else ""
-        if not text:
-            problems[str(index)] = {"code": "validation_required", "message": "Cannot be blank."}
-        elif not is_ip_or_subnet(text):
-            # (sic) the misspelt code is PocketBase's own
-            problems[str(index)] = {"code": "validation_invlaid_ip_or_subnet", "message": "Invalid IP or CIDR subnet."}
-    return problems
 

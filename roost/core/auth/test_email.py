@@ -7,11 +7,11 @@ from typing import TYPE_CHECKING, Any
 from roost.core.auth import emails
 from roost.core.auth.forms import check, email_error, required, strings
 from roost.core.errors import BadRequest, FieldError
-from roost.core.records import blank_record
+from roost.core.records.save import blank_record
 from roost.tools.mailer import MailError, Message
 
 if TYPE_CHECKING:
-    from roost.core.app import App
+    from roost.core.base import App
 
 FAILED = "Failed to send the test email."
 
@@ -32,7 +32,7 @@ async def send_test_email(app: App, body: dict[str, Any]) -> None:
     record = {**blank_record(coll), "id": "__test__", "email": email}
     message = _message(app, coll, template, record, email)
     try:
-        await app.mail.send_now(message)
+        await emails.send(app, coll, template, record, message, now=True)
     except MailError as exc:
         raise BadRequest(FAILED, {"email": FieldError("validation_mail_not_sent", str(exc))}) from exc
 

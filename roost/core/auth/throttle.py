@@ -23,41 +23,23 @@ import hashlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeGuard
 
-from roost.core.auth.password_policy import dummy_hash, password_policy, rehash_if_needed
-from roost.core.auth.passwords import verify_password
 from roost.core.errors import BadRequest
-from roost.tools.ratelimit import CounterStore, counter_store
+from roost.core.records.password_policy import dummy_hash, password_policy, rehash_if_needed
+from roost.core.settings_auth import default_login_throttle
+from roost.tools.ratelimit import CounterStore
+from roost.tools.security.passwords import verify_password
 
 if TYPE_CHECKING:
-    from roost.core.app import App
-    from roost.core.collections import Collection
+    from roost.core.base import App
+    from roost.core.schema.collection import Collection
 
 MAX_DELAY = 4.0
 
 
-def default_login_throttle() -> dict[str, Any]:
-    return {
-        "enabled": True,
-        "freeFailures": 5,
-        "maxFailures": 10,
-        "maxFailuresPerIP": 100,
-        "window": 900,
-        "slowdownMs": 250,
-    }
-
-
 def counters(app: App) -> CounterStore:
-    """The app's window counters (rate limits and login throttling), made on first use.
-
-    Redis-backed when the app is configured with ``redis_url``, so that every instance counts
-    together; in process memory otherwise.
-    """
-    store = app.__dict__.get("counters")
-    if store is None:
-        store = counter_store(getattr(app.config, "redis_url", "") or "")
-        app.__dict__["counters"] = store
-    assert isinstance(store, CounterStore)
-    return store
+    """The app's window counters (rate limits and login throttling): Redis-backed when the app
+    is configured with ``redis_url``, so that every instance counts together."""
+    return app.counters
 
 
 @dataclass(frozen=True)
@@ -141,34 +123,6 @@ class LoginThrottle:
         if self.policy.enabled:
             for key in self.keys:
                 await self.store.clear(key, self.policy.max_failures, self.policy.window)
-
-
-def validate_login_throttle(section: Any) -> dict[str, Any]:
-    """Field problems of a ``roostAuth.loginThrottle`` section (PocketBase's error shape)."""
-    if not isinstance(section, dict):
-        return {}
-    errors: dict[str, Any] = {}
-    if not isinstance(section.get("enabled"), bool):
-        errors["enabled"] = {
-            "code": "validation_invalid_value",
-            "message": "Must be a valid boolean.",
-        }
-    minimums = {
-        "freeFailures": 0,
-        "maxFailures": 1,
-        "maxFailuresPerIP": 1,
-        "window": 1,
-        "slowdownMs": 0,
-    }
-    for key, low in minimums.items():
-        value = section.get(key)
-        if not _is_int(value) or value < low:
-            errors[key] = {
-                "code": "validation_min_greater_equal_than_required",
-                "message": f"Must be no less than {low}.",
-                "params": {"threshold": low},
-            }
-    return errors
 
 
 def _is_int(value: Any) -> TypeGuard[int]:

@@ -7,11 +7,12 @@ from typing import TYPE_CHECKING, Any
 
 import jwt
 
-from roost.core.collections import Collection
-from roost.core.record_io import Record
+from roost.core.records.codec import Record
+from roost.core.records.save import fetch_record
+from roost.core.schema.collection import Collection
 
 if TYPE_CHECKING:
-    from roost.core.app import App
+    from roost.core.base import App
 
 AUTH = "auth"
 FILE = "file"
@@ -63,8 +64,6 @@ def unverified_claims(token: str) -> dict[str, Any] | None:
 
 async def verify(app: App, token: str, token_type: str = AUTH) -> tuple[Collection, Record, dict[str, Any]] | None:
     """The (collection, record, claims) a valid token belongs to, or None for any invalid token."""
-    from roost.core.records import fetch_record
-
     cached = _verified.get(token)
     claims = cached[1] if cached else unverified_claims(token)
     if not claims or claims.get("type") != token_type:

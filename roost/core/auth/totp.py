@@ -21,17 +21,20 @@ from typing import TYPE_CHECKING, Any
 
 import pyotp
 
-from roost.core.auth.forms import caller_record, check, length, required, strings, system_info
-from roost.core.collections import Collection
+from roost.core.auth.flows import find_by_identity_fields, finish_auth, identity_fields
+from roost.core.auth.forms import caller_record, check, length, required, strings
+from roost.core.auth.mfa import record_of_mfa
 from roost.core.errors import BadRequest, FieldError, Forbidden, TooManyRequests
 from roost.core.events import RequestInfo
-from roost.core.record_io import Record
-from roost.core.system_lazy import ensure_system_collection
+from roost.core.records.codec import Record, codec_for
+from roost.core.records.save import delete_by_id, fetch_record, save_changes, save_new
+from roost.core.schema.collection import Collection
+from roost.core.schema.system import TOTP_MIGRATION, TOTPS, totp_collection
+from roost.tools.security.passwords import verify_password
 
 if TYPE_CHECKING:
-    from roost.core.app import App
+    from roost.core.base import App
 
-TOTPS = "_totps"
 METHOD = "totp"
 INVALID = "Invalid or expired TOTP code."
 ATTEMPTS = 5
@@ -52,9 +55,7 @@ def _invalid(code: str = "validation_invalid_totp") -> BadRequest:
 
 async def ensure_collection(app: App) -> Collection:
     """``_totps``, created through the collection store on first need (migration ``2_totps``)."""
-    from roost.core.system_collections import TOTP_MIGRATION, totp_collection
-
-    return await ensure_system_collection(app, TOTPS, totp_collection, TOTP_MIGRATION)
+    return await app.collections.ensure_system(TOTPS, totp_collection, TOTP_MIGRATION)
 
 
 def _seal(app: App, secret: str) -> str:
@@ -77,8 +78,6 @@ def _new_recovery_code() -> str:
 
 
 async def find(app: App, coll: Collection, record_id: str) -> Record | None:
-    from roost.core.record_io import codec_for
-
     totps = await ensure_collection(app)
     codec = codec_for(totps, app.dialect)
     row = await app.db.fetch_one(
@@ -90,8 +89,6 @@ async def find(app: App, coll: Collection, record_id: str) -> Record | None:
 
 async def enroll(app: App, coll: Collection, info: RequestInfo) -> dict[str, str]:
     """A fresh secret for the caller (inactive until :func:`confirm`)."""
-    from roost.core.records import create_record, update_record
-
     record = caller_record(coll, info)
     totps = await ensure_collection(app)
     existing = await find(app, coll, record["id"])
@@ -99,11 +96,10 @@ async def enroll(app: App, coll: Collection, info: RequestInfo) -> dict[str, str
         raise BadRequest("TOTP is already enabled; disable it first.", {"totp": FieldError("validation_totp_enabled", "TOTP is already enabled.")})
     secret = pyotp.random_base32()
     data = {"secret": _seal(app, secret), "confirmed": False, "lastUsedStep": 0, "recoveryHashes": []}
-    system = system_info(app, METHOD)
     if existing is None:
-        await create_record(app, totps, {"collectionRef": coll.id, "recordRef": record["id"], **data}, system)
+        await save_new(app, totps, {"collectionRef": coll.id, "recordRef": record["id"], **data})
     else:
-        await update_record(app, totps, existing["id"], data, system)
+        await save_changes(app, totps, existing["id"], data)
     name = str(record.get("email") or record.get("username") or record["id"])
     issuer = str((app.settings.data.get("meta") or {}).get("appName") or "Roost")
     return {"secret": secret, "otpauthURI": pyotp.TOTP(secret).provisioning_uri(name=name, issuer_name=issuer)}
@@ -120,10 +116,7 @@ async def _claim_attempt(app: App, coll: Collection, record_id: str) -> str:
 
 async def _verify(app: App, coll: Collection, row: Record, code: str, *, recovery: bool) -> bool:
     """Accept a TOTP code for a step never used before (or, if allowed, a recovery code)."""
-    from roost.core.records import update_record
-
     totps = await ensure_collection(app)
-    system = system_info(app, METHOD)
     key = await _claim_attempt(app, coll, str(row["recordRef"]))
     code = code.strip()
     totp = pyotp.TOTP(_open(app, str(row.get("secret") or "")))
@@ -137,7 +130,7 @@ async def _verify(app: App, coll: Collection, row: Record, code: str, *, recover
             # requests with the same code cannot both pass
             if await app.store.incr(f"@totp_step_{row['id']}_{step}", STEP * (2 * DRIFT + 2)) > 1:
                 break
-            await update_record(app, totps, row["id"], {"lastUsedStep": step}, system)
+            await save_changes(app, totps, row["id"], {"lastUsedStep": step})
             await app.store.delete(key)
             return True
     elif recovery and row.get("confirmed"):
@@ -147,7 +140,7 @@ async def _verify(app: App, coll: Collection, row: Record, code: str, *, recover
             if hmac.compare_digest(stored, wanted):
                 if await app.store.incr(f"@totp_recovery_{row['id']}_{wanted}", 3600) > 1:
                     break
-                await update_record(app, totps, row["id"], {"recoveryHashes": [h for h in hashes if h != stored]}, system)
+                await save_changes(app, totps, row["id"], {"recoveryHashes": [h for h in hashes if h != stored]})
                 await app.store.delete(key)
                 return True
     return False
@@ -161,8 +154,6 @@ def _code(body: dict[str, Any]) -> str:
 
 async def confirm(app: App, coll: Collection, info: RequestInfo, body: dict[str, Any]) -> list[str]:
     """Activate the pending enrolment with a first valid code; returns the recovery codes."""
-    from roost.core.records import update_record
-
     record = caller_record(coll, info)
     code = _code(body)
     row = await find(app, coll, record["id"])
@@ -172,15 +163,12 @@ async def confirm(app: App, coll: Collection, info: RequestInfo, body: dict[str,
         raise _invalid()
     codes = [_new_recovery_code() for _ in range(RECOVERY_CODES)]
     totps = await ensure_collection(app)
-    await update_record(app, totps, row["id"], {"confirmed": True, "recoveryHashes": [_hash(c) for c in codes]}, system_info(app, METHOD))
+    await save_changes(app, totps, row["id"], {"confirmed": True, "recoveryHashes": [_hash(c) for c in codes]})
     return codes
 
 
 async def disable(app: App, coll: Collection, info: RequestInfo, body: dict[str, Any]) -> None:
     """Remove the caller's TOTP, proven by a current code, a recovery code or the password."""
-    from roost.core.auth.passwords import verify_password
-    from roost.core.records import delete_record, fetch_record
-
     owner = caller_record(coll, info)
     code, password = strings(body, "code", "password")
     if not code and not password:
@@ -200,14 +188,11 @@ async def disable(app: App, coll: Collection, info: RequestInfo, body: dict[str,
             raise BadRequest("Invalid password.", {"password": FieldError("validation_invalid_password", "Invalid password.")})
         raise _invalid()
     totps = await ensure_collection(app)
-    await delete_record(app, totps, row["id"], system_info(app, METHOD))
+    await delete_by_id(app, totps, row["id"])
 
 
 async def auth_with_totp(app: App, coll: Collection, body: dict[str, Any], info: RequestInfo) -> tuple[Record, str]:
     """``{mfaId, code}`` (second factor) or ``{identity, code}`` (login method, if enabled)."""
-    from roost.core.auth.flows import find_by_identity_fields, finish_auth, identity_fields
-    from roost.core.auth.mfa import record_of_mfa
-
     mfa_id = info.query.get("mfaId") or body.get("mfaId") or ""
     if not isinstance(mfa_id, str):
         raise BadRequest("Failed to read MFA Id.")

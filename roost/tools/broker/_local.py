@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
-from roost.tools.broker.base import MessageHandler
+from roost.tools.broker.base import MessageHandler, ReconnectHandler
 
 log = logging.getLogger("roost.broker")
 
@@ -43,3 +44,32 @@ class LocalHandlers:
                 await handler(payload)
             except Exception:
                 log.exception("broker handler for %s failed", channel)
+
+
+class ReconnectHandlers:
+    """The ``on_reconnect`` handlers of one broker, each run in a task of its own when fired."""
+
+    def __init__(self) -> None:
+        self._handlers: list[ReconnectHandler] = []
+        self._running: set[asyncio.Task[None]] = set()
+
+    def add(self, handler: ReconnectHandler) -> None:
+        self._handlers.append(handler)
+
+    def fire(self) -> None:
+        log.info("broker connection restored; subscribers resynchronise")
+        for handler in self._handlers:
+            task = asyncio.get_running_loop().create_task(self._run(handler))
+            self._running.add(task)
+            task.add_done_callback(self._running.discard)
+
+    async def _run(self, handler: ReconnectHandler) -> None:
+        try:
+            await handler()
+        except Exception:
+            log.exception("broker reconnect handler failed")
+
+    def clear(self) -> None:
+        self._handlers.clear()
+        for task in self._running:
+            task.cancel()

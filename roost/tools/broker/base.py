@@ -13,6 +13,8 @@ from typing import Protocol
 
 #: receives the raw payload of one message
 MessageHandler = Callable[[bytes], Awaitable[None]]
+#: runs after a lost connection to the broker came back
+ReconnectHandler = Callable[[], Awaitable[None]]
 
 
 class BrokerError(Exception):
@@ -33,6 +35,20 @@ class Broker(Protocol):
 
     async def subscribe(self, channel: str, handler: MessageHandler) -> Callable[[], Awaitable[None]]:
         """Call ``handler`` for each message on ``channel``; returns an async unsubscribe."""
+
+    async def ping(self) -> None:
+        """Return when the broker answers now; raise :class:`BrokerError` (within seconds) when not.
+
+        For a change every process must see before it is made: a publish after the change could
+        fail, and a change nobody else hears of leaves the processes disagreeing.
+        """
+
+    def on_reconnect(self, handler: ReconnectHandler) -> None:
+        """Run ``handler`` (in a task) each time the subscription link comes back after a loss.
+
+        Messages published while the link was down are lost for this process; a subscriber that
+        keeps state derived from them reloads it here.
+        """
 
     async def close(self) -> None:
         """Disconnect and drop every subscription. Idempotent."""

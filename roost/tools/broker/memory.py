@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from roost.tools.broker._local import LocalHandlers
-from roost.tools.broker.base import MessageHandler
+from roost.tools.broker.base import MessageHandler, ReconnectHandler
 
 
 class MemoryBroker:
@@ -24,6 +24,12 @@ class MemoryBroker:
 
     async def subscribe(self, channel: str, handler: MessageHandler) -> Callable[[], Awaitable[None]]:
         return self._handlers.add(channel, handler)
+
+    async def ping(self) -> None:
+        return None
+
+    def on_reconnect(self, handler: ReconnectHandler) -> None:
+        """Never called: there is no link to lose."""
 
     async def close(self) -> None:
         self._handlers.clear()

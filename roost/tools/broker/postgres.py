@@ -15,13 +15,15 @@ import secrets
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from roost.tools.broker._local import LocalHandlers
-from roost.tools.broker.base import BrokerError, MessageHandler
+from roost.tools.broker._local import LocalHandlers, ReconnectHandlers
+from roost.tools.broker.base import BrokerError, MessageHandler, ReconnectHandler
 
 log = logging.getLogger("roost.broker")
 MAX_PAYLOAD = 7800
 CHUNK = 6000
 RECONNECT_DELAYS = (0.1, 0.25, 0.5, 1.0, 2.0)
+#: seconds a ping may take before the broker counts as unreachable
+CONNECT_TIMEOUT = 3.0
 
 
 def encode_messages(payload: bytes) -> list[str]:
@@ -69,6 +71,7 @@ class PostgresBroker:
     def __init__(self, dsn: str) -> None:
         self.dsn = dsn
         self._handlers = LocalHandlers()
+        self._reconnects = ReconnectHandlers()
         self._listen: Any = None
         self._notify: Any = None
         self._lock = asyncio.Lock()
@@ -114,6 +117,7 @@ class PostgresBroker:
                 continue
             conn.add_termination_listener(self._on_terminated)
             self._listen = conn
+            self._reconnects.fire()
             return
 
     async def publish(self, channel: str, payload: bytes) -> None:
@@ -127,6 +131,22 @@ class PostgresBroker:
                     await self._notify.execute("SELECT pg_notify($1, $2)", channel, message)
             except OSError as exc:
                 raise BrokerError(f"NOTIFY failed: {exc}") from exc
+
+    async def ping(self) -> None:
+        if self._notify is None:
+            raise BrokerError("broker not started")
+        import asyncpg
+
+        async with self._lock:
+            try:
+                if self._notify.is_closed():
+                    self._notify = await self._connect()
+                await self._notify.execute("SELECT 1", timeout=CONNECT_TIMEOUT)
+            except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                raise BrokerError(f"PostgreSQL does not answer for LISTEN/NOTIFY: {exc}") from exc
+
+    def on_reconnect(self, handler: ReconnectHandler) -> None:
+        self._reconnects.add(handler)
 
     async def subscribe(self, channel: str, handler: MessageHandler) -> Callable[[], Awaitable[None]]:
         first = not self._handlers.has(channel)
@@ -151,6 +171,7 @@ class PostgresBroker:
 
     async def close(self) -> None:
         self._closed = True
+        self._reconnects.clear()
         if self._reader is not None:
             self._reader.cancel()
             with contextlib.suppress(asyncio.CancelledError):

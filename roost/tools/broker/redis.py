@@ -8,8 +8,8 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from roost.tools.broker._local import LocalHandlers
-from roost.tools.broker.base import BrokerError, MessageHandler
+from roost.tools.broker._local import LocalHandlers, ReconnectHandlers
+from roost.tools.broker.base import BrokerError, MessageHandler, ReconnectHandler
 
 log = logging.getLogger("roost.broker")
 RECONNECT_DELAYS = (0.1, 0.25, 0.5, 1.0, 2.0)
@@ -25,6 +25,7 @@ class RedisBroker:
     def __init__(self, url: str) -> None:
         self.url = url
         self._handlers = LocalHandlers()
+        self._reconnects = ReconnectHandlers()
         self._client: Any = None
         self._pubsub: Any = None
         self._reader: asyncio.Task[None] | None = None
@@ -54,7 +55,13 @@ class RedisBroker:
             raise BrokerError(f"Cannot reach Redis at {self.url}: {exc}") from exc
         self._pubsub = self._client.pubsub(ignore_subscribe_messages=True)
         await self._pubsub.subscribe("roost.__ready__")
+        # called on every later connect of the subscription link: redis-py reconnects by itself
+        # inside a read when Redis is back at once, so the read loop alone would miss short gaps
+        self._pubsub.connection.register_connect_callback(self._reconnected)
         self._reader = asyncio.create_task(self._read_loop())
+
+    def _reconnected(self, _connection: Any) -> None:
+        self._reconnects.fire()
 
     async def publish(self, channel: str, payload: bytes) -> None:
         if self._client is None:
@@ -65,6 +72,20 @@ class RedisBroker:
             await self._client.publish(channel, payload)
         except (OSError, RedisError) as exc:
             raise BrokerError(f"Redis publish failed: {exc}") from exc
+
+    async def ping(self) -> None:
+        if self._client is None:
+            raise BrokerError("broker not started")
+        from redis.exceptions import RedisError
+
+        try:
+            async with asyncio.timeout(CONNECT_TIMEOUT):  # a dead path must not hang the request
+                await self._client.ping()
+        except (OSError, RedisError, TimeoutError) as exc:
+            raise BrokerError(f"Redis does not answer: {exc or type(exc).__name__}") from exc
+
+    def on_reconnect(self, handler: ReconnectHandler) -> None:
+        self._reconnects.add(handler)
 
     async def subscribe(self, channel: str, handler: MessageHandler) -> Callable[[], Awaitable[None]]:
         first = not self._handlers.has(channel)
@@ -104,6 +125,7 @@ class RedisBroker:
 
     async def close(self) -> None:
         self._closed = True
+        self._reconnects.clear()
         if self._reader is not None:
             self._reader.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):

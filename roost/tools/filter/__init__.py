@@ -1,6 +1,6 @@
 """PocketBase's filter and rule language: parse, compile to parameterised SQL, and sort.
 
-Typical use (``resolver`` implements :class:`FieldResolver`, e.g. ``roost.core.resolver``)::
+Typical use (``resolver`` implements :class:`FieldResolver`, e.g. ``roost.core.rules.resolver``)::
 
     binder = Binder("sqlite")
     where = compile_filter(parse_filter(text, cache_key=collection.version), resolver,
@@ -26,7 +26,8 @@ from roost.tools.filter.ast import (
 )
 from roost.tools.filter.cache import ParseCache
 from roost.tools.filter.compiler import CompiledFilter, compare, compile_filter
-from roost.tools.filter.dialects import DIALECTS, Dialect, PostgresDialect, get_dialect
+from roost.tools.filter.dialect_lookup import DIALECTS, get_dialect
+from roost.tools.filter.dialects import Dialect, PostgresDialect
 from roost.tools.filter.errors import FilterError
 from roost.tools.filter.macros import MACRO_NAMES, format_datetime
 from roost.tools.filter.operands import (

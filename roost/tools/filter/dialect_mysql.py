@@ -1,7 +1,7 @@
 """MySQL and MariaDB: the filter compiler's dialect hooks.
 
 The connection runs with ``ANSI_QUOTES``, ``PIPES_AS_CONCAT`` and ``NO_BACKSLASH_ESCAPES`` and a
-binary, no-pad utf8mb4 collation (see :mod:`roost.core.db_sqlalchemy`), so the SQL the compiler
+binary, no-pad utf8mb4 collation (see :mod:`roost.core.db.alchemy`), so the SQL the compiler
 writes for SQLite (double-quoted names, ``||``, ``ESCAPE '\\'``) means the same here and text
 compares exactly as in SQLite: case-sensitive, trailing spaces significant.
 

@@ -2,7 +2,7 @@
 
 The compiler never spells dialect-specific SQL itself: quoting, parameter casts, type
 conversions, LIKE, JSON access, strftime and geoDistance math all go through a :class:`Dialect`.
-Each dialect is one subclass registered in :data:`DIALECTS` (MySQL/MariaDB lives in
+Each dialect is one subclass registered in :data:`roost.tools.filter.dialect_lookup.DIALECTS` (MySQL/MariaDB lives in
 :mod:`roost.tools.filter.dialect_mysql`).
 
 SQLite is dynamically typed and compares mixed types by its affinity rules, so its hooks return
@@ -326,21 +326,3 @@ def _translate_strftime(fmt: str) -> str:
     if literal:
         out.append('"' + "".join(literal).replace("\\", "\\\\").replace('"', '\\"') + '"')
     return "".join(out)
-
-
-DIALECTS: dict[str, Dialect] = {"sqlite": Dialect(), "postgresql": PostgresDialect()}
-
-
-def get_dialect(dialect: Dialect | str) -> Dialect:
-    """Look up a dialect by name (``sqlite``, ``postgresql``, ``mysql``; ``postgres`` and
-    ``mariadb`` are aliases)."""
-    if isinstance(dialect, Dialect):
-        return dialect
-    key = {"postgres": "postgresql", "mariadb": "mysql"}.get(dialect, dialect)
-    if key == "mysql" and key not in DIALECTS:
-        from roost.tools.filter.dialect_mysql import MysqlDialect
-
-        DIALECTS[key] = MysqlDialect()
-    if key not in DIALECTS:
-        raise FilterError(f"Unsupported SQL dialect {dialect!r}.")
-    return DIALECTS[key]

@@ -7,7 +7,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from roost.tools.filter.dialects import Dialect, get_dialect
+from roost.tools.filter.dialect_lookup import get_dialect
+from roost.tools.filter.dialects import Dialect
 from roost.tools.filter.errors import FilterError
 
 TEXT = "text"
@@ -136,7 +137,7 @@ class Binder:
 
 
 class FieldResolver(Protocol):
-    """Resolves identifiers of a filter into operands. Implemented by ``roost.core.resolver``.
+    """Resolves identifiers of a filter into operands. Implemented by ``roost.core.rules.resolver``.
 
     ``resolve`` receives the identifier as written (with modifiers, e.g. ``tags:length``; never a
     datetime macro) and must return an :class:`Operand` whose SQL binds every user-supplied value

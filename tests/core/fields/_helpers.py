@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from roost.core.collections import Collection
-from roost.core.fields import Field, ValidationContext, field_from_dict
+from roost.core.schema.collection import Collection
+from roost.core.schema.fields import Field, ValidationContext, field_from_dict
 
 
 def make(data: dict[str, Any]) -> Field:

@@ -4,7 +4,7 @@ from typing import Any
 
 import pytest
 
-from roost.core.fields import BoolField, NumberField, TextField
+from roost.core.schema.fields import BoolField, NumberField, TextField
 
 from ._helpers import definition_errors, err, make
 

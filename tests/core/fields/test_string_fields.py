@@ -4,7 +4,7 @@ from typing import Any
 
 import pytest
 
-from roost.core.fields import AutodateField, DateField, now_string
+from roost.core.schema.fields import AutodateField, DateField, now_string
 
 from ._helpers import definition_errors, err, make
 

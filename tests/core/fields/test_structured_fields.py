@@ -4,8 +4,7 @@ from typing import Any
 
 import pytest
 
-from roost.core.auth.passwords import hash_password, verify
-from roost.core.fields import (
+from roost.core.schema.fields import (
     FIELD_TYPES,
     FileField,
     GeoPointField,
@@ -14,6 +13,7 @@ from roost.core.fields import (
     RelationField,
     field_from_dict,
 )
+from roost.tools.security.passwords import hash_password, verify
 
 from ._helpers import definition_errors, err, make
 

@@ -1,0 +1,416 @@
+// Collections: the list, and the editor for base, auth and view collections
+// (fields with their main options, the five rules, indexes).
+import { useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
+import { api, fieldError } from "./api.js";
+import { Link } from "./router.jsx";
+import { Check, ErrorBanner, Field, TextInput, useAction } from "./ui.jsx";
+
+export const FIELD_TYPES = [
+  "text", "editor", "number", "bool", "email", "url", "date", "autodate",
+  "select", "file", "relation", "json", "geoPoint", "password",
+];
+const RULES = [
+  ["listRule", "List/Search rule"],
+  ["viewRule", "View rule"],
+  ["createRule", "Create rule"],
+  ["updateRule", "Update rule"],
+  ["deleteRule", "Delete rule"],
+];
+
+export function useCollections() {
+  const [list, setList] = useState(null);
+  const [error, setError] = useState(null);
+  const load = () =>
+    api("GET", "/api/collections", { query: { perPage: 500, sort: "name" } }).then(
+      (page) => setList(page.items),
+      setError,
+    );
+  useEffect(() => {
+    load();
+  }, []);
+  return { list, error, reload: load };
+}
+
+export function Collections() {
+  const { list, error, reload } = useCollections();
+  const [editing, setEditing] = useState(null);
+  const [showSystem, setShowSystem] = useState(false);
+  const shown = (list || []).filter((c) => showSystem || !c.system);
+  return (
+    <section>
+      <div class="pagehead">
+        <h1>Collections</h1>
+        <button type="button" onClick={() => scaffold("base").then(setEditing, () => setEditing(blankCollection()))}>New collection</button>
+      </div>
+      <ErrorBanner error={error} />
+      <Check label="Show system collections" checked={showSystem} onChange={setShowSystem} />
+      {list && (
+        <table class="grid">
+          <thead>
+            <tr><th scope="col">Name</th><th scope="col">Type</th><th scope="col">Fields</th><th scope="col"><span class="sr-only">Actions</span></th></tr>
+          </thead>
+          <tbody>
+            {shown.map((c) => (
+              <tr key={c.id}>
+                <td><Link to={`/collections/${encodeURIComponent(c.name)}`}>{c.name}</Link></td>
+                <td><span class={`badge ${c.type}`}>{c.type}</span></td>
+                <td>{(c.fields || []).filter((f) => !f.system).length}</td>
+                <td class="actions">
+                  <button type="button" class="ghost" onClick={() => setEditing(structuredClone(c))} aria-label={`Edit collection ${c.name}`}>Edit</button>
+                </td>
+              </tr>
+            ))}
+            {!shown.length && <tr><td colspan="4" class="muted">No collections yet.</td></tr>}
+          </tbody>
+        </table>
+      )}
+      {editing && (
+        <CollectionEditor
+          collection={editing}
+          collections={list || []}
+          onClose={() => setEditing(null)}
+          onSaved={() => {
+            setEditing(null);
+            reload();
+          }}
+        />
+      )}
+    </section>
+  );
+}
+
+// A new collection starts from the server's own scaffold of its type, system fields included,
+// so field positions in an error answer ("fields.1.values") match the editor's rows.
+let scaffolds = null;
+async function scaffold(type) {
+  scaffolds = scaffolds || (await api("GET", "/api/collections/meta/scaffolds"));
+  const { id, created, updated, ...rest } = structuredClone(scaffolds[type]);
+  return { ...rest, name: "", fields: rest.fields || [] };
+}
+
+function blankCollection() {
+  return {
+    name: "", type: "base", fields: [], indexes: [], viewQuery: "",
+    listRule: null, viewRule: null, createRule: null, updateRule: null, deleteRule: null,
+  };
+}
+
+function blankField(type) {
+  const field = { name: "", type, required: false, hidden: false, presentable: false };
+  if (type === "select") Object.assign(field, { values: [], maxSelect: 1 });
+  if (type === "file") Object.assign(field, { maxSelect: 1, maxSize: 0, mimeTypes: [] });
+  if (type === "relation") Object.assign(field, { collectionId: "", maxSelect: 1, cascadeDelete: false });
+  if (type === "autodate") Object.assign(field, { onCreate: true, onUpdate: false });
+  return field;
+}
+
+export function Dialog({ title, onClose, children }) {
+  const box = useRef(null);
+  useLayoutEffect(() => {
+    // focus moves into the dialog and back to where it was when the dialog closes
+    const before = document.activeElement;
+    box.current.focus();
+    return () => before && before.focus && before.focus();
+  }, []);
+  const key = (event) => {
+    if (event.key === "Escape") {
+      event.stopPropagation();
+      onClose();
+    }
+  };
+  return (
+    <div class="overlay" onKeyDown={key} onClick={(event) => event.target === event.currentTarget && onClose()}>
+      <div class="dialog" role="dialog" aria-modal="true" aria-label={title} tabindex="-1" ref={box}>
+        <div class="dialoghead">
+          <h2>{title}</h2>
+          <button type="button" class="ghost" onClick={onClose} aria-label="Close">✕</button>
+        </div>
+        {children}
+      </div>
+    </div>
+  );
+}
+
+function CollectionEditor({ collection, collections, onClose, onSaved }) {
+  const [draft, setDraft] = useState(collection);
+  const [confirming, setConfirming] = useState(false);
+  const { busy, error, run } = useAction();
+  const isNew = !collection.id;
+  const set = (key) => (value) => setDraft({ ...draft, [key]: value });
+  const setField = (index, field) => setDraft({ ...draft, fields: draft.fields.map((f, i) => (i === index ? field : f)) });
+  const removeField = (index) => setDraft({ ...draft, fields: draft.fields.filter((_, i) => i !== index) });
+  const [newType, setNewType] = useState("text");
+  const words = ruleWords(draft, collections);
+  const changeType = (type) =>
+    run(async () => {
+      const next = await scaffold(type);
+      const own = draft.fields.filter((f) => !f.system);
+      setDraft({ ...next, name: draft.name, fields: type === "view" ? [] : [...next.fields, ...own] });
+    });
+
+  const save = (event) => {
+    event.preventDefault();
+    run(async () => {
+      const body = { ...draft };
+      if (body.type === "view") delete body.fields;
+      else delete body.viewQuery;
+      if (isNew) await api("POST", "/api/collections", { body });
+      else await api("PATCH", `/api/collections/${collection.id}`, { body });
+      onSaved();
+    });
+  };
+  const remove = () => run(async () => {
+    await api("DELETE", `/api/collections/${collection.id}`);
+    onSaved();
+  });
+
+  return (
+    <Dialog title={isNew ? "New collection" : `Edit collection ${collection.name}`} onClose={onClose}>
+      <form onSubmit={save} class="stack">
+        <ErrorBanner error={error} />
+        <div class="row">
+          <TextInput label="Name" required value={draft.name} onInput={set("name")} error={error} path="name" disabled={collection.system} />
+          <Field label="Type" error={error} path="type">
+            {(id) => (
+              <select id={id} value={draft.type} disabled={!isNew} onChange={(e) => changeType(e.currentTarget.value)}>
+                <option value="base">base</option>
+                <option value="auth">auth</option>
+                <option value="view">view</option>
+              </select>
+            )}
+          </Field>
+        </div>
+
+        {draft.type === "view" ? (
+          <Field label="View query (SELECT …)" error={error} path="viewQuery">
+            {(id) => <textarea id={id} rows="5" class="mono" value={draft.viewQuery || ""} onInput={(e) => set("viewQuery")(e.currentTarget.value)} />}
+          </Field>
+        ) : (
+          <fieldset>
+            <legend>Fields</legend>
+            {fieldError(error, "fields") && <small class="error" role="alert">{fieldError(error, "fields")}</small>}
+            {draft.fields.map((field, index) => (
+              <FieldEditor key={field.id || `new-${index}`} index={index} field={field} error={error}
+                number={draft.fields.slice(0, index + 1).filter((f) => !f.system).length}
+                collections={collections} onChange={(f) => setField(index, f)} onRemove={() => removeField(index)} />
+            ))}
+            <div class="row end">
+              <Field label="New field type">
+                {(id) => (
+                  <select id={id} value={newType} onChange={(e) => setNewType(e.currentTarget.value)}>
+                    {FIELD_TYPES.map((t) => <option key={t} value={t}>{t}</option>)}
+                  </select>
+                )}
+              </Field>
+              <button type="button" class="secondary" onClick={() => setDraft({ ...draft, fields: [...draft.fields, blankField(newType)] })}>
+                Add field
+              </button>
+            </div>
+          </fieldset>
+        )}
+
+        <fieldset>
+          <legend>API rules</legend>
+          <p class="muted small">Leave "Superusers only" ticked to lock a rule; an empty rule lets everyone through.</p>
+          {RULES.map(([key, label]) => (
+            <RuleInput key={key} name={key} label={label} value={draft[key]} error={error} onChange={set(key)} words={words} />
+          ))}
+        </fieldset>
+
+        {draft.type === "auth" && <AuthOptions draft={draft} setDraft={setDraft} error={error} words={words} />}
+
+        {draft.type !== "view" && (
+          <Field label="Indexes (one CREATE INDEX statement a line)" error={error} path="indexes">
+            {(id) => (
+              <textarea id={id} rows="3" class="mono" value={(draft.indexes || []).join("\n")}
+                onInput={(e) => set("indexes")(e.currentTarget.value.split("\n").filter((line) => line.trim()))} />
+            )}
+          </Field>
+        )}
+
+        <div class="row end">
+          {!isNew && !collection.system && (
+            confirming ? (
+              <button type="button" class="danger" disabled={busy} onClick={remove}>Really delete {collection.name}</button>
+            ) : (
+              <button type="button" class="ghost dangertext" onClick={() => setConfirming(true)}>Delete collection</button>
+            )
+          )}
+          <span class="spacer" />
+          <button type="button" class="ghost" onClick={onClose}>Cancel</button>
+          <button type="submit" disabled={busy}>{isNew ? "Create" : "Save changes"}</button>
+        </div>
+      </form>
+    </Dialog>
+  );
+}
+
+// Names a rule may use: the collection's own fields, @request.* and @collection.<name>.<field>.
+function ruleWords(draft, collections) {
+  const own = (draft.fields || []).map((f) => f.name).filter(Boolean);
+  const words = [...own, "@request.auth.id", "@request.auth.collectionName", "@request.auth.email",
+    "@request.auth.verified", "@request.method", "@request.context", "@request.query.", "@request.headers."];
+  for (const name of own) words.push(`@request.body.${name}`, `@request.body.${name}:isset`, `@request.body.${name}:changed`);
+  for (const c of collections) {
+    for (const f of c.fields || []) if (!f.hidden) words.push(`@collection.${c.name}.${f.name}`);
+  }
+  return [...new Set(words)];
+}
+
+function RuleInput({ name, label, value, error, onChange, words = [] }) {
+  const locked = value === null || value === undefined;
+  const [token, setToken] = useState(null); // {start, end, text} of the word at the caret
+  const input = useRef(null);
+  const track = (element) => {
+    const caret = element.selectionStart ?? element.value.length;
+    const start = element.value.slice(0, caret).search(/[\w@.:]*$/);
+    const text = element.value.slice(start, caret);
+    setToken(text ? { start, end: caret, text } : null);
+  };
+  const matches = token ? words.filter((w) => w.startsWith(token.text) && w !== token.text).slice(0, 8) : [];
+  const pick = (word) => {
+    const next = value.slice(0, token.start) + word + value.slice(token.end);
+    onChange(next);
+    setToken(null);
+    requestAnimationFrame(() => {
+      input.current.focus();
+      input.current.setSelectionRange(token.start + word.length, token.start + word.length);
+    });
+  };
+  return (
+    <div class="rule">
+      <Field label={label} error={error} path={name}>
+        {(id, describedBy) => (
+          <div class="suggest">
+            <input id={id} ref={input} class="mono" value={locked ? "" : value} disabled={locked} autocomplete="off"
+              aria-invalid={describedBy ? "true" : undefined} aria-describedby={describedBy}
+              placeholder={locked ? "superusers only" : "everyone (e.g. @request.auth.id != \"\")"}
+              onInput={(e) => { onChange(e.currentTarget.value); track(e.currentTarget); }}
+              onKeyDown={(e) => e.key === "Escape" && token && (e.stopPropagation(), setToken(null))}
+              onBlur={() => setTimeout(() => setToken(null), 200)} />
+            {matches.length > 0 && (
+              <ul class="suggestions" aria-label={`Suggestions for ${label}`}>
+                {matches.map((w) => (
+                  <li key={w}><button type="button" class="option mono" onMouseDown={(e) => e.preventDefault()} onClick={() => pick(w)}>{w}</button></li>
+                ))}
+              </ul>
+            )}
+          </div>
+        )}
+      </Field>
+      <Check label="Superusers only" checked={locked} onChange={(on) => onChange(on ? null : "")} />
+    </div>
+  );
+}
+
+// The sign-in options of an auth collection: password, OTP, MFA, the two extra rules, token life.
+function AuthOptions({ draft, setDraft, error, words }) {
+  const part = (key) => draft[key] || {};
+  const set = (key, option) => (value) => setDraft({ ...draft, [key]: { ...part(key), [option]: value } });
+  const seconds = (key) => (value) => set(key, "duration")(numberOr(value, 0));
+  return (
+    <fieldset>
+      <legend>Auth options</legend>
+      <RuleInput name="authRule" label="Auth rule (who may sign in)" value={draft.authRule} error={error} words={words} onChange={(v) => setDraft({ ...draft, authRule: v })} />
+      <RuleInput name="manageRule" label="Manage rule (who may manage other records)" value={draft.manageRule} error={error} words={words} onChange={(v) => setDraft({ ...draft, manageRule: v })} />
+      <div class="row wrap">
+        <Check label="Password sign-in" checked={part("passwordAuth").enabled ?? true} onChange={set("passwordAuth", "enabled")} />
+        <TextInput label="Identity fields (comma separated)" value={(part("passwordAuth").identityFields || ["email"]).join(", ")} error={error} path="passwordAuth.identityFields"
+          onInput={(v) => set("passwordAuth", "identityFields")(v.split(",").map((x) => x.trim()).filter(Boolean))} />
+      </div>
+      <div class="row wrap">
+        <Check label="One-time password (OTP) sign-in" checked={part("otp").enabled} onChange={set("otp", "enabled")} />
+        <TextInput label="OTP lifetime (seconds)" type="number" value={part("otp").duration ?? 180} onInput={seconds("otp")} error={error} path="otp.duration" />
+        <TextInput label="OTP length" type="number" value={part("otp").length ?? 8} onInput={(v) => set("otp", "length")(numberOr(v, 8))} error={error} path="otp.length" />
+      </div>
+      <div class="row wrap">
+        <Check label="Multi-factor authentication (MFA)" checked={part("mfa").enabled} onChange={set("mfa", "enabled")} />
+        <TextInput label="MFA window (seconds)" type="number" value={part("mfa").duration ?? 600} onInput={seconds("mfa")} error={error} path="mfa.duration" />
+        <TextInput label="MFA rule (empty: everyone)" class="mono" value={part("mfa").rule ?? ""} onInput={set("mfa", "rule")} error={error} path="mfa.rule" />
+      </div>
+      <TextInput label="Auth token lifetime (seconds)" type="number" value={part("authToken").duration ?? 604800} onInput={seconds("authToken")} error={error} path="authToken.duration" />
+    </fieldset>
+  );
+}
+
+function numberOr(value, fallback) {
+  const n = Number(value);
+  return value === "" || Number.isNaN(n) ? fallback : n;
+}
+
+function FieldEditor({ index, number, field, error, collections, onChange, onRemove }) {
+  const at = `fields.${index}`;
+  const set = (key) => (value) => onChange({ ...field, [key]: value });
+  const list = (key) => (value) => onChange({ ...field, [key]: value.split(",").map((v) => v.trim()).filter(Boolean) });
+  if (field.system) {
+    return (
+      <div class="fieldrow system">
+        <code>{field.name}</code> <span class="badge">{field.type}</span> <span class="muted small">system field</span>
+      </div>
+    );
+  }
+  return (
+    <div class="fieldrow" aria-label={`Field ${number}`}>
+      <div class="row">
+        <TextInput label={`Field ${number} name`} required value={field.name} onInput={set("name")} error={error} path={`${at}.name`} />
+        <span class="badge typebadge">{field.type}</span>
+        <button type="button" class="ghost dangertext" onClick={onRemove} aria-label={`Remove field ${field.name || number}`}>Remove</button>
+      </div>
+      <div class="row wrap">
+        <Check label="Required" checked={field.required} onChange={set("required")} />
+        <Check label="Hidden" checked={field.hidden} onChange={set("hidden")} />
+        <Check label="Presentable" checked={field.presentable} onChange={set("presentable")} />
+      </div>
+      {field.type === "select" && (
+        <div class="row">
+          <TextInput label="Values (comma separated)" value={(field.values || []).join(", ")} onInput={list("values")} error={error} path={`${at}.values`} />
+          <TextInput label="Max select" type="number" min="1" value={field.maxSelect} onInput={(v) => set("maxSelect")(numberOr(v, 1))} error={error} path={`${at}.maxSelect`} />
+        </div>
+      )}
+      {field.type === "file" && (
+        <div class="row">
+          <TextInput label="Max files" type="number" min="1" value={field.maxSelect} onInput={(v) => set("maxSelect")(numberOr(v, 1))} error={error} path={`${at}.maxSelect`} />
+          <TextInput label="Max size (bytes, 0 = default)" type="number" min="0" value={field.maxSize} onInput={(v) => set("maxSize")(numberOr(v, 0))} error={error} path={`${at}.maxSize`} />
+          <TextInput label="MIME types (comma separated)" value={(field.mimeTypes || []).join(", ")} onInput={list("mimeTypes")} error={error} path={`${at}.mimeTypes`} />
+        </div>
+      )}
+      {field.type === "relation" && (
+        <div class="row">
+          <Field label="Related collection" error={error} path={`${at}.collectionId`}>
+            {(id) => (
+              <select id={id} value={field.collectionId} onChange={(e) => set("collectionId")(e.currentTarget.value)}>
+                <option value="">choose…</option>
+                {collections.map((c) => <option key={c.id} value={c.id}>{c.name}</option>)}
+              </select>
+            )}
+          </Field>
+          <TextInput label="Max select" type="number" min="1" value={field.maxSelect} onInput={(v) => set("maxSelect")(numberOr(v, 1))} error={error} path={`${at}.maxSelect`} />
+          <Check label="Cascade delete" checked={field.cascadeDelete} onChange={set("cascadeDelete")} />
+        </div>
+      )}
+      {(field.type === "text" || field.type === "number") && (
+        <div class="row">
+          <TextInput label="Min" type="number" value={field.type === "text" ? field.min : field.min ?? ""} onInput={(v) => set("min")(numberOr(v, field.type === "text" ? 0 : null))} error={error} path={`${at}.min`} />
+          <TextInput label="Max" type="number" value={field.max ?? ""} onInput={(v) => set("max")(numberOr(v, field.type === "text" ? 0 : null))} error={error} path={`${at}.max`} />
+          {field.type === "text" ? (
+            <TextInput label="Pattern (regex)" class="mono" value={field.pattern} onInput={set("pattern")} error={error} path={`${at}.pattern`} />
+          ) : (
+            <Check label="Integers only" checked={field.onlyInt} onChange={set("onlyInt")} />
+          )}
+        </div>
+      )}
+      {field.type === "autodate" && (
+        <div class="row">
+          <Check label="Set on create" checked={field.onCreate} onChange={set("onCreate")} />
+          <Check label="Set on update" checked={field.onUpdate} onChange={set("onUpdate")} />
+        </div>
+      )}
+      {(field.type === "email" || field.type === "url") && (
+        <div class="row">
+          <TextInput label="Only domains (comma separated)" value={(field.onlyDomains || []).join(", ")} onInput={list("onlyDomains")} error={error} path={`${at}.onlyDomains`} />
+          <TextInput label="Except domains (comma separated)" value={(field.exceptDomains || []).join(", ")} onInput={list("exceptDomains")} error={error} path={`${at}.exceptDomains`} />
+        </div>
+      )}
+    </div>
+  );
+}

@@ -1,0 +1,131 @@
+"""The request log (the outermost layer, see :func:`roost.apis.build_asgi`): one
+:class:`~roost.core.logs.RequestEntry` per finished request goes to ``app.logs``, and one
+structured line to the ``roost.request`` logger (stdout under ``roost serve``).
+
+The request path pays for a clock read, a status capture and one append: the row (user IP,
+headers, auth) is built later by the writer job. An error answer's ``message`` and ``data`` are
+kept as the entry's ``error`` and ``details``, as PocketBase logs them. The stdout line is
+written only when something listens to ``roost.request`` at info level; it holds no header but
+the User-Agent, and the URL's ``token`` values masked, like the row.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from roost.apis.middleware.stack import REQUEST_ID_KEY
+from roost.apis.request import request_info
+from roost.core.events import RequestInfo
+from roost.core.logs import Logs, RequestEntry, request_url
+from roost.tools.structured_logs import log_fields
+
+log = logging.getLogger("roost.logs")
+#: one line per finished request (kept out of the ``_logs`` table, which has its own rows)
+ACCESS = logging.getLogger("roost.request")
+#: error bodies larger than this are not parsed for the log's details
+_MAX_ERROR_BODY = 64 * 1024
+
+
+class RequestLogMiddleware:
+    """Appends every finished HTTP request to ``logs`` (unless ``logs.maxDays`` is 0)."""
+
+    def __init__(self, app: ASGIApp, *, logs: Logs) -> None:
+        self.app = app
+        self.logs = logs
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        table = self.logs.enabled
+        line = ACCESS.isEnabledFor(logging.INFO)
+        if scope["type"] != "http" or not (table or line):
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 0
+        error_body: bytes | None = None
+
+        async def send_status(message: Message) -> None:
+            nonlocal status, error_body
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            elif status >= 400 and error_body is None and message["type"] == "http.response.body":
+                body = message.get("body", b"")
+                error_body = body if len(body) <= _MAX_ERROR_BODY else b""
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            if status:
+                exec_ms = (time.perf_counter() - started) * 1000
+                try:
+                    await self._record(scope, status, exec_ms, error_body, table=table, line=line)
+                except Exception:  # the answer is out; a log entry never turns it into an error
+                    log.exception("could not log %s %s", scope["method"], scope["path"])
+
+    async def _record(self, scope: Scope, status: int, exec_ms: float, error_body: bytes | None, *,
+                      table: bool, line: bool) -> None:  # fmt: skip
+        # the realtime stream is logged only when it fails (a successful one lasts for hours)
+        if status < 400 and scope["path"] == "/api/realtime" and scope["method"] == "GET":
+            return
+        info = scope.get("roost.info")
+        if info is None and "app" in scope and any(k in (b"authorization", b"x-api-key") for k, _ in scope["headers"]):
+            try:
+                info = await request_info(Request(scope))
+            except Exception:
+                info = None  # an invalid token is logged as a guest, as it was served
+        client = scope.get("client")
+        path = (scope.get("raw_path") or b"").decode("latin-1").split("?", 1)[0] or scope["path"]
+        if line:
+            _log_line(scope, path, status, exec_ms, client[0] if client else "", info)
+        if table:
+            error = _error_of(error_body) if status >= 400 else None
+            self.logs.add(RequestEntry(
+                time.time(), scope["method"], path, scope.get("query_string", b""), status, exec_ms,
+                client[0] if client else "", scope["headers"], info, error,
+            ))  # fmt: skip
+
+
+def _log_line(scope: Scope, path: str, status: int, exec_ms: float, peer: str, info: RequestInfo | None) -> None:
+    """The request's structured line: ids, route template, status and timing, never a secret."""
+    route = getattr(scope.get("route"), "path", None)
+    user_agent = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"user-agent"), "")
+    collection = info.auth_collection if info is not None and info.auth else None
+    fields = {
+        "request_id": scope.get(REQUEST_ID_KEY, b"").decode(),
+        "method": scope["method"],
+        "url": request_url(path, scope.get("query_string", b"")),
+        "route": route,
+        "status": status,
+        "duration_ms": round(exec_ms, 3),
+        "auth": collection.name if collection is not None else "",
+        "auth_id": info.auth_id if info is not None and collection is not None else "",
+        "ip": peer,
+        "user_agent": user_agent,
+    }
+    level = logging.ERROR if status >= 500 else logging.INFO
+    log_fields(ACCESS, level, f"{scope['method']} {path} {status}", fields)
+
+
+def _error_of(body: bytes | None) -> tuple[str, Any]:
+    """``(message, details)`` of an error answer in Roost's ``{status, message, data}`` shape."""
+    try:
+        parsed = orjson.loads(body) if body else None
+    except orjson.JSONDecodeError:
+        parsed = None
+    if not isinstance(parsed, dict):
+        return "", None
+    data = parsed.get("data")
+    if isinstance(data, dict) and data:
+        details: Any = {k: v.get("message", v) if isinstance(v, dict) else v for k, v in data.items()}
+    else:
+        details = None
+    return str(parsed.get("message", "")), details
+
+
+__all__ = ["RequestLogMiddleware"]

@@ -1,0 +1,44 @@
+"""The ``superuserIPs`` check for every HTTP request, as PocketBase's global middleware does it.
+
+A request authenticated as a superuser (bearer token or session cookie) from an address off a
+non-empty list answers 403, whatever the route. Guests and other auth records pass untouched.
+While the list is empty (the default) this costs one settings lookup per request.
+"""
+
+from __future__ import annotations
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from roost.apis.auth.session_cookie import COOKIE
+from roost.apis.request import request_info
+from roost.core.app import App
+from roost.core.auth.superuser_ips import allowed_ips, check_superuser_ip
+
+_COOKIE = COOKIE.encode()
+
+
+class SuperuserIPsMiddleware:
+    def __init__(self, app: ASGIApp, *, router: Starlette) -> None:
+        self.app = app
+        #: the router, whose ``state.roost`` is the core App
+        self.router = router
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "lifespan":
+            # what Request.app reads, in this layer and every one below it before the router
+            scope["app"] = self.router
+        if scope["type"] == "http":
+            app: App = self.router.state.roost
+            if allowed_ips(app) and _has_credentials(scope):
+                info = await request_info(Request(scope))
+                check_superuser_ip(app, info.auth_collection, info.ip)
+        await self.app(scope, receive, send)
+
+
+def _has_credentials(scope: Scope) -> bool:
+    for name, value in scope["headers"]:
+        if name == b"authorization" or (name == b"cookie" and _COOKIE in value):
+            return True
+    return False

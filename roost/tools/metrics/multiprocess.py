@@ -1,0 +1,69 @@
+"""prometheus-client's multiprocess mode for ``roost serve --workers N``.
+
+Each worker writes its values to memory-mapped files in one directory
+(``PROMETHEUS_MULTIPROC_DIR``), and a scrape of any worker reads them all. The directory must
+be named before the first metric exists in a worker, so the server sets it up before the
+workers start: a fresh temporary directory per server, or the operator's own directory, emptied
+of an earlier server's files (their counters would otherwise be added to this one's). When a
+worker ends, :func:`mark_process_dead` drops its live gauges (in-flight requests, connections),
+while its counters stay part of the totals.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from prometheus_client import multiprocess
+
+ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def active_dir() -> Path | None:
+    """The multiprocess directory this process records into, or None (one process)."""
+    path = os.environ.get(ENV)
+    return Path(path) if path else None
+
+
+def prepare_dir() -> tuple[Path, bool]:
+    """Name the directory the workers will record into; returns it and whether it is ours.
+
+    An operator's ``PROMETHEUS_MULTIPROC_DIR`` is kept and emptied of old ``*.db`` files;
+    otherwise a new temporary directory is made (remove it with :func:`remove_dir`).
+    """
+    given = os.environ.get(ENV)
+    if given:
+        path = Path(given)
+        path.mkdir(parents=True, exist_ok=True)
+        for old in path.glob("*.db"):
+            old.unlink(missing_ok=True)
+        return path, False
+    path = Path(tempfile.mkdtemp(prefix="roost-metrics-"))
+    os.environ[ENV] = str(path)
+    return path, True
+
+
+def remove_dir(path: Path) -> None:
+    """Delete a directory made by :func:`prepare_dir` (the server stopped)."""
+    shutil.rmtree(path, ignore_errors=True)
+    if os.environ.get(ENV) == str(path):
+        del os.environ[ENV]
+
+
+def mark_process_dead(pid: int) -> None:
+    """Forget the live gauges of a worker that ended (its counters stay in the totals)."""
+    path = active_dir()
+    if path is not None and path.is_dir():
+        multiprocess.mark_process_dead(pid, str(path))  # type: ignore[no-untyped-call]
+
+
+def recorded_pids(path: Path) -> set[int]:
+    """Process ids that have written metrics into ``path``."""
+    pids = set()
+    for file in path.glob("*.db"):
+        tail = file.stem.rsplit("_", 1)[-1]
+        if tail.isdigit():
+            pids.add(int(tail))
+    return pids

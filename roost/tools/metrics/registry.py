@@ -1,0 +1,183 @@
+"""Every metric Roost records, behind verbs that callers use without knowing prometheus-client.
+
+One :class:`Metrics` per app, each on its own :class:`~prometheus_client.CollectorRegistry`, so
+nothing is created at import time and tests see only their app's numbers. Under ``roost serve
+--workers N`` the values live in prometheus-client's per-process files (multiprocess mode, see
+:mod:`roost.tools.metrics.multiprocess`) and a scrape adds them up over the workers; gauges of
+current state (in-flight requests, connections, pool use) sum over the *live* workers only.
+
+The recording methods sit on the request path, so each is a dictionary lookup of a cached
+labelled child plus the increment. :class:`NullMetrics` (metrics switched off) records nothing.
+Label values are bounded by construction: a route is its template, never the URL; a method
+outside the standard ones is ``OTHER``; a job is named by its registered name.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+#: seconds; from a cached view (sub-millisecond) to a slow export
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+QUERY_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0)
+JOB_BUCKETS = (0.01, 0.1, 0.5, 1.0, 5.0, 15.0, 60.0, 300.0, 1800.0)
+#: the route label of a request no route matched (404s, preflights, early rejections)
+NO_ROUTE = "none"
+
+
+class Metrics:
+    """The metrics of one app (``app.metrics``)."""
+
+    enabled = True
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry if registry is not None else CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.http_requests = Counter("roost_http_requests", "HTTP requests answered, by route template and status.",
+                                     ("method", "route", "status"), registry=r)  # fmt: skip
+        self.http_duration = Histogram("roost_http_request_duration_seconds", "Time to answer an HTTP request.",
+                                       ("method", "route", "status"), buckets=LATENCY_BUCKETS, registry=r)  # fmt: skip
+        self.http_in_flight = Gauge("roost_http_requests_in_flight", "HTTP requests being answered now.",
+                                    registry=r, multiprocess_mode="livesum")  # fmt: skip
+        self.db_pool_size = Gauge("roost_db_pool_size", "Connections the database pool keeps open.",
+                                  registry=r, multiprocess_mode="livesum")  # fmt: skip
+        self.db_pool_checked_out = Gauge("roost_db_pool_checked_out", "Pooled database connections in use now.",
+                                         registry=r, multiprocess_mode="livesum")  # fmt: skip
+        self.db_query_duration = Histogram("roost_db_query_duration_seconds", "Time one SQL statement took.",
+                                           buckets=QUERY_BUCKETS, registry=r)  # fmt: skip
+        cache = Counter("roost_cache_requests", "Response cache lookups, by result (hit or miss).", ("result",), registry=r)
+        self._cache_hit, self._cache_miss = cache.labels("hit"), cache.labels("miss")
+        self.realtime_connections = Gauge("roost_realtime_connections", "Open realtime streams (SSE and WebSocket).",
+                                          registry=r, multiprocess_mode="livesum")  # fmt: skip
+        events = Counter("roost_realtime_events", "Realtime messages, by outcome (delivered, or dropped because the "
+                         "subscriber's queue was full).", ("outcome",), registry=r)  # fmt: skip
+        self._delivered, self._dropped = events.labels("delivered"), events.labels("dropped")
+        self._slow_clients = Counter("roost_realtime_clients_dropped", "Realtime streams closed as slow consumers.",
+                                     registry=r)  # fmt: skip
+        self._rate_limited = Counter("roost_ratelimit_rejections", "Requests refused with 429 by a rate-limit rule.",
+                                     ("rule",), registry=r)  # fmt: skip
+        self._job_runs = Counter("roost_job_runs", "Background runs, by kind (job, cron, queue), name and outcome.",
+                                 ("kind", "name", "outcome"), registry=r)  # fmt: skip
+        self._job_duration = Histogram("roost_job_duration_seconds", "Time one background run took.",
+                                       ("kind", "name"), buckets=JOB_BUCKETS, registry=r)  # fmt: skip
+        mail = Counter("roost_mail_messages", "Outgoing e-mails, by outcome (sent, failed, dropped).", ("outcome",), registry=r)
+        self._mail = {outcome: mail.labels(outcome) for outcome in ("sent", "failed", "dropped")}
+        self.mail_queue = Gauge("roost_mail_queue_size", "E-mails waiting to be sent.",
+                                registry=r, multiprocess_mode="livesum")  # fmt: skip
+        self._http_children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
+    # ----- HTTP ----------------------------------------------------------------------------------
+    def request_started(self) -> None:
+        self.http_in_flight.inc()
+
+    def request_finished(self, method: str, route: str, status: int, seconds: float) -> None:
+        """Count one answered request under its route template (``NO_ROUTE`` when none matched)."""
+        self.http_in_flight.dec()
+        if method not in HTTP_METHODS:
+            method = "OTHER"
+        key = (method, route, status)
+        children = self._http_children.get(key)
+        if children is None:
+            labels = (method, route, str(status))
+            children = self._http_children[key] = (self.http_requests.labels(*labels), self.http_duration.labels(*labels))
+        children[0].inc()
+        children[1].observe(seconds)
+
+    # ----- database ------------------------------------------------------------------------------
+    def query_finished(self, seconds: float) -> None:
+        self.db_query_duration.observe(seconds)
+
+    def pool_sized(self, size: int) -> None:
+        self.db_pool_size.set(size)
+
+    def connection_checked_out(self) -> None:
+        self.db_pool_checked_out.inc()
+
+    def connection_checked_in(self) -> None:
+        self.db_pool_checked_out.dec()
+
+    # ----- features ------------------------------------------------------------------------------
+    def cache_lookup(self, hit: bool) -> None:
+        (self._cache_hit if hit else self._cache_miss).inc()
+
+    def realtime_connected(self) -> None:
+        self.realtime_connections.inc()
+
+    def realtime_disconnected(self, *, slow: bool = False) -> None:
+        self.realtime_connections.dec()
+        if slow:
+            self._slow_clients.inc()
+
+    def realtime_sent(self, delivered: int, dropped: int = 0) -> None:
+        if delivered:
+            self._delivered.inc(delivered)
+        if dropped:
+            self._dropped.inc(dropped)
+
+    def rate_limited(self, rule: str) -> None:
+        self._rate_limited.labels(rule).inc()
+
+    def job_finished(self, kind: str, name: str, outcome: str, seconds: float) -> None:
+        """One background run: ``kind`` is job, cron or queue; ``outcome`` success, failure or retry."""
+        self._job_runs.labels(kind, name, outcome).inc()
+        self._job_duration.labels(kind, name).observe(seconds)
+
+    def mail_finished(self, outcome: str) -> None:
+        """One e-mail: sent, failed (after every retry) or dropped (the queue was full)."""
+        self._mail[outcome].inc()
+
+    def mail_queued(self, size: int) -> None:
+        self.mail_queue.set(size)
+
+
+class NullMetrics(Metrics):
+    """Metrics switched off: every recording method does nothing."""
+
+    enabled = False
+
+    def __init__(self) -> None:  # no registry, no metric objects
+        self.registry = CollectorRegistry(auto_describe=True)
+
+    def request_started(self) -> None:
+        pass
+
+    def request_finished(self, method: str, route: str, status: int, seconds: float) -> None:
+        pass
+
+    def query_finished(self, seconds: float) -> None:
+        pass
+
+    def pool_sized(self, size: int) -> None:
+        pass
+
+    def connection_checked_out(self) -> None:
+        pass
+
+    def connection_checked_in(self) -> None:
+        pass
+
+    def cache_lookup(self, hit: bool) -> None:
+        pass
+
+    def realtime_connected(self) -> None:
+        pass
+
+    def realtime_disconnected(self, *, slow: bool = False) -> None:
+        pass
+
+    def realtime_sent(self, delivered: int, dropped: int = 0) -> None:
+        pass
+
+    def rate_limited(self, rule: str) -> None:
+        pass
+
+    def job_finished(self, kind: str, name: str, outcome: str, seconds: float) -> None:
+        pass
+
+    def mail_finished(self, outcome: str) -> None:
+        pass
+
+    def mail_queued(self, size: int) -> None:
+        pass

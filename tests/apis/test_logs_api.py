@@ -1,0 +1,215 @@
+"""Request logs (``app.logs``) and GET /api/logs, /api/logs/{id}, /api/logs/stats on every backend."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from starlette.responses import PlainTextResponse
+
+from roost.app import Plugin
+from roost.core.events import ServeEvent
+from roost.testing import TestApp, make_test_app
+from tests.apis.test_realtime_sse import Stream
+from tests.conftest import Api
+
+USER = {"email": "u@example.com", "password": "password123", "passwordConfirm": "password123"}
+
+
+async def _set_logs(api: TestApp, **logs: Any) -> None:
+    res = await api.su("PATCH", "/api/settings", json={"logs": logs})
+    assert res.status_code == 200, res.text
+
+
+async def _logged(api: TestApp, query: str = "") -> list[dict[str, Any]]:
+    await api.app.logs.flush()
+    res = await api.su("GET", f"/api/logs?perPage=500{query}")
+    assert res.status_code == 200, res.text
+    return list(res.json()["items"])
+
+
+def _by_url(items: list[dict[str, Any]], url: str) -> dict[str, Any]:
+    found = [item for item in items if item["data"].get("url") == url]
+    assert found, f"{url} not logged: {[i['data'].get('url') for i in items]}"
+    return found[-1]
+
+
+async def test_a_request_is_logged_in_pocketbases_shape(api: Api) -> None:
+    await api.call("GET", "/api/health?x=1", headers={"referer": "http://ref.example/", "user-agent": "probe/1"})
+    item = _by_url(await _logged(api), "/api/health?x=1")
+    assert set(item) == {"id", "created", "data", "message", "level"}
+    assert item["message"] == "GET /api/health?x=1" and item["level"] == 0
+    assert len(item["id"]) == 15 and item["created"].endswith("Z")
+    data = item["data"]
+    assert data["execTime"] >= 0
+    assert {k: v for k, v in data.items() if k != "execTime"} == {
+        "type": "request", "method": "GET", "url": "/api/health?x=1", "status": 200, "auth": "",
+        "referer": "http://ref.example/", "userAgent": "probe/1", "remoteIP": "127.0.0.1", "userIP": "127.0.0.1",
+    }  # fmt: skip
+    assert (await api.su("GET", f"/api/logs/{item['id']}")).json() == item
+
+
+async def test_auth_and_its_id_when_log_auth_id_is_on(api: Api) -> None:
+    user = await api.create_record("users", USER)
+    token = await api.login("users", USER["email"], USER["password"])
+    await api.call("GET", "/api/collections/users/records", token=token)
+    assert "authId" not in _by_url(await _logged(api), "/api/collections/users/records")["data"]
+    await _set_logs(api, logAuthId=True)
+    await api.call("GET", "/api/collections/users/records?page=2", token=token)
+    await api.call("GET", "/api/health", token=token)  # a route that never asks for the auth
+    items = await _logged(api)
+    for url in ("/api/collections/users/records?page=2", "/api/health"):
+        data = _by_url(items, url)["data"]
+        assert data["auth"] == "users" and data["authId"] == user["id"]
+    assert _by_url(items, "/api/settings")["data"]["auth"] == "_superusers"
+
+
+async def test_errors_are_logged_with_their_message_and_details(api: Api) -> None:
+    await api.call("GET", "/api/collections/nope/records")
+    await api.su("POST", "/api/collections", json={"name": ""})
+    await api.call("GET", "/api/logs")
+    items = await _logged(api)
+    missing = _by_url(items, "/api/collections/nope/records")
+    assert missing["level"] == 8 and missing["data"]["status"] == 404
+    assert missing["data"]["error"] == "Missing collection context." and missing["data"]["details"] is None
+    invalid = [i for i in items if i["message"] == "POST /api/collections"][-1]["data"]
+    assert invalid["status"] == 400 and invalid["error"] == "Failed to create collection."
+    assert invalid["details"] == {"name": "Cannot be blank."}
+    guest = _by_url(items, "/api/logs")["data"]
+    assert guest["status"] == 401 and guest["error"] == "The request requires valid record authorization token."
+
+
+async def test_min_level_keeps_only_errors_and_log_ip_off_drops_the_ips(api: Api) -> None:
+    await _set_logs(api, minLevel=1, logIP=False)
+    await api.call("GET", "/api/health?ok")
+    await api.call("GET", "/api/collections/nope/records?bad")
+    items = await _logged(api)
+    assert not [i for i in items if i["data"].get("url") == "/api/health?ok"]
+    bad = _by_url(items, "/api/collections/nope/records?bad")["data"]
+    assert "remoteIP" not in bad and "userIP" not in bad
+
+
+async def test_max_days_zero_turns_request_logging_off(api: Api) -> None:
+    await _set_logs(api, maxDays=0)
+    await api.call("GET", "/api/health?off")
+    assert not [i for i in await _logged(api) if i["data"].get("url") == "/api/health?off"]
+
+
+async def test_secrets_stay_out_of_the_log(api: Api) -> None:
+    await api.create_record("users", USER)
+    token = await api.login("users", USER["email"], USER["password"])
+    await api.call("GET", "/api/files/c/r/f.png?thumb=10x10&token=filetokenvalue", headers={"cookie": "pb_auth=cookievalue"})
+    await api.call("GET", "/api/collections/users/records", token=token)
+    await api.app.logs.flush()
+    body = (await api.su("GET", "/api/logs?perPage=500")).text
+    for secret in ("filetokenvalue", "cookievalue", token, USER["password"], api.su_token):
+        assert secret not in body
+    assert "/api/files/c/r/f.png?thumb=10x10&token=***" in body
+
+
+async def test_filter_sort_fields_and_stats(api: Api) -> None:
+    for n in range(3):
+        await api.call("GET", f"/api/collections/nope/records?n={n}")
+    await api.call("GET", "/api/health?n=9")
+    await api.app.logs.flush()
+    res = await api.su("GET", "/api/logs?filter=" + "data.status>=400 %26%26 data.url~'nope'" + "&sort=-data.url&fields=data.url")
+    assert res.json() == {"items": [{"data": {"url": f"/api/collections/nope/records?n={n}"}} for n in (2, 1, 0)],
+                          "page": 1, "perPage": 30, "totalItems": 3, "totalPages": 1}  # fmt: skip
+    paged = (await api.su("GET", "/api/logs?filter=level=8&perPage=2&page=2&skipTotal=1")).json()
+    assert paged["totalItems"] == -1 and len(paged["items"]) == 1
+    stats = (await api.su("GET", "/api/logs/stats?filter=data.url~'nope'")).json()
+    hour = datetime.now(UTC).strftime("%Y-%m-%d %H:00:00.000Z")
+    assert stats in ([{"total": 3, "date": hour}], [{"total": 3, "date": stats[0]["date"]}])
+    assert sum(s["total"] for s in (await api.su("GET", "/api/logs/stats")).json()) >= 4
+    for url in ("/api/logs?filter=bad~~", "/api/logs?filter=nofield=1", "/api/logs?sort=rowid", "/api/logs/stats?filter=x~~"):
+        res = await api.su("GET", url)
+        assert res.status_code == 400, url
+        assert res.json() == {"status": 400, "message": "Something went wrong while processing your request.", "data": {}}
+
+
+async def test_only_superusers_read_logs(api: Api) -> None:
+    await api.create_record("users", USER)
+    user = await api.login("users", USER["email"], USER["password"])
+    for url in ("/api/logs", "/api/logs/stats", "/api/logs/abc"):
+        guest = await api.call("GET", url)
+        assert guest.status_code == 401
+        assert guest.json() == {"status": 401, "message": "The request requires valid record authorization token.", "data": {}}
+        denied = await api.call("GET", url, token=user)
+        assert denied.status_code == 403
+    missing = await api.su("GET", "/api/logs/nope")
+    assert missing.json() == {"status": 404, "message": "The requested resource wasn't found.", "data": {}}
+
+
+async def test_pruning_deletes_rows_older_than_max_days(api: Api) -> None:
+    await api.call("GET", "/api/health?old")
+    await api.app.logs.flush()
+    assert await api.app.logs.prune() == 0
+    await _set_logs(api, maxDays=2)
+    await api.app.logs.flush()
+    later = datetime.now(UTC) + timedelta(days=2, minutes=1)
+    assert await api.app.logs.prune(now=later) >= 1
+    assert (await api.su("GET", "/api/logs?filter=data.url='/api/health?old'")).json()["totalItems"] == 0
+    assert "__pbLogsCleanup__" in [job.id for job in api.app.cron.jobs()]
+
+
+async def test_the_writer_job_flushes_without_being_asked(api: Api) -> None:
+    api.app.logs.flush_interval = 0.05
+    await api.call("GET", "/api/health?background")
+    for _ in range(200):
+        if api.app.logs.pending() == 0:
+            break
+        await asyncio.sleep(0.05)
+    res = await api.su("GET", "/api/logs?filter=data.url='/api/health?background'")
+    assert res.json()["totalItems"] == 1
+
+
+async def test_custom_routes_are_logged_and_the_realtime_stream_is_not(tmp_path: Path) -> None:
+    async def hello(request: Any) -> PlainTextResponse:
+        return PlainTextResponse("hi")
+
+    async def add_route(e: ServeEvent) -> None:
+        e.router.add_route("/hello", hello, ["GET"])
+        await e.next()
+
+    class HelloPlugin(Plugin):
+        def register(self, app: Any) -> None:
+            app.hooks.on_serve.bind(add_route)
+
+    async with make_test_app(tmp_path, plugins=[HelloPlugin()]) as api:
+        assert (await api.call("GET", "/hello")).status_code == 200
+        items = await _logged(api)
+        assert _by_url(items, "/hello")["data"]["status"] == 200
+        stream = Stream(api)
+        client_id = await stream.client_id()
+        await api.call("POST", "/api/realtime", json={"clientId": client_id, "subscriptions": ["users"]})
+        stream.hangup.set()
+        await stream.ended()
+        realtime = [i["message"] for i in await _logged(api) if i["data"].get("url") == "/api/realtime"]
+        assert realtime == ["POST /api/realtime"]
+
+
+async def test_no_entry_is_lost_at_shutdown_and_logs_live_in_auxiliary_db(tmp_path: Path) -> None:
+    async with make_test_app(tmp_path) as api:
+        api.app.logs.flush_interval = 3600.0
+        api.app.logs.batch_size = 10_000
+        for n in range(120):
+            await api.call("GET", f"/api/health?n={n}")
+        assert api.app.logs.pending() >= 120
+    with sqlite3.connect(tmp_path / "auxiliary.db") as db:
+        urls = {row[0] for row in db.execute("SELECT json_extract(data, '$.url') FROM _logs")}
+    assert {f"/api/health?n={n}" for n in range(120)} <= urls
+    with sqlite3.connect(tmp_path / "data.db") as db:
+        assert not db.execute("SELECT name FROM sqlite_master WHERE name = '_logs'").fetchall()
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+async def test_app_log_lines_are_stored_too(api: Api) -> None:
+    import logging
+
+    logging.getLogger("roost.test").warning("disk almost full: %s", "93%")
+    items = await _logged(api, "&filter=data.logger='roost.test'")
+    assert [(i["level"], i["message"]) for i in items] == [(4, "disk almost full: 93%")]
