@@ -214,8 +214,11 @@ class Logs:
     async def run(self) -> None:
         """The writer (an ``app.jobs`` job): flush every ``flush_interval`` or on a full batch."""
         while True:
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancel that lands
+            # as the wake-up is delivered, and app shutdown would wait for this job forever
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.flush_interval)
+                async with asyncio.timeout(self.flush_interval):
+                    await self._wake.wait()
             self._wake.clear()
             try:
                 await self.flush()

@@ -167,6 +167,25 @@ async def test_the_writer_job_flushes_without_being_asked(api: Api) -> None:
     assert res.json()["totalItems"] == 1
 
 
+@pytest.mark.parametrize("backend", ["sqlite"])
+@pytest.mark.parametrize("steps", range(6))
+async def test_the_writer_stops_when_cancelled_as_it_is_woken(api: Api, steps: int) -> None:
+    # a cancel that lands while a wake-up is being delivered must still end the writer (app shutdown waits for it)
+    logs = api.app.logs
+    logs.flush_interval = 3600.0
+    writer = asyncio.create_task(logs.run())
+    for _ in range(3):
+        await asyncio.sleep(0)
+    logs._wake.set()
+    for _ in range(steps):
+        await asyncio.sleep(0)
+    writer.cancel()
+    done, _ = await asyncio.wait([writer], timeout=2)
+    if not done:
+        writer.cancel()
+    assert done == {writer} and writer.cancelled()
+
+
 async def test_custom_routes_are_logged_and_the_realtime_stream_is_not(tmp_path: Path) -> None:
     async def hello(request: Any) -> PlainTextResponse:
         return PlainTextResponse("hi")
