@@ -3,7 +3,7 @@
 import { useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
 import { api, fieldError } from "./api.js";
 import { Link } from "./router.jsx";
-import { Check, ErrorBanner, Field, TextInput, useAction } from "./ui.jsx";
+import { Check, ErrorBanner, Field, filterWords, SuggestInput, TextInput, useAction } from "./ui.jsx";
 
 export const FIELD_TYPES = [
   "text", "editor", "number", "bool", "email", "url", "date", "autodate",
@@ -140,7 +140,7 @@ function CollectionEditor({ collection, collections, onClose, onSaved }) {
   const setField = (index, field) => setDraft({ ...draft, fields: draft.fields.map((f, i) => (i === index ? field : f)) });
   const removeField = (index) => setDraft({ ...draft, fields: draft.fields.filter((_, i) => i !== index) });
   const [newType, setNewType] = useState("text");
-  const words = ruleWords(draft, collections);
+  const words = filterWords(draft, collections, { body: true });
   const changeType = (type) =>
     run(async () => {
       const next = await scaffold(type);
@@ -245,57 +245,15 @@ function CollectionEditor({ collection, collections, onClose, onSaved }) {
   );
 }
 
-// Names a rule may use: the collection's own fields, @request.* and @collection.<name>.<field>.
-function ruleWords(draft, collections) {
-  const own = (draft.fields || []).map((f) => f.name).filter(Boolean);
-  const words = [...own, "@request.auth.id", "@request.auth.collectionName", "@request.auth.email",
-    "@request.auth.verified", "@request.method", "@request.context", "@request.query.", "@request.headers."];
-  for (const name of own) words.push(`@request.body.${name}`, `@request.body.${name}:isset`, `@request.body.${name}:changed`);
-  for (const c of collections) {
-    for (const f of c.fields || []) if (!f.hidden) words.push(`@collection.${c.name}.${f.name}`);
-  }
-  return [...new Set(words)];
-}
-
 function RuleInput({ name, label, value, error, onChange, words = [] }) {
   const locked = value === null || value === undefined;
-  const [token, setToken] = useState(null); // {start, end, text} of the word at the caret
-  const input = useRef(null);
-  const track = (element) => {
-    const caret = element.selectionStart ?? element.value.length;
-    const start = element.value.slice(0, caret).search(/[\w@.:]*$/);
-    const text = element.value.slice(start, caret);
-    setToken(text ? { start, end: caret, text } : null);
-  };
-  const matches = token ? words.filter((w) => w.startsWith(token.text) && w !== token.text).slice(0, 8) : [];
-  const pick = (word) => {
-    const next = value.slice(0, token.start) + word + value.slice(token.end);
-    onChange(next);
-    setToken(null);
-    requestAnimationFrame(() => {
-      input.current.focus();
-      input.current.setSelectionRange(token.start + word.length, token.start + word.length);
-    });
-  };
   return (
     <div class="rule">
       <Field label={label} error={error} path={name}>
         {(id, describedBy) => (
-          <div class="suggest">
-            <input id={id} ref={input} class="mono" value={locked ? "" : value} disabled={locked} autocomplete="off"
-              aria-invalid={describedBy ? "true" : undefined} aria-describedby={describedBy}
-              placeholder={locked ? "superusers only" : "everyone (e.g. @request.auth.id != \"\")"}
-              onInput={(e) => { onChange(e.currentTarget.value); track(e.currentTarget); }}
-              onKeyDown={(e) => e.key === "Escape" && token && (e.stopPropagation(), setToken(null))}
-              onBlur={() => setTimeout(() => setToken(null), 200)} />
-            {matches.length > 0 && (
-              <ul class="suggestions" aria-label={`Suggestions for ${label}`}>
-                {matches.map((w) => (
-                  <li key={w}><button type="button" class="option mono" onMouseDown={(e) => e.preventDefault()} onClick={() => pick(w)}>{w}</button></li>
-                ))}
-              </ul>
-            )}
-          </div>
+          <SuggestInput id={id} class="mono" label={label} words={words} value={locked ? "" : value} disabled={locked}
+            describedBy={describedBy} onInput={onChange}
+            placeholder={locked ? "superusers only" : "everyone (e.g. @request.auth.id != \"\")"} />
         )}
       </Field>
       <Check label="Superusers only" checked={locked} onChange={(on) => onChange(on ? null : "")} />

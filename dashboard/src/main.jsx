@@ -5,6 +5,7 @@ import { ApiDocs } from "./apidocs.jsx";
 import { Install, Login } from "./auth.jsx";
 import { Collections } from "./collections.jsx";
 import { Confirm } from "./confirm.jsx";
+import { Instance } from "./instance.jsx";
 import { Logs } from "./logs.jsx";
 import { Backups, Crons } from "./maintenance.jsx";
 import { Records } from "./records.jsx";
@@ -19,6 +20,7 @@ const NAV = [
   { to: "/collections", label: "Collections" },
   { to: "/collections/_superusers", label: "Superusers" },
   { to: "/logs", label: "Logs" },
+  { to: "/instance", label: "Instance" },
   { to: "/settings", label: "Settings" },
   { to: "/backups", label: "Backups" },
   { to: "/crons", label: "Crons" },
@@ -97,6 +99,7 @@ function App() {
   else if (path === "/collections") page = <Collections />;
   else if (settings && (!settings[1] || SETTINGS_TABS.some(([key]) => key === settings[1]))) page = <Settings tab={settings[1] || "application"} />;
   else if (path === "/logs") page = <Logs />;
+  else if (path === "/instance") page = <Instance />;
   else if (path === "/backups") page = <Backups />;
   else if (path === "/crons") page = <Crons />;
   else if (path === "/api" || path === "/api/openapi" || path === "/api/graphql") page = <ApiDocs tab={path === "/api/graphql" ? "graphql" : "openapi"} />;
