@@ -92,7 +92,8 @@ function Metrics({ samples }) {
   const workers = samples.filter((s) => s.name === "process_start_time_seconds");
   const of = (name, pid) => samples.find((s) => s.name === name && s.labels.pid === pid)?.value;
   const requests = sum(samples, "roost_http_requests_total");
-  const status = (low, high) => sum(samples, "roost_http_requests_total", (l) => Number(l.status) >= low && Number(l.status) < high);
+  const status = (low, high) =>
+    requests === undefined ? undefined : sum(samples, "roost_http_requests_total", (l) => Number(l.status) >= low && Number(l.status) < high) || 0;
   const queries = sum(samples, "roost_db_query_duration_seconds_count");
   const hits = sum(samples, "roost_cache_requests_total", (l) => l.result === "hit");
   const misses = sum(samples, "roost_cache_requests_total", (l) => l.result === "miss");

@@ -373,7 +373,7 @@ function FileInput({ collection, field, record, label, error, uploads, setUpload
       {(id, describedBy) => (
         <div class="files">
           {current.map((name) => (
-            <div key={name} class={"row" + (removed.includes(name) ? " struck" : "")}>
+            <div key={name} class={"row wrap" + (removed.includes(name) ? " struck" : "")}>
               <a href={fileUrl(collection, record, name)} target="_blank" rel="noopener">{name}</a>
               <button type="button" class="ghost small" aria-pressed={removed.includes(name)}
                 onClick={() => setRemoved(removed.includes(name) ? removed.filter((n) => n !== name) : [...removed, name])}>
