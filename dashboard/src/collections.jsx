@@ -251,7 +251,7 @@ function RuleInput({ name, label, value, error, onChange, words = [] }) {
     <div class="rule">
       <Field label={label} error={error} path={name}>
         {(id, describedBy) => (
-          <SuggestInput id={id} class="mono" label={label} words={words} value={locked ? "" : value} disabled={locked}
+          <SuggestInput id={id} class="mono" words={words} value={locked ? "" : value} disabled={locked}
             describedBy={describedBy} onInput={onChange}
             placeholder={locked ? "superusers only" : "everyone (e.g. @request.auth.id != \"\")"} />
         )}

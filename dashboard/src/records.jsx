@@ -88,7 +88,7 @@ export function Records({ name }) {
       <form class="row end" role="search" onSubmit={(e) => { e.preventDefault(); setQuery({ ...query, filter: filterText, page: 1 }); }}>
         <Field label="Filter">
           {(id) => (
-            <SuggestInput id={id} class="mono" label="Filter" words={filterWords(collection, collections)} value={filterText} onInput={setFilterText}
+            <SuggestInput id={id} class="mono" words={filterWords(collection, collections)} value={filterText} onInput={setFilterText}
               placeholder={`e.g. ${shown[1]?.name || "id"} != ""`} />
           )}
         </Field>

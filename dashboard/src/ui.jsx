@@ -115,7 +115,7 @@ export function useAction() {
 
 // A text input that suggests the words (field names, @request.*, @collection.*) completing the
 // word at the caret: a combobox whose list is driven by arrow keys, Enter and Escape.
-export function SuggestInput({ id, value, onInput, words, label, describedBy, ...rest }) {
+export function SuggestInput({ id, value, onInput, words, describedBy, ...rest }) {
   const [token, setToken] = useState(null); // {start, end, text} of the word at the caret
   const [active, setActive] = useState(0);
   const input = useRef(null);
@@ -130,12 +130,12 @@ export function SuggestInput({ id, value, onInput, words, label, describedBy, ..
   const pick = (word) => {
     const next = value.slice(0, token.start) + word + value.slice(token.end);
     const caret = token.start + word.length;
+    // the caret goes after the word at once, not on the next frame, so keys typed meanwhile land there
+    input.current.value = next;
+    input.current.focus();
+    input.current.setSelectionRange(caret, caret);
     onInput(next);
     setToken(null);
-    requestAnimationFrame(() => {
-      input.current.focus();
-      input.current.setSelectionRange(caret, caret);
-    });
   };
   const key = (event) => {
     if (!matches.length) return;
@@ -161,7 +161,7 @@ export function SuggestInput({ id, value, onInput, words, label, describedBy, ..
         onInput={(e) => { onInput(e.currentTarget.value); track(e.currentTarget); }}
         onKeyDown={key} onBlur={() => setTimeout(() => setToken(null), 200)} {...rest} />
       {matches.length > 0 && (
-        <ul class="suggestions" id={listId} role="listbox" aria-label={`Suggestions for ${label}`}>
+        <ul class="suggestions" id={listId} role="listbox" aria-label="Suggestions">
           {matches.map((w, i) => (
             <li key={w} id={`${listId}-${i}`} role="option" aria-selected={i === active} class={"option mono" + (i === active ? " chosen" : "")}
               onMouseDown={(e) => e.preventDefault()} onClick={() => pick(w)}>{w}</li>
