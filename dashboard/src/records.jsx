@@ -346,7 +346,8 @@ function FieldInput(props) {
         </div>
       );
     case "date":
-      return <TextInput label={label} class="mono" placeholder="2026-01-31 12:00:00.000Z" value={value} error={error} path={path} onInput={onChange} />;
+      // the browser's date-time picker, read as UTC, which is how the API stores and answers dates
+      return <TextInput label={label} type="datetime-local" step="1" hint="UTC" value={toPicker(value)} error={error} path={path} onInput={(v) => onChange(fromPicker(v))} />;
     case "email":
       return <TextInput label={label} type="email" value={value} error={error} path={path} onInput={onChange} />;
     case "url":
@@ -366,6 +367,16 @@ function FieldInput(props) {
   }
 }
 
+// "2026-01-31 12:00:00.000Z" <-> "2026-01-31T12:00:00" (a datetime-local value has no zone)
+function toPicker(value) {
+  return value ? value.slice(0, 19).replace(" ", "T") : "";
+}
+function fromPicker(value) {
+  if (!value) return "";
+  const [day, time] = value.split("T");
+  return `${day} ${(time + ":00").slice(0, 8)}.000Z`;
+}
+
 function FileInput({ collection, field, record, label, error, uploads, setUploads, removed, setRemoved }) {
   const current = record[field.name] ? (Array.isArray(record[field.name]) ? record[field.name] : [record[field.name]]) : [];
   return (
@@ -374,7 +385,9 @@ function FileInput({ collection, field, record, label, error, uploads, setUpload
         <div class="files">
           {current.map((name) => (
             <div key={name} class={"row wrap" + (removed.includes(name) ? " struck" : "")}>
-              <a href={fileUrl(collection, record, name)} target="_blank" rel="noopener">{name}</a>
+              <a href={fileUrl(collection, record, name)} target="_blank" rel="noopener">
+                {IMAGE.test(name) && !field.protected && <img class="thumb" src={`${fileUrl(collection, record, name)}?thumb=100x100`} alt="" />} {name}
+              </a>
               <button type="button" class="ghost small" aria-pressed={removed.includes(name)}
                 onClick={() => setRemoved(removed.includes(name) ? removed.filter((n) => n !== name) : [...removed, name])}>
                 {removed.includes(name) ? "Keep" : "Remove"}
