@@ -231,6 +231,15 @@ function initialValues(collection, record) {
   return values;
 }
 
+// JSON typed into the form, or a field error shaped like the API's, shown beside the field
+function parseJson(name, text) {
+  try {
+    return JSON.parse(text);
+  } catch (exc) {
+    throw new ApiError(0, { message: "Fix the highlighted fields.", data: { [name]: { code: "invalid_json", message: `Not valid JSON: ${exc.message}` } } });
+  }
+}
+
 function RecordForm({ collection, collections, record, onClose, onSaved }) {
   const isNew = !record.id;
   const [values, setValues] = useState(() => initialValues(collection, record));
@@ -249,7 +258,7 @@ function RecordForm({ collection, collections, record, onClose, onSaved }) {
         if (!(field.name in values)) continue;
         let value = values[field.name];
         if (field.type === "password" && !value) continue;
-        if (field.type === "json") value = value === "" ? null : JSON.parse(value);
+        if (field.type === "json") value = value === "" ? null : parseJson(field.name, value);
         payload[field.name] = value;
       }
       if (collection.type === "auth" && values.password) payload.passwordConfirm = values.passwordConfirm;
@@ -313,19 +322,20 @@ function FieldInput(props) {
     case "json":
       return (
         <Field label={label} error={error} path={path} hint={field.type === "json" ? "JSON" : "HTML"}>
-          {(id) => <textarea id={id} rows="4" class="mono" value={value ?? ""} onInput={(e) => onChange(e.currentTarget.value)} />}
+          {(id, describedBy) => <textarea id={id} rows="4" class="mono" value={value ?? ""} aria-invalid={describedBy ? "true" : undefined}
+            aria-describedby={describedBy} onInput={(e) => onChange(e.currentTarget.value)} />}
         </Field>
       );
     case "select":
       return (
         <Field label={label} error={error} path={path}>
-          {(id) => field.maxSelect > 1 ? (
-            <select id={id} multiple value={value || []}
+          {(id, describedBy) => field.maxSelect > 1 ? (
+            <select id={id} multiple value={value || []} aria-describedby={describedBy}
               onChange={(e) => onChange([...e.currentTarget.selectedOptions].map((o) => o.value))}>
               {field.values.map((v) => <option key={v} value={v}>{v}</option>)}
             </select>
           ) : (
-            <select id={id} value={value || ""} onChange={(e) => onChange(e.currentTarget.value)}>
+            <select id={id} value={value || ""} aria-describedby={describedBy} onChange={(e) => onChange(e.currentTarget.value)}>
               <option value="">—</option>
               {field.values.map((v) => <option key={v} value={v}>{v}</option>)}
             </select>

@@ -163,7 +163,12 @@ def test_record_form_for_every_field_type(
     dialog.get_by_label("site", exact=True).fill("https://example.com/soup")
     dialog.get_by_label("due", exact=True).fill("2030-01-31T12:00:05")
     dialog.get_by_label("tags", exact=True).select_option(["hot", "raw"])
-    dialog.get_by_label("meta", exact=True).fill('{"serves": 4}')
+    meta = dialog.get_by_label("meta", exact=True)
+    meta.fill("{serves: 4")
+    dialog.get_by_role("button", name="Create").click()  # caught in the page, before any request
+    dialog.get_by_text(re.compile("^Not valid JSON")).wait_for()
+    assert meta.get_attribute("aria-invalid") == "true"
+    meta.fill('{"serves": 4}')
     dialog.get_by_label("docs", exact=True).set_input_files([str(files[0]), str(files[1])])
     dialog.get_by_label("people", exact=True).fill("Cook")
     dialog.get_by_role("button", name=re.compile("^Cook")).click()
