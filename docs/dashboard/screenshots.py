@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
 EMAIL, PASSWORD = "admin@example.com", "admin-password-1"
 SIZES = {"desktop": (1280, 800), "phone": (390, 844)}
-DARK = {("collections-posts", "desktop"), ("logs", "desktop"), ("record-form", "phone")}
+DARK = {("collections-posts", "desktop"), ("logs", "desktop"), ("record-form", "phone"), ("filter-suggestions", "desktop")}
 
 
 def serve(data: Path) -> tuple[subprocess.Popen[bytes], str, str]:
@@ -114,6 +114,9 @@ def shoot_all(browser: Any, url: str, token: str, out: Path, size: str) -> None:
                 page.goto(f"{url}/_/{tab}")
             shoot(page, out, tab.replace("/", "-"), size)
     page.goto(f"{url}/_/collections/posts")
+    page.get_by_role("combobox", name="Filter").press_sequentially('status = "draft" && author.')
+    shoot(page, out, "filter-suggestions", size)
+    page.keyboard.press("Escape")
     page.get_by_role("button", name=re.compile("^Edit record")).first.click()
     shoot(page, out, "record-form", size)
     page.goto(f"{url}/_/collections")
