@@ -52,7 +52,8 @@ function Layout({ path, children }) {
         <span class="muted who">{auth.record?.email}</span>
         <button type="button" class="ghost" onClick={signOut}>Sign out</button>
       </header>
-      <nav id="nav" class={"sidenav" + (open ? " open" : "")} aria-label="Main">
+      <nav id="nav" class={"sidenav" + (open ? " open" : "")} aria-label="Main"
+        onKeyDown={(e) => e.key === "Escape" && open && (setOpen(false), document.querySelector(".menu").focus())}>
         <ul>
           {NAV.map((item) => (
             <li key={item.to}>

@@ -394,6 +394,11 @@ def test_small_screen_menu(chromium: Any, roost: Served) -> None:
         nav.get_by_role("link", name="Crons").click()
         tab.get_by_role("heading", name="Cron jobs").wait_for()
         assert not nav.is_visible()
+        tab.get_by_role("button", name="Menu").click()
+        nav.get_by_role("link", name="Logs").focus()
+        tab.keyboard.press("Escape")  # closes the menu and returns focus to its button
+        nav.wait_for(state="hidden")
+        assert tab.evaluate("document.activeElement.textContent.trim()") == "Menu"
     finally:
         context.close()
     assert problems.seen == []
