@@ -1,7 +1,9 @@
 // Collections: the list, and the editor for base, auth and view collections
-// (fields with their main options, the five rules, indexes).
+// (fields with their main options, the five rules, indexes; auth options in authoptions.jsx).
 import { useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
 import { api, fieldError } from "./api.js";
+import { AuthOptions } from "./authoptions.jsx";
+import { numberOr } from "./forms.jsx";
 import { Link } from "./router.jsx";
 import { Check, ErrorBanner, Field, TextInput, useAction } from "./ui.jsx";
 
@@ -217,7 +219,7 @@ function CollectionEditor({ collection, collections, onClose, onSaved }) {
           ))}
         </fieldset>
 
-        {draft.type === "auth" && <AuthOptions draft={draft} setDraft={setDraft} error={error} words={words} />}
+        {draft.type === "auth" && <AuthOptions draft={draft} setDraft={setDraft} error={error} words={words} Rule={RuleInput} />}
 
         {draft.type !== "view" && (
           <Field label="Indexes (one CREATE INDEX statement a line)" error={error} path="indexes">
@@ -301,41 +303,6 @@ function RuleInput({ name, label, value, error, onChange, words = [] }) {
       <Check label="Superusers only" checked={locked} onChange={(on) => onChange(on ? null : "")} />
     </div>
   );
-}
-
-// The sign-in options of an auth collection: password, OTP, MFA, the two extra rules, token life.
-function AuthOptions({ draft, setDraft, error, words }) {
-  const part = (key) => draft[key] || {};
-  const set = (key, option) => (value) => setDraft({ ...draft, [key]: { ...part(key), [option]: value } });
-  const seconds = (key) => (value) => set(key, "duration")(numberOr(value, 0));
-  return (
-    <fieldset>
-      <legend>Auth options</legend>
-      <RuleInput name="authRule" label="Auth rule (who may sign in)" value={draft.authRule} error={error} words={words} onChange={(v) => setDraft({ ...draft, authRule: v })} />
-      <RuleInput name="manageRule" label="Manage rule (who may manage other records)" value={draft.manageRule} error={error} words={words} onChange={(v) => setDraft({ ...draft, manageRule: v })} />
-      <div class="row wrap">
-        <Check label="Password sign-in" checked={part("passwordAuth").enabled ?? true} onChange={set("passwordAuth", "enabled")} />
-        <TextInput label="Identity fields (comma separated)" value={(part("passwordAuth").identityFields || ["email"]).join(", ")} error={error} path="passwordAuth.identityFields"
-          onInput={(v) => set("passwordAuth", "identityFields")(v.split(",").map((x) => x.trim()).filter(Boolean))} />
-      </div>
-      <div class="row wrap">
-        <Check label="One-time password (OTP) sign-in" checked={part("otp").enabled} onChange={set("otp", "enabled")} />
-        <TextInput label="OTP lifetime (seconds)" type="number" value={part("otp").duration ?? 180} onInput={seconds("otp")} error={error} path="otp.duration" />
-        <TextInput label="OTP length" type="number" value={part("otp").length ?? 8} onInput={(v) => set("otp", "length")(numberOr(v, 8))} error={error} path="otp.length" />
-      </div>
-      <div class="row wrap">
-        <Check label="Multi-factor authentication (MFA)" checked={part("mfa").enabled} onChange={set("mfa", "enabled")} />
-        <TextInput label="MFA window (seconds)" type="number" value={part("mfa").duration ?? 600} onInput={seconds("mfa")} error={error} path="mfa.duration" />
-        <TextInput label="MFA rule (empty: everyone)" class="mono" value={part("mfa").rule ?? ""} onInput={set("mfa", "rule")} error={error} path="mfa.rule" />
-      </div>
-      <TextInput label="Auth token lifetime (seconds)" type="number" value={part("authToken").duration ?? 604800} onInput={seconds("authToken")} error={error} path="authToken.duration" />
-    </fieldset>
-  );
-}
-
-function numberOr(value, fallback) {
-  const n = Number(value);
-  return value === "" || Number.isNaN(n) ? fallback : n;
 }
 
 function FieldEditor({ index, number, field, error, collections, onChange, onRemove }) {
