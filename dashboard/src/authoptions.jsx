@@ -87,8 +87,8 @@ export function AuthOptions({ draft, setDraft, error, words, Rule }) {
         {b.number("Session lifetime (seconds)", "cookieSessions.duration", 1209600)}
       </Section>
       <Section title="Token lifetimes" error={error} keys={TOKENS.map(([key]) => key)}>
-        <div class="row wrap">
-          {TOKENS.map(([key, label, fallback]) => <span key={key}>{b.number(`${label} lifetime (seconds)`, `${key}.duration`, fallback)}</span>)}
+        <div class="cols">
+          {TOKENS.map(([key, label, fallback]) => b.number(`${label} lifetime (seconds)`, `${key}.duration`, fallback, { key }))}
         </div>
       </Section>
       <Section title="E-mail templates" error={error} keys={TEMPLATES.map(([key]) => key)}>
@@ -148,7 +148,7 @@ function OAuth2({ b, error, fieldNames }) {
           <button type="button" class="secondary" onClick={add}>Add provider</button>
         </div>
       )}
-      <div class="row wrap">
+      <div class="cols">
         {MAPPED.map(([key, label]) => (
           <Field key={key} label={`Store the provider's ${label} in`} error={error} path={`oauth2.mappedFields.${key}`}>
             {(id) => (

@@ -282,7 +282,7 @@ function RateLimits({ settings, onSaved }) {
       {rules.map((rule, index) => (
         <fieldset key={index}>
           <legend>Rule {index + 1}</legend>
-          <div class="row wrap">
+          <div class="row">
             {b.text("Label", `rateLimits.rules.${index}.label`, { class: "mono" })}
             <Field label="Applies to" error={error} path={`rateLimits.rules.${index}.audience`}>
               {(id) => (

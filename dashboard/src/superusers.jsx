@@ -4,7 +4,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { api, auth, SUPERUSERS } from "./api.js";
 import { Dialog } from "./collections.jsx";
-import { navigate } from "./router.jsx";
+import { Link, navigate } from "./router.jsx";
 import { ErrorBanner, TextInput, useAction } from "./ui.jsx";
 
 export function Superusers() {
@@ -22,6 +22,8 @@ export function Superusers() {
         <h1>Superusers</h1>
         <button type="button" onClick={() => setEditing({})}>New superuser</button>
       </div>
+      <p class="muted small">Superuser sign-in options (OTP, MFA, TOTP, passkeys, token lifetimes) are those of the
+        _superusers collection: edit it on the <Link to="/collections">Collections</Link> page with system collections shown.</p>
       <ErrorBanner error={error} />
       {list && (
         <table class="grid">
@@ -29,7 +31,7 @@ export function Superusers() {
           <tbody>
             {list.map((r) => (
               <tr key={r.id}>
-                <td>{r.email}{r.id === me && <span class="badge"> you</span>}</td>
+                <td>{r.email}{r.id === me && <> <span class="badge">you</span></>}</td>
                 <td class="small">{r.created}</td>
                 <td class="actions">
                   <button type="button" class="ghost" onClick={() => setEditing(r)} aria-label={`Edit superuser ${r.email}`}>Edit</button>

@@ -18,7 +18,14 @@ from typing import Any
 import httpx
 
 from . import test_dashboard_browser as dashboard
-from .test_dashboard_browser import EMAIL, Problems, Served, serve_with_superuser, sign_in, superuser_client
+from .test_dashboard_browser import (
+    EMAIL,
+    Problems,
+    Served,
+    serve_with_superuser,
+    sign_in,
+    superuser_client,
+)
 
 chromium = dashboard.chromium
 page = dashboard.page
@@ -43,7 +50,8 @@ def claims(token: str) -> dict[str, Any]:
 def test_oauth2_provider_token_lifetime_and_email_template(page: Any, roost: Served) -> None:
     sign_in(page, roost.url)
     dialog = edit_collection(page, "users")
-    open_section(dialog, "OAuth2")
+    dialog.locator("summary", has_text="OAuth2").focus()  # a section opens from the keyboard
+    page.keyboard.press("Enter")
     dialog.get_by_label("OAuth2 sign-in").check()
     dialog.get_by_label("Provider to add").select_option(label="Google")
     dialog.get_by_role("button", name="Add provider").click()
@@ -206,3 +214,42 @@ def test_backup_schedule_with_a_field_error(page: Any, problems: Problems, roost
     with superuser_client(roost.url) as su:
         backups = su.get("/api/settings").json()["backups"]
     assert backups["cron"] == "0 3 * * *" and backups["cronMaxKeep"] == 2
+
+
+def test_roost_auth_options_with_errors_beside_them(page: Any, problems: Problems, roost: Served) -> None:
+    problems.allowed += ["PATCH http://127.0.0.1", "status of 400"]
+    with superuser_client(roost.url) as su:
+        assert su.post("/api/collections", json={"name": "members", "type": "auth"}).status_code == 200
+    sign_in(page, roost.url)
+    dialog = edit_collection(page, "members")
+    open_section(dialog, "Password")
+    dialog.get_by_label("Password sign-in").uncheck()
+    open_section(dialog, "Multi-factor authentication (MFA)")
+    mfa = dialog.get_by_label("Multi-factor authentication (MFA)", exact=True)
+    mfa.check()
+    open_section(dialog, "Passkeys")
+    origins = dialog.get_by_label("Allowed origins (comma separated; empty: the app URL)")
+    origins.fill("ftp://files.example.com")
+    open_section(dialog, "Cookie sessions")
+    dialog.get_by_label("Allow logins into an HttpOnly cookie session").check()
+    lifetime = dialog.get_by_label("Session lifetime (seconds)")
+    lifetime.fill("5")
+    dialog.get_by_role("button", name="Save changes").click()
+    for control in (mfa, origins, lifetime):
+        control.and_(page.locator("[aria-invalid=true]")).wait_for()
+    assert "2 auth methods" in (page.locator(f"#{mfa.get_attribute('aria-describedby')}").text_content() or "")
+
+    origins.fill("https://app.example.com, https://admin.example.com")
+    lifetime.fill("3600")
+    dialog.get_by_label("Passkey sign-in").check()
+    open_section(dialog, "Authenticator app (TOTP)")
+    dialog.get_by_label("TOTP sign-in with an identity and a code").check()
+    dialog.get_by_role("button", name="Save changes").click()
+    dialog.wait_for(state="detached")
+    with superuser_client(roost.url) as su:
+        saved = su.get("/api/collections/members").json()
+    assert saved["passwordAuth"]["enabled"] is False and saved["mfa"]["enabled"] is True
+    assert saved["passkey"]["enabled"] is True
+    assert saved["passkey"]["origins"] == ["https://app.example.com", "https://admin.example.com"]
+    assert saved["totp"]["enabled"] is True
+    assert saved["cookieSessions"] == {"enabled": True, "duration": 3600}
