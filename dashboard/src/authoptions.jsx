@@ -164,6 +164,33 @@ function OAuth2({ b, error, fieldNames }) {
   );
 }
 
+const PKCE = { "": null, true: true, false: false };
+
+// A JSON object typed as text: the draft changes only while the text parses.
+function JsonObject({ label, value, onChange, error, path, hint }) {
+  const [text, setText] = useState(value && Object.keys(value).length ? JSON.stringify(value, null, 2) : "");
+  const [bad, setBad] = useState("");
+  const update = (next) => {
+    setText(next);
+    try {
+      const parsed = next.trim() ? JSON.parse(next) : {};
+      if (!parsed || typeof parsed !== "object" || Array.isArray(parsed)) throw new TypeError();
+      setBad("");
+      onChange(parsed);
+    } catch (exc) {
+      setBad("Must be a JSON object.");
+    }
+  };
+  return (
+    <Field label={label} error={bad ? { data: { m: { message: bad } } } : error} path={bad ? "m" : path} hint={hint}>
+      {(id, describedBy) => (
+        <textarea id={id} rows="3" class="mono" value={text} aria-invalid={describedBy ? "true" : undefined}
+          aria-describedby={describedBy} onInput={(e) => update(e.currentTarget.value)} />
+      )}
+    </Field>
+  );
+}
+
 // One configured provider. The API never sends a client secret back, and keeps the saved one
 // when the key is left out, so an empty secret input leaves the key out.
 function Provider({ b, at, provider, spec, error, onRemove }) {
@@ -183,11 +210,20 @@ function Provider({ b, at, provider, spec, error, onRemove }) {
         <button type="button" class="ghost dangertext" onClick={onRemove} aria-label={`Remove provider ${title}`}>Remove</button>
       </div>
       <details>
-        <summary>Endpoints (self-hosted and OpenID Connect providers)</summary>
+        <summary>Advanced (endpoints, PKCE, provider options)</summary>
         <div class="stack">
           {b.text("Authorization URL", `${at}.authURL`)}
           {b.text("Token URL", `${at}.tokenURL`)}
           {b.text("User info URL", `${at}.userInfoURL`)}
+          <Field label="PKCE" error={error} path={`${at}.pkce`}>
+            {(id) => (
+              <select id={id} value={String(provider.pkce ?? "")} onChange={(e) => b.put(`${at}.pkce`, PKCE[e.currentTarget.value])}>
+                <option value="">the provider's default</option><option value="true">on</option><option value="false">off</option>
+              </select>
+            )}
+          </Field>
+          <JsonObject label="Provider options (JSON object)" value={provider.extra} onChange={(v) => b.put(`${at}.extra`, v)} error={error} path={`${at}.extra`}
+            hint='e.g. {"discoveryURL": "https://id.example.com/.well-known/openid-configuration"} for OpenID Connect' />
         </div>
       </details>
     </fieldset>

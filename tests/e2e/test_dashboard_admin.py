@@ -59,6 +59,12 @@ def test_oauth2_provider_token_lifetime_and_email_template(page: Any, roost: Ser
     google.get_by_label("Client ID").fill("google-client-1")
     google.get_by_label("Client secret").fill("google-secret-1")
     google.get_by_label("Display name (empty: the provider's own)").fill("Sign in with Google")
+    google.locator("summary", has_text="Advanced").click()
+    google.get_by_label("PKCE").select_option(label="off")
+    options = google.get_by_label("Provider options (JSON object)")
+    options.fill('{"hd": ')
+    options.and_(page.locator("[aria-invalid=true]")).wait_for()  # checked as typed, never sent unparsed
+    options.fill('{"hd": "example.com"}')
     open_section(dialog, "Token lifetimes")
     dialog.get_by_label("Auth token lifetime (seconds)").fill("3600")
     open_section(dialog, "E-mail templates")
@@ -79,7 +85,9 @@ def test_oauth2_provider_token_lifetime_and_email_template(page: Any, roost: Ser
         "subject": "Welcome to {APP_NAME}, please confirm",
         "body": '<p><a href="{APP_URL}/confirm/{TOKEN}">Confirm</a></p>',
     }
-    assert saved["oauth2"]["providers"][0]["clientId"] == "google-client-1" and "clientSecret" not in saved["oauth2"]["providers"][0]
+    google_saved = saved["oauth2"]["providers"][0]
+    assert google_saved["clientId"] == "google-client-1" and "clientSecret" not in google_saved
+    assert google_saved["pkce"] is False and google_saved["extra"] == {"hd": "example.com"}
     signed = httpx.post(f"{roost.url}/api/collections/users/auth-with-password",
                         json={"identity": "lifetime@example.com", "password": "lifetime-pass-1"})  # fmt: skip
     assert 3000 < claims(signed.json()["token"])["exp"] - time.time() <= 3600  # the new lifetime, not the 7-day default
