@@ -4,7 +4,7 @@
 // once touched, as the API leaves them out of a collection until they are set.
 import { useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
 import { api } from "./api.js";
-import { binder, deepError } from "./forms.jsx";
+import { binder, CheckField, deepError } from "./forms.jsx";
 import { ErrorBanner, Field, TextInput } from "./ui.jsx";
 
 const TOKENS = [
@@ -21,6 +21,8 @@ const TEMPLATES = [
   ["otp.emailTemplate", "One-time password", "{APP_NAME} {APP_URL} {OTP} {OTP_ID}"],
   ["authAlert.emailTemplate", "New sign-in alert", "{APP_NAME} {APP_URL} {ALERT_INFO}"],
 ];
+// 50 random characters, as long as the secrets the server makes
+const newSecret = () => Array.from(crypto.getRandomValues(new Uint8Array(25)), (n) => n.toString(16).padStart(2, "0")).join("");
 const MAPPED = [["id", "OAuth2 id"], ["name", "Name"], ["username", "Username"], ["avatarURL", "Avatar URL"]];
 
 // A collapsible group that opens itself when the last answer has an error under one of `keys`.
@@ -89,6 +91,13 @@ export function AuthOptions({ draft, setDraft, error, words, Rule }) {
       <Section title="Token lifetimes" error={error} keys={TOKENS.map(([key]) => key)}>
         <div class="cols">
           {TOKENS.map(([key, label, fallback]) => b.number(`${label} lifetime (seconds)`, `${key}.duration`, fallback, { key }))}
+        </div>
+        <p class="muted small">A new signing secret ends every token of that kind issued so far (for auth tokens: signs everyone out{draft.name === "_superusers" ? ", you included" : ""}).</p>
+        <div class="row wrap">
+          {TOKENS.map(([key, label]) => (
+            <CheckField key={key} label={`New ${label.toLowerCase()} secret`} checked={!!b.get(`${key}.secret`)}
+              onChange={(on) => b.put(`${key}.secret`, on ? newSecret() : undefined)} error={error} path={`${key}.secret`} />
+          ))}
         </div>
       </Section>
       <Section title="E-mail templates" error={error} keys={TEMPLATES.map(([key]) => key)}>

@@ -92,13 +92,19 @@ def test_oauth2_provider_token_lifetime_and_email_template(page: Any, roost: Ser
                         json={"identity": "lifetime@example.com", "password": "lifetime-pass-1"})  # fmt: skip
     assert 3000 < claims(signed.json()["token"])["exp"] - time.time() <= 3600  # the new lifetime, not the 7-day default
 
-    # saving again without retyping the secret keeps it: the provider stays valid
+    # saving again without retyping the client secret keeps it (the provider stays valid); a new
+    # auth token secret ends the tokens issued so far
+    refresh = f"{roost.url}/api/collections/users/auth-refresh"
+    assert httpx.post(refresh, headers={"Authorization": signed.json()["token"]}).status_code == 200
     dialog = edit_collection(page, "users")
     open_section(dialog, "OAuth2")
     assert dialog.get_by_role("group", name="Google").get_by_text("Saved; type to replace it.").count() == 1
+    open_section(dialog, "Token lifetimes")
+    dialog.get_by_label("New auth token secret").check()
     dialog.get_by_role("button", name="Save changes").click()
     dialog.wait_for(state="detached")
     assert httpx.get(f"{roost.url}/api/collections/users/auth-methods").json()["oauth2"]["providers"][0]["name"] == "google"
+    assert httpx.post(refresh, headers={"Authorization": signed.json()["token"]}).status_code == 401
 
 
 def test_oauth2_provider_errors_show_beside_their_inputs(page: Any, problems: Problems, roost: Served) -> None:
