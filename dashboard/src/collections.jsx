@@ -3,7 +3,7 @@
 import { useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
 import { api, fieldError } from "./api.js";
 import { AuthOptions } from "./authoptions.jsx";
-import { numberOr } from "./forms.jsx";
+import { ListInput, numberOr } from "./forms.jsx";
 import { Link } from "./router.jsx";
 import { Check, ErrorBanner, Field, TextInput, useAction } from "./ui.jsx";
 
@@ -308,7 +308,6 @@ function RuleInput({ name, label, value, error, onChange, words = [] }) {
 function FieldEditor({ index, number, field, error, collections, onChange, onRemove }) {
   const at = `fields.${index}`;
   const set = (key) => (value) => onChange({ ...field, [key]: value });
-  const list = (key) => (value) => onChange({ ...field, [key]: value.split(",").map((v) => v.trim()).filter(Boolean) });
   if (field.system) {
     return (
       <div class="fieldrow system">
@@ -330,7 +329,7 @@ function FieldEditor({ index, number, field, error, collections, onChange, onRem
       </div>
       {field.type === "select" && (
         <div class="row">
-          <TextInput label="Values (comma separated)" value={(field.values || []).join(", ")} onInput={list("values")} error={error} path={`${at}.values`} />
+          <ListInput label="Values (comma separated)" value={field.values} onChange={set("values")} error={error} path={`${at}.values`} />
           <TextInput label="Max select" type="number" min="1" value={field.maxSelect} onInput={(v) => set("maxSelect")(numberOr(v, 1))} error={error} path={`${at}.maxSelect`} />
         </div>
       )}
@@ -338,7 +337,7 @@ function FieldEditor({ index, number, field, error, collections, onChange, onRem
         <div class="row">
           <TextInput label="Max files" type="number" min="1" value={field.maxSelect} onInput={(v) => set("maxSelect")(numberOr(v, 1))} error={error} path={`${at}.maxSelect`} />
           <TextInput label="Max size (bytes, 0 = default)" type="number" min="0" value={field.maxSize} onInput={(v) => set("maxSize")(numberOr(v, 0))} error={error} path={`${at}.maxSize`} />
-          <TextInput label="MIME types (comma separated)" value={(field.mimeTypes || []).join(", ")} onInput={list("mimeTypes")} error={error} path={`${at}.mimeTypes`} />
+          <ListInput label="MIME types (comma separated)" value={field.mimeTypes} onChange={set("mimeTypes")} error={error} path={`${at}.mimeTypes`} />
         </div>
       )}
       {field.type === "relation" && (
@@ -374,8 +373,8 @@ function FieldEditor({ index, number, field, error, collections, onChange, onRem
       )}
       {(field.type === "email" || field.type === "url") && (
         <div class="row">
-          <TextInput label="Only domains (comma separated)" value={(field.onlyDomains || []).join(", ")} onInput={list("onlyDomains")} error={error} path={`${at}.onlyDomains`} />
-          <TextInput label="Except domains (comma separated)" value={(field.exceptDomains || []).join(", ")} onInput={list("exceptDomains")} error={error} path={`${at}.exceptDomains`} />
+          <ListInput label="Only domains (comma separated)" value={field.onlyDomains} onChange={set("onlyDomains")} error={error} path={`${at}.onlyDomains`} />
+          <ListInput label="Except domains (comma separated)" value={field.exceptDomains} onChange={set("exceptDomains")} error={error} path={`${at}.exceptDomains`} />
         </div>
       )}
     </div>

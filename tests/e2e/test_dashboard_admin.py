@@ -267,3 +267,21 @@ def test_roost_auth_options_with_errors_beside_them(page: Any, problems: Problem
     assert saved["passkey"]["origins"] == ["https://app.example.com", "https://admin.example.com"]
     assert saved["totp"]["enabled"] is True
     assert saved["cookieSessions"] == {"enabled": True, "duration": 3600}
+
+
+def test_list_inputs_keep_what_is_typed(page: Any, roost: Served) -> None:
+    sign_in(page, roost.url)
+    page.get_by_role("button", name="New collection").click()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_label("Name", exact=True).fill("moods")
+    dialog.get_by_label("New field type").select_option("select")
+    dialog.get_by_role("button", name="Add field").click()
+    dialog.get_by_label("Field 1 name").fill("mood")
+    values = dialog.get_by_label("Values (comma separated)")
+    values.press_sequentially("happy, sad")  # key by key: the comma must survive the re-render
+    assert values.input_value() == "happy, sad"
+    dialog.get_by_role("button", name="Create").click()
+    page.get_by_role("link", name="moods").wait_for()
+    with superuser_client(roost.url) as su:
+        fields = su.get("/api/collections/moods").json()["fields"]
+    assert [f["values"] for f in fields if f["name"] == "mood"] == [["happy", "sad"]]
