@@ -16,10 +16,14 @@ const only = (message) => (message ? { data: { m: { message } } } : null);
 
 // A list typed as text ("a, b" or one a line); the text stays as typed while the list updates.
 export function ListInput({ label, value, onChange, error, path, hint, lines, ...rest }) {
-  const [text, setText] = useState((value || []).join(lines ? "\n" : ", "));
+  const parse = (t) => t.split(lines ? /[\n,]/ : ",").map((v) => v.trim()).filter(Boolean);
+  const [typed, setTyped] = useState("");
+  const list = value || [];
+  // what was typed, unless the list changed from elsewhere (a row above removed)
+  const text = parse(typed).join("\n") === list.join("\n") ? typed : list.join(lines ? "\n" : ", ");
   const update = (next) => {
-    setText(next);
-    onChange(next.split(lines ? /[\n,]/ : ",").map((v) => v.trim()).filter(Boolean));
+    setTyped(next);
+    onChange(parse(next));
   };
   const message = deepError(error, path);
   if (!lines) return <TextInput label={label} value={text} onInput={update} error={only(message)} path="m" hint={hint} {...rest} />;
@@ -45,6 +49,17 @@ export function CheckField({ label, checked, onChange, error, path }) {
       {message && <small class="error" id={`${id}-err`} role="alert">{message}</small>}
     </div>
   );
+}
+
+// A number input that may be emptied while typing: the draft keeps the last number until a new one parses.
+export function NumberInput({ label, value, onChange, ...rest }) {
+  const [typed, setTyped] = useState(null);
+  const text = typed === "" || (typed !== null && Number(typed) === value) ? typed : String(value ?? "");
+  const update = (next) => {
+    setTyped(next);
+    if (next !== "" && !Number.isNaN(Number(next))) onChange(Number(next));
+  };
+  return <TextInput label={label} type="number" value={text} onInput={update} {...rest} />;
 }
 
 export function getIn(obj, path) {
@@ -75,8 +90,7 @@ export function binder(draft, setDraft, error) {
       <TextInput label={label} value={get(path) ?? ""} onInput={(v) => put(path, v)} error={error} path={path} {...extra} />
     ),
     number: (label, path, fallback, extra = {}) => (
-      <TextInput label={label} type="number" value={get(path) ?? fallback} onInput={(v) => put(path, numberOr(v, fallback))}
-        error={error} path={path} {...extra} />
+      <NumberInput label={label} value={get(path) ?? fallback} onChange={(v) => put(path, v)} error={error} path={path} {...extra} />
     ),
     check: (label, path, fallback = false) => (
       <CheckField label={label} checked={get(path) ?? fallback} onChange={(v) => put(path, v)} error={error} path={path} />

@@ -176,6 +176,10 @@ def test_rate_limit_rule_is_applied(page: Any) -> None:
         rule.get_by_label("Label").fill("GET /api/health")
         rule.get_by_label("Max requests").fill("2")
         rule.get_by_label("Per (seconds)").fill("3600")
+        page.get_by_role("button", name="Remove rule 1").click()  # the rows below move up, values and all
+        first = page.get_by_role("group", name="Rule 1")
+        assert first.get_by_label("Label").input_value() == "*:create" and first.get_by_label("Max requests").input_value() == "20"
+        assert page.get_by_role("group", name="Rule 4").get_by_label("Per (seconds)").input_value() == "3600"
         page.get_by_role("button", name="Save changes").click()
         page.get_by_role("status").get_by_text("Saved.").wait_for()
         statuses = [httpx.get(f"{served.url}/api/health").status_code for _ in range(3)]
@@ -183,6 +187,7 @@ def test_rate_limit_rule_is_applied(page: Any) -> None:
         with superuser_client(served.url) as su:
             limits = su.get("/api/settings").json()["rateLimits"]
         assert limits["enabled"] is True
+        assert [r["label"] for r in limits["rules"]] == ["*:create", "/api/batch", "/api/", "GET /api/health"]
         assert limits["rules"][-1] == {"label": "GET /api/health", "audience": "", "duration": 3600, "maxRequests": 2}
     finally:
         served.stop()
