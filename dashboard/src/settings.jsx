@@ -161,13 +161,19 @@ function Mail({ settings, onSaved }) {
 function TestEmail() {
   const [to, setTo] = useState("");
   const [template, setTemplate] = useState("verification");
+  const [collection, setCollection] = useState("_superusers");
+  const [names, setNames] = useState(["_superusers"]);
   const [sent, setSent] = useState(false);
   const { busy, error, run } = useAction();
+  useEffect(() => {
+    const query = { filter: "type='auth'", sort: "name", perPage: 200, fields: "name" };
+    api("GET", "/api/collections", { query }).then((page) => setNames(page.items.map((c) => c.name)), () => {});
+  }, []);
   const send = (event) => {
     event.preventDefault();
     setSent(false);
     run(async () => {
-      await api("POST", "/api/settings/test/email", { body: { email: to, template, collection: "_superusers" } });
+      await api("POST", "/api/settings/test/email", { body: { email: to, template, collection } });
       setSent(true);
     });
   };
@@ -181,6 +187,13 @@ function TestEmail() {
           {(id) => (
             <select id={id} value={template} onChange={(e) => setTemplate(e.currentTarget.value)}>
               {["verification", "password-reset", "email-change", "otp", "login-alert"].map((t) => <option key={t} value={t}>{t}</option>)}
+            </select>
+          )}
+        </Field>
+        <Field label="Templates of" error={error} path="collection">
+          {(id) => (
+            <select id={id} value={collection} onChange={(e) => setCollection(e.currentTarget.value)}>
+              {names.map((name) => <option key={name} value={name}>{name}</option>)}
             </select>
           )}
         </Field>

@@ -17,6 +17,8 @@ from typing import Any
 
 import httpx
 
+from tests.mail_sink import MailSink
+
 from . import test_dashboard_browser as dashboard
 from .test_dashboard_browser import (
     EMAIL,
@@ -290,3 +292,30 @@ def test_list_inputs_keep_what_is_typed(page: Any, roost: Served) -> None:
     with superuser_client(roost.url) as su:
         fields = su.get("/api/collections/moods").json()["fields"]
     assert [f["values"] for f in fields if f["name"] == "mood"] == [["happy", "sad"]]
+
+
+def test_an_edited_email_template_is_the_one_sent(page: Any) -> None:
+    served, sink = serve_with_superuser(), MailSink().start()
+    try:
+        with superuser_client(served.url) as su:
+            assert su.patch("/api/settings", json={"smtp": sink.smtp_settings()}).status_code == 200
+        sign_in(page, served.url)
+        dialog = edit_collection(page, "users")
+        open_section(dialog, "E-mail templates")
+        dialog.get_by_label("Password reset subject").fill("Reset for {APP_NAME} users")
+        dialog.get_by_label("Password reset body (HTML)").fill("<p>Choose a password: {APP_URL}/reset/{TOKEN}</p>")
+        dialog.get_by_role("button", name="Save changes").click()
+        dialog.wait_for(state="detached")
+
+        page.goto(f"{served.url}/_/settings/mail")
+        page.get_by_label("To", exact=True).fill("inbox@example.com")
+        page.get_by_label("Template", exact=True).select_option("password-reset")
+        page.get_by_label("Templates of").select_option("users")
+        page.get_by_role("button", name="Send", exact=True).click()
+        page.get_by_role("status").get_by_text("Test e-mail sent to inbox@example.com.").wait_for()
+        [mail] = sink.to("inbox@example.com")
+        assert mail.subject == "Reset for Acme users"
+        assert "Choose a password: http://localhost:8090/reset/" in mail.html
+    finally:
+        sink.stop()
+        served.stop()
