@@ -3,7 +3,7 @@
 import { useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
 import { api, fieldError } from "./api.js";
 import { AuthOptions } from "./authoptions.jsx";
-import { ListInput, numberOr } from "./forms.jsx";
+import { ListInput, numberOr, useFocusError } from "./forms.jsx";
 import { Link } from "./router.jsx";
 import { Check, ErrorBanner, Field, TextInput, useAction } from "./ui.jsx";
 
@@ -137,6 +137,7 @@ function CollectionEditor({ collection, collections, onClose, onSaved }) {
   const [draft, setDraft] = useState(collection);
   const [confirming, setConfirming] = useState(false);
   const { busy, error, run } = useAction();
+  const form = useFocusError(error);
   const isNew = !collection.id;
   const set = (key) => (value) => setDraft({ ...draft, [key]: value });
   const setField = (index, field) => setDraft({ ...draft, fields: draft.fields.map((f, i) => (i === index ? field : f)) });
@@ -168,7 +169,7 @@ function CollectionEditor({ collection, collections, onClose, onSaved }) {
 
   return (
     <Dialog title={isNew ? "New collection" : `Edit collection ${collection.name}`} onClose={onClose}>
-      <form onSubmit={save} class="stack">
+      <form onSubmit={save} class="stack" ref={form}>
         <ErrorBanner error={error} />
         <div class="row">
           <TextInput label="Name" required value={draft.name} onInput={set("name")} error={error} path="name" disabled={collection.system} />

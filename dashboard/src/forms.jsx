@@ -1,6 +1,6 @@
 // Form pieces for nested settings: a comma-separated list input that keeps what is typed,
 // a checkbox that shows its field error, and an immutable update of a dotted path.
-import { useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import { Field, TextInput, useId } from "./ui.jsx";
 
 // The first error message at or under a dotted path of an error's data ("superuserIPs.1").
@@ -60,6 +60,16 @@ export function NumberInput({ label, value, onChange, ...rest }) {
     if (next !== "" && !Number.isNaN(Number(next))) onChange(Number(next));
   };
   return <TextInput label={label} type="number" value={text} onInput={update} {...rest} />;
+}
+
+// A ref for a form: when an answer brings field errors, focus moves to the first input they mark.
+export function useFocusError(error) {
+  const form = useRef(null);
+  useEffect(() => {
+    const first = error && form.current && form.current.querySelector('[aria-invalid="true"]');
+    if (first) first.focus();
+  }, [error]);
+  return form;
 }
 
 export function getIn(obj, path) {

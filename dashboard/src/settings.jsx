@@ -4,7 +4,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { api } from "./api.js";
 import { Link } from "./router.jsx";
-import { binder, ListInput, setIn } from "./forms.jsx";
+import { binder, ListInput, setIn, useFocusError } from "./forms.jsx";
 import { Check, ErrorBanner, Field, TextInput, useAction } from "./ui.jsx";
 
 export const SETTINGS_TABS = [
@@ -52,7 +52,8 @@ function useSection(settings, pick, onSaved) {
     });
   };
   const set = (section, key) => (value) => setDraft({ ...draft, [section]: { ...draft[section], [key]: value } });
-  return { draft, setDraft, set, save, saved, ...action };
+  const form = useFocusError(action.error);
+  return { draft, setDraft, set, save, saved, form, ...action };
 }
 
 function Saved({ on }) {
@@ -61,14 +62,14 @@ function Saved({ on }) {
 
 function Application({ settings, onSaved }) {
   const pick = (s) => ({ meta: s.meta, batch: s.batch, trustedProxy: s.trustedProxy, logs: s.logs, superuserIPs: s.superuserIPs });
-  const { draft, setDraft, set, save, saved, busy, error } = useSection(settings, pick, onSaved);
+  const { draft, setDraft, set, save, saved, busy, error, form } = useSection(settings, pick, onSaved);
   const [health, setHealth] = useState(null);
   useEffect(() => {
     api("GET", "/api/health").then((h) => setHealth(h.data || {}), () => {});
   }, [saved]);
   const seenIP = health && health.realIP ? `The server sees your address as ${health.realIP}.` : "";
   return (
-    <form class="stack" onSubmit={save}>
+    <form class="stack" onSubmit={save} ref={form}>
       <ErrorBanner error={error} />
       <div class="row">
         <TextInput label="Application name" value={draft.meta.appName} onInput={set("meta", "appName")} error={error} path="meta.appName" />
@@ -114,7 +115,7 @@ function Application({ settings, onSaved }) {
 
 function Mail({ settings, onSaved }) {
   const pick = (s) => ({ meta: { senderName: s.meta.senderName, senderAddress: s.meta.senderAddress }, smtp: { ...s.smtp, password: "" } });
-  const { draft, set, save, saved, busy, error } = useSection(settings, pick, onSaved);
+  const { draft, set, save, saved, busy, error, form } = useSection(settings, pick, onSaved);
   const submit = (event) => {
     const body = structuredClone(draft);
     if (!body.smtp.password) delete body.smtp.password;
@@ -122,7 +123,7 @@ function Mail({ settings, onSaved }) {
   };
   return (
     <>
-      <form class="stack" onSubmit={submit}>
+      <form class="stack" onSubmit={submit} ref={form}>
         <ErrorBanner error={error} />
         <div class="row">
           <TextInput label="Sender name" value={draft.meta.senderName} onInput={set("meta", "senderName")} error={error} path="meta.senderName" />
@@ -211,7 +212,7 @@ const levels = (current) => (LEVELS.some(([l]) => l === current) ? LEVELS : [...
 function S3Section({ settings, onSaved, at, intro, enable, filesystem, children }) {
   const pick = (s) => setSecret(s, at, "");
   const section = useSection(settings, pick, onSaved);
-  const { draft, setDraft, save, saved, busy, error } = section;
+  const { draft, setDraft, save, saved, busy, error, form } = section;
   const b = binder(draft, setDraft, error);
   const test = useAction();
   const [tested, setTested] = useState(false);
@@ -225,7 +226,7 @@ function S3Section({ settings, onSaved, at, intro, enable, filesystem, children 
   };
   const saved3 = at.split(".").reduce((node, key) => node[key], settings);
   return (
-    <form class="stack" onSubmit={submit}>
+    <form class="stack" onSubmit={submit} ref={form}>
       <ErrorBanner error={error} />
       {children && children(b)}
       <p class="muted">{intro}</p>
@@ -279,12 +280,12 @@ function BackupSchedule({ settings, onSaved }) {
 const AUDIENCES = [["", "everyone"], ["@guest", "guests only"], ["@auth", "signed-in users only"]];
 
 function RateLimits({ settings, onSaved }) {
-  const { draft, setDraft, save, saved, busy, error } = useSection(settings, (s) => ({ rateLimits: s.rateLimits }), onSaved);
+  const { draft, setDraft, save, saved, busy, error, form } = useSection(settings, (s) => ({ rateLimits: s.rateLimits }), onSaved);
   const b = binder(draft, setDraft, error);
   const rules = draft.rateLimits.rules || [];
   const add = () => b.put("rateLimits.rules", [...rules, { label: "", audience: "", duration: 10, maxRequests: 100 }]);
   return (
-    <form class="stack" onSubmit={save}>
+    <form class="stack" onSubmit={save} ref={form}>
       <ErrorBanner error={error} />
       {b.check("Enable rate limiting", "rateLimits.enabled")}
       <p class="muted small">

@@ -3,6 +3,7 @@
 // in again with the new password before it reads anything else.
 import { useEffect, useState } from "preact/hooks";
 import { api, auth, SUPERUSERS } from "./api.js";
+import { useFocusError } from "./forms.jsx";
 import { Dialog } from "./collections.jsx";
 import { Link, navigate } from "./router.jsx";
 import { ErrorBanner, TextInput, useAction } from "./ui.jsx";
@@ -57,6 +58,7 @@ function SuperuserForm({ record, self, onClose, onSaved }) {
   const [form, setForm] = useState({ email: record.email || "", password: "", passwordConfirm: "" });
   const [confirming, setConfirming] = useState(false);
   const { busy, error, run } = useAction();
+  const box = useFocusError(error);
   const set = (key) => (value) => setForm({ ...form, [key]: value });
   const save = (event) => {
     event.preventDefault();
@@ -80,7 +82,7 @@ function SuperuserForm({ record, self, onClose, onSaved }) {
   });
   return (
     <Dialog title={isNew ? "New superuser" : `Edit superuser ${record.email}`} onClose={onClose}>
-      <form class="stack" onSubmit={save}>
+      <form class="stack" onSubmit={save} ref={box}>
         <ErrorBanner error={error} />
         <TextInput label="Email" type="email" required autocomplete="off" value={form.email} onInput={set("email")} error={error} path="email" />
         <TextInput label={isNew ? "Password" : "New password (leave empty to keep)"} type="password" autocomplete="new-password" required={isNew}
