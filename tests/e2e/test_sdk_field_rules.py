@@ -14,7 +14,9 @@ ADMIN_ONLY = '@request.auth.roles:each ?= \\"admin\\"'
 
 
 @pytest.mark.parametrize("kind", ["roost", "roost-pg", "roost-mysql"])
-def test_roles_and_field_rules_through_the_sdk(kind: str, fresh_server: Callable[[str], LiveServer], sdk: SdkDriver) -> None:
+def test_roles_and_field_rules_through_the_sdk(
+    kind: str, fresh_server: Callable[[str], LiveServer], sdk: SdkDriver
+) -> None:
     server = fresh_server(kind)
     run = sdk.run(server.base_url, [
         superuser_login(server, "su"),
@@ -53,7 +55,9 @@ def test_roles_and_field_rules_through_the_sdk(kind: str, fresh_server: Callable
     ])  # fmt: skip
     salary = next(f for f in run["field options"].value["fields"] if f["name"] == "salary")
     assert salary["readRule"] == '@request.auth.roles:each ?= "admin"' and "writeRule" not in salary
-    assert run["carol list"].value[0]["name"] == "dave" and "salary" not in run["carol list"].value[0]
+    assert (
+        run["carol list"].value[0]["name"] == "dave" and "salary" not in run["carol list"].value[0]
+    )
     assert run["alice list"].value[0]["salary"] == 10
     assert run["carol filter"].value == []
     assert run["carol self-promotes"].status == 400

@@ -87,8 +87,8 @@ class Field:
         hidden: bool = False,
         presentable: bool = False,
         help: str = "",
-        readRule: str | None = None,  # noqa: N803 - the option's JSON name
-        writeRule: str | None = None,  # noqa: N803 - the option's JSON name
+        readRule: str | None = None,
+        writeRule: str | None = None,
         **options: Any,
     ) -> None:
         self.name = name
