@@ -58,7 +58,7 @@ async def present_records(
                 record.pop("@expand", None)
     enrich = app.hooks.on_record_enrich
     pending: _Pending | None = [] if enrich.handlers else None
-    denied = await _unreadable(app, coll, records, info)
+    denied = await _unreadable(app, coll, records, info) if expand or codec_for(coll, app.dialect).read_rules else {}
     out = [_export(app, coll, record, info, show_email, pending, denied) for record in records]
     for target, record, data in pending or ():
         await enrich.trigger(
