@@ -28,6 +28,7 @@ from roost.core.schema.fields.relation import (
     VIEW_TARGET_ERROR,
 )
 from roost.core.schema.oauth2_options import prepare_oauth2_options
+from roost.core.schema.superuser_roles import superuser_roles_errors
 
 NAME_RE = re.compile(r"^\w+$")
 RESERVED_FIELD_NAMES = {"collectionId", "collectionName", "expand"}
@@ -82,6 +83,7 @@ class CollectionValidation:
         if index_errors:
             errors["indexes"] = index_errors
         errors.update(search_errors(coll))
+        errors.update(superuser_roles_errors(coll))
         if not errors:
             errors.update(self._validate_rules(coll))
         if coll.is_auth and not errors:
