@@ -343,3 +343,37 @@ async def test_field_rules_are_validated_and_only_output_when_set(api: Api) -> N
     )
     field = next(f for f in ruled["fields"] if f["name"] == "x")
     assert field["readRule"] == "" and field["writeRule"] == "x != ''"
+
+
+async def test_roles_as_a_relation_to_a_roles_collection(api: Api) -> None:
+    roles = await api.create_collection(
+        {"name": "roles", "fields": [{"name": "name", "type": "text"}]}
+    )
+    users = (await api.su("GET", "/api/collections/users")).json()
+    ref = {"name": "roleRefs", "type": "relation", "collectionId": roles["id"], "maxSelect": 5}
+    assert (
+        await api.su("PATCH", "/api/collections/users", json={"fields": [*users["fields"], ref]})
+    ).status_code == 200
+    editor = await api.create_record("roles", {"name": "editor"})
+    viewer = await api.create_record("roles", {"name": "viewer"})
+    rule = '@request.auth.roleRefs.name ?= "editor"'
+    await api.create_collection(
+        {"name": "drafts", "listRule": rule, "fields": [{"name": "title", "type": "text"}]}
+    )
+    await api.create_record("drafts", {"title": "d"})
+    seen = {}
+    for name, refs in (("ed", [viewer["id"], editor["id"]]), ("vi", [viewer["id"]])):
+        body = {
+            "email": f"{name}@example.com",
+            "password": "password123",
+            "passwordConfirm": "password123",
+            "roleRefs": refs,
+        }
+        assert (
+            await api.su("POST", "/api/collections/users/records", json=body)
+        ).status_code == 200
+        token = await api.login("users", f"{name}@example.com", "password123")
+        seen[name] = (await api.call("GET", "/api/collections/drafts/records", token=token)).json()[
+            "totalItems"
+        ]
+    assert seen == {"ed": 1, "vi": 0}

@@ -98,6 +98,8 @@ GENERIC_SCHEMAS: dict[str, Schema] = {
             "fields": arr(obj(("name", "type"), id=STR, name=STR, type=STR, hidden=BOOL, system=BOOL,
                               readRule=_FIELD_RULE, writeRule=_FIELD_RULE)),
             "indexes": arr(STR), "created": DATETIME, "updated": DATETIME,
+            "superuserRoles": {"type": "object", "description": "Roost, `_superusers` only: superuser id -> "
+                               "`{readonly, collections}` (docs/roles.md)."},
             **{r: {"type": ["string", "null"]} for r in ("listRule", "viewRule", "createRule", "updateRule", "deleteRule")},
         },
     },
