@@ -377,3 +377,38 @@ async def test_roles_as_a_relation_to_a_roles_collection(api: Api) -> None:
             "totalItems"
         ]
     assert seen == {"ed": 1, "vi": 0}
+
+
+async def test_a_key_without_the_staff_scope_reaches_staff_on_no_channel(
+    api: Api, world: dict[str, Any]
+) -> None:
+    key = (await api.su("POST", "/api/keys", json={"name": "teams", "scopes": ["teams:*"]})).json()[
+        "key"
+    ]
+    h = {"Authorization": f"Bearer {key}"}
+    staff = "/api/collections/staff/records"
+    assert (await api.call("GET", staff, headers=h)).status_code == 403
+    assert (
+        await api.call("GET", f"{staff}/{world['records']['carol']}", headers=h)
+    ).status_code == 403
+    assert (
+        await api.call(
+            "PATCH", f"{staff}/{world['records']['carol']}", headers=h, json={"name": "x"}
+        )
+    ).status_code == 403
+    team = (
+        await api.call(
+            "GET", f"/api/collections/teams/records/{world['team']}?expand=lead", headers=h
+        )
+    ).json()
+    assert "lead" not in team.get("expand", {})
+    res = await api.call(
+        "GET", "/api/collections/teams/records", headers=h, params={"filter": "lead.name = 'carol'"}
+    )
+    assert res.status_code == 400
+    answer = (
+        await api.call(
+            "POST", "/api/graphql", headers=h, json={"query": "{ staffList { items { name } } }"}
+        )
+    ).json()
+    assert answer["errors"][0]["extensions"]["status"] == 403
