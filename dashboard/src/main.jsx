@@ -10,6 +10,7 @@ import { Logs } from "./logs.jsx";
 import { Backups, Crons } from "./maintenance.jsx";
 import { Records } from "./records.jsx";
 import { Settings, SETTINGS_TABS } from "./settings.jsx";
+import { Superusers } from "./superusers.jsx";
 import { Link, navigate, useRoute } from "./router.jsx";
 import { applyStoredTheme, ThemeToggle } from "./ui.jsx";
 import "./style.css";
@@ -18,7 +19,7 @@ applyStoredTheme();
 
 const NAV = [
   { to: "/collections", label: "Collections" },
-  { to: "/collections/_superusers", label: "Superusers" },
+  { to: "/superusers", label: "Superusers" },
   { to: "/logs", label: "Logs" },
   { to: "/instance", label: "Instance" },
   { to: "/settings", label: "Settings" },
@@ -99,6 +100,7 @@ function App() {
   if (records) page = <Records name={decodeURIComponent(records[1])} />;
   else if (path === "/collections") page = <Collections />;
   else if (settings && (!settings[1] || SETTINGS_TABS.some(([key]) => key === settings[1]))) page = <Settings tab={settings[1] || "application"} />;
+  else if (path === "/superusers") page = <Superusers />;
   else if (path === "/logs") page = <Logs />;
   else if (path === "/instance") page = <Instance />;
   else if (path === "/backups") page = <Backups />;

@@ -87,6 +87,8 @@ class Field:
         hidden: bool = False,
         presentable: bool = False,
         help: str = "",
+        readRule: str | None = None,
+        writeRule: str | None = None,
         **options: Any,
     ) -> None:
         self.name = name
@@ -95,6 +97,10 @@ class Field:
         self.hidden = hidden
         self.presentable = presentable
         self.help = help
+        #: Roost's field rules (None: no restriction); output only when set, so collections
+        #: without them keep PocketBase's exact field JSON (see docs/roles.md)
+        self.readRule = readRule
+        self.writeRule = writeRule
         self.options: dict[str, Any] = {k: options.get(k, v) for k, v in self.OPTIONS.items()}
         for key, value in self.options.items():
             setattr(self, key, value)
@@ -137,6 +143,9 @@ class Field:
         }
         for key in self.OPTIONS:
             out[key] = getattr(self, key)
+        for key in FIELD_RULES:
+            if getattr(self, key) is not None:
+                out[key] = getattr(self, key)
         return out
 
     def validate_definition(self, collection: FieldCollection) -> dict[str, FieldError]:
@@ -193,7 +202,12 @@ _COMMON_SPECS = {
     "hidden": "bool",
     "presentable": "bool",
     "help": "str",
+    "readRule": "str",
+    "writeRule": "str",
 }
+
+#: Roost's per-field access rules (field options next to the type's own)
+FIELD_RULES = ("readRule", "writeRule")
 
 
 def _spec_of(default: Any) -> str:
