@@ -88,6 +88,8 @@ export function Instance() {
   );
 }
 
+const DATABASES = { sqlite: "SQLite (embedded)", postgresql: "PostgreSQL", mysql: "MySQL / MariaDB" };
+
 function Metrics({ samples }) {
   const workers = samples.filter((s) => s.name === "process_start_time_seconds");
   const of = (name, pid) => samples.find((s) => s.name === name && s.labels.pid === pid)?.value;
@@ -98,6 +100,7 @@ function Metrics({ samples }) {
   const hits = sum(samples, "roost_cache_requests_total", (l) => l.result === "hit");
   const misses = sum(samples, "roost_cache_requests_total", (l) => l.result === "miss");
   const lookups = (hits || 0) + (misses || 0);
+  const info = samples.find((s) => s.name === "roost_info");
   const runs = (outcome) => sum(samples, "roost_job_runs_total", (l) => l.outcome === outcome);
   return (
     <>
@@ -129,6 +132,8 @@ function Metrics({ samples }) {
           ["Refused by rate limits", count(sum(samples, "roost_ratelimit_rejections_total"))],
         ]} />
         <Card title="Database" rows={[
+          ["Kind", DATABASES[info?.labels.database] || info?.labels.database],
+          ["Roost version", info?.labels.version],
           ["Pool connections", count(sum(samples, "roost_db_pool_size"))],
           ["In use now", count(sum(samples, "roost_db_pool_checked_out"))],
           ["SQL statements", count(queries)],

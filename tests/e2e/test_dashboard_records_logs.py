@@ -295,6 +295,8 @@ def test_instance_page_shows_health_and_metrics(page: Any, roost: Served) -> Non
     http.get_by_text("Requests answered").wait_for()
     answered = http.locator("dd").first.text_content() or "0"
     assert int(answered.replace(",", "")) > 0
-    page.get_by_role("region", name="Database").get_by_text("SQL statements").wait_for()
+    database = page.get_by_role("region", name="Database")
+    database.get_by_text("SQL statements").wait_for()
+    database.get_by_text("SQLite (embedded)").wait_for()  # from roost_info
     page.get_by_role("region", name="Response cache").get_by_text("Hits").wait_for()
     assert page.get_by_role("table", name="Processes").locator("tbody tr").count() >= 1
