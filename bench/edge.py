@@ -195,13 +195,15 @@ def _call(conn: http.client.HTTPConnection, method: str, path: str, body: Any = 
 class Served:
     """One ``roost serve`` with ``flags``, a superuser, the posts collection and one record."""
 
-    def __init__(self, roost: str, flags: list[str], work: Path, server: str = "") -> None:
+    def __init__(self, roost: str, flags: list[str], work: Path, source: str = "") -> None:
         self.port = _free_port()
         data = work / f"data-{self.port}"
         subprocess.run([roost, "superuser", "upsert", SU_EMAIL, SU_PASSWORD, "--dir", str(data)], check=True, capture_output=True)
         self.log = (work / f"serve-{self.port}.log").open("wb")
+        # another Roost source tree (``--baseline``) goes first on the path
+        env = {**os.environ, "PYTHONPATH": source} if source else None
         self.proc = subprocess.Popen([roost, "serve", "--http", f"127.0.0.1:{self.port}", "--dir", str(data), *flags],
-                                     stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+                                     stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True, env=env)  # fmt: skip
         self.conn = self._connect()
         self.token = _call(self.conn, "POST", "/api/collections/_superusers/auth-with-password",
                            {"identity": SU_EMAIL, "password": SU_PASSWORD})["token"]  # fmt: skip
@@ -242,7 +244,7 @@ class Served:
         self.log.close()
 
 
-def server_table(roost: str, n: int, repeat: int) -> list[dict[str, Any]]:
+def server_table(roost: str, n: int, repeat: int, baseline: str = "") -> list[dict[str, Any]]:
     work = Path(tempfile.mkdtemp(prefix="roost-edge-serve-"))
     variants: list[tuple[str, list[str], Callable[[Served], None] | None]] = [
         ("default", [], None),
@@ -253,17 +255,19 @@ def server_table(roost: str, n: int, repeat: int) -> list[dict[str, Any]]:
     ]
     rows: list[dict[str, Any]] = []
     try:
+        builds = [("", ""), (" [baseline]", baseline)] if baseline else [("", "")]
         for label, flags, setup in variants:
-            served = Served(roost, flags, work)
-            try:
-                if setup is not None:
-                    setup(served)
-                for path_label, path in (("health", "/api/health"), ("view", f"/api/collections/posts/records/{served.record}")):
-                    # the lowest of a few runs: other processes' load only ever adds to it
-                    us = min(served.cpu_us(path, n) for _ in range(repeat))
-                    rows.append({"path": path_label, "variant": label, "us": us})
-            finally:
-                served.stop()
+            for suffix, source in builds:  # this build and the baseline one after the other
+                served = Served(roost, flags, work, source)
+                try:
+                    if setup is not None:
+                        setup(served)
+                    for path_label, path in (("health", "/api/health"), ("view", f"/api/collections/posts/records/{served.record}")):
+                        # the lowest of a few runs: other processes' load only ever adds to it
+                        us = min(served.cpu_us(path, n) for _ in range(repeat))
+                        rows.append({"path": path_label, "variant": label + suffix, "us": us})
+                finally:
+                    served.stop()
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return rows
@@ -286,6 +290,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--server-only", action="store_true")
     ap.add_argument("--roost-bin", default=str(Path(sys.executable).parent / "roost"))
     ap.add_argument("--json", default=None, help="also write the rows to this file")
+    ap.add_argument("--baseline", default="", metavar="SRC",
+                    help="a Roost source tree (e.g. `git archive main | tar -x -C /tmp/base`) served alternately "
+                    "with this one, for a before/after in one run")  # fmt: skip
     args = ap.parse_args(argv)
     out: dict[str, Any] = {}
     if not args.server_only:
@@ -294,7 +301,7 @@ def main(argv: list[str] | None = None) -> int:
         out["asgi"] = asyncio.run(asgi_table(args.n, args.repeat, stdout_line=True))
         print_table("In process, JSON request lines as under `roost serve`", out["asgi"])
     if not args.asgi_only:
-        out["server"] = server_table(args.roost_bin, args.n, args.repeat)
+        out["server"] = server_table(args.roost_bin, args.n, args.repeat, args.baseline)
         print_table(f"`roost serve`, one keep-alive connection, {args.n} requests, server CPU", out["server"])
     if args.json:
         Path(args.json).write_text(json.dumps(out, indent=2) + "\n")
