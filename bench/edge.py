@@ -266,6 +266,7 @@ def server_table(roost: str, n: int, repeat: int, baseline: str = "") -> list[di
                         # the lowest of a few runs: other processes' load only ever adds to it
                         us = min(served.cpu_us(path, n) for _ in range(repeat))
                         rows.append({"path": path_label, "variant": label + suffix, "us": us})
+                        print(f"  {path_label:<6} {label + suffix:<60} {us:8.1f} µs", file=sys.stderr, flush=True)
                 finally:
                     served.stop()
     finally:
