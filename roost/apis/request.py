@@ -8,6 +8,7 @@ from typing import Any
 import orjson
 from starlette.datastructures import FormData, UploadFile
 from starlette.requests import HTTPConnection, Request
+from starlette.types import Scope
 
 from roost.apis.auth.session_cookie import COOKIE
 from roost.apis.auth.session_cookie import authenticate as authenticate_cookie
@@ -20,6 +21,8 @@ from roost.core.records.files import Upload
 from roost.core.records.queries import ListQuery
 from roost.tools.ratelimit.client_ip import client_ip
 
+_CREDENTIAL_HEADERS = frozenset({b"authorization", b"x-api-key"})
+_COOKIE = COOKIE.encode()
 GO_TRUE = {"1", "t", "T", "TRUE", "true", "True"}
 GO_FALSE = {"0", "f", "F", "FALSE", "false", "False"}
 
@@ -34,6 +37,15 @@ def client_ip_of(request: HTTPConnection) -> str:
     proxy = app_of(request).settings.data.get("trustedProxy") or {}
     peer = request.client.host if request.client else ""
     return client_ip(peer, request.scope["headers"], proxy.get("headers") or (), bool(proxy.get("useLeftmostIP")))
+
+
+def carries_credentials(scope: Scope) -> bool:
+    """Does the request hold anything :func:`request_info` would authenticate (a bearer token,
+    an API key, the session cookie)? Without any, the caller is a guest."""
+    for name, value in scope["headers"]:
+        if name in _CREDENTIAL_HEADERS or (name == b"cookie" and _COOKIE in value):
+            return True
+    return False
 
 
 def auth_token(request: Request) -> str:
@@ -56,7 +68,7 @@ async def request_info(request: Request, body: dict[str, Any] | None = None, *, 
         return cached  # type: ignore[no-any-return]
     info = RequestInfo(
         method=request.method,
-        query=dict(request.query_params),
+        query=dict(request.query_params) if request.scope.get("query_string") else {},
         headers={k.lower().replace("-", "_"): v for k, v in request.headers.items()},
         body=body or {},
         ip=client_ip_of(request),
