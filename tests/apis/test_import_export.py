@@ -184,7 +184,7 @@ async def test_import_reads_the_body_as_it_arrives(api: Api) -> None:
 @pytest.mark.parametrize(("url", "body", "ctype", "status", "key"), [
     ("/api/collections/items/import?format=xml", b"", "", 400, "format"),
     ("/api/collections/items/import", b"title,nope\r\na,b\r\n", "text/csv", 400, "columns"),
-    ("/api/collections/items/import", b"title,file\r\n", "text/csv", 400, "columns"),
+    ("/api/collections/items/import", b"title,file\r\na,x.png\r\n", "text/csv", 400, "errors"),
     ("/api/collections/items/import", b'title\r\n"never closed\r\n', "text/csv", 400, "body"),
     ("/api/collections/items/import", b'title\r\na"b\r\n', "text/csv", 400, "body"),
     ("/api/collections/items/import", b"title\r\n\xff\xfe\r\n", "text/csv", 400, "body"),

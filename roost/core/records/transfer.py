@@ -29,6 +29,8 @@ FORMATS = ("csv", "jsonl")
 MEDIA_TYPES = {"csv": "text/csv; charset=utf-8", "jsonl": "application/jsonl; charset=utf-8"}
 #: keys of an exported record that are not fields: ignored on import
 OUTPUT_ONLY = frozenset({"collectionId", "collectionName", "expand"})
+#: write-only keys an auth collection's create takes besides its fields
+AUTH_INPUT = frozenset({"passwordConfirm"})
 _JSON_TYPES = frozenset({"json", "geopoint"})
 
 
@@ -162,9 +164,9 @@ class RowReader:
             return Row(self.count, error=FieldError("validation_invalid_json", "The line is not valid JSON."))
         if not isinstance(value, dict):
             return Row(self.count, error=FieldError("validation_invalid_json", "The line is not a JSON object."))
-        files = [k for k, v in value.items() if v and (f := self.coll.get_field(k)) is not None and f.type == "file"]
-        if files:
-            return Row(self.count, error=FieldError("validation_file_columns", f"File fields cannot be imported: {', '.join(files)}."))
+        error = _file_values(self.coll, value)
+        if error is not None:
+            return Row(self.count, error=error)
         return Row(self.count, {k: v for k, v in value.items() if k not in OUTPUT_ONLY})
 
     def _csv_line(self, line: str) -> Row | None:
@@ -191,15 +193,21 @@ class RowReader:
 
 def _checked_header(coll: Collection, cells: list[str]) -> list[str]:
     names = [c.strip() for c in cells]
-    unknown = [n for n in names if n not in OUTPUT_ONLY and coll.get_field(n) is None]
+    extra = OUTPUT_ONLY | AUTH_INPUT if coll.is_auth else OUTPUT_ONLY
+    unknown = [n for n in names if n not in extra and coll.get_field(n) is None]
     if unknown:
         raise bad_input(f"Unknown columns for {coll.name}: {', '.join(unknown[:10])}.", "columns", "validation_unknown_columns")
     if len(set(names)) != len(names):
         raise bad_input("A column is repeated in the header.", "columns", "validation_duplicate_columns")
-    files = [n for n in names if (f := coll.get_field(n)) is not None and f.type == "file"]
-    if files:
-        raise bad_input(f"File fields cannot be imported: {', '.join(files)}.", "columns", "validation_file_columns")
     return names
+
+
+def _file_values(coll: Collection, values: dict[str, Any]) -> FieldError | None:
+    """A row naming files: uploads go through the records API, an import cannot carry them."""
+    files = [k for k, v in values.items() if v and (f := coll.get_field(k)) is not None and f.type == "file"]
+    if not files:
+        return None
+    return FieldError("validation_file_columns", f"File fields cannot be imported: {', '.join(files)}.")
 
 
 def _csv_row(coll: Collection, number: int, columns: list[str], cells: list[str]) -> Row:
@@ -218,4 +226,5 @@ def _csv_row(coll: Collection, number: int, columns: list[str], cells: list[str]
             except orjson.JSONDecodeError:
                 error = FieldError("validation_invalid_json", f"The {name} column must hold JSON.")
                 return Row(number, error=error)
-    return Row(number, values)
+    error = _file_values(coll, values)
+    return Row(number, values) if error is None else Row(number, error=error)
