@@ -95,7 +95,7 @@ async def test_a_failing_chunk_is_rolled_back_whole_and_earlier_chunks_stay(api:
     assert data["committed"] == 3 and data["chunks"] == 1 and data["nextRow"] == 4 and data["failed"] == 2
     assert [(e["row"], e["code"]) for e in data["errors"]] == [(5, "validation_failed"), (6, "validation_invalid_json")]
     assert data["errors"][0]["data"] == {"title": {"code": "validation_required", "message": "Cannot be blank."}}
-    assert [r["title"] for r in await all_records(api, "items")] == ["t1", "t2", "t3"] or len(await all_records(api, "items")) == 3
+    assert sorted(r["title"] for r in await all_records(api, "items")) == ["t1", "t2", "t3"]
     fixed = jsonl([{"title": f"t{i}"} for i in range(1, 8)])
     res = await api.su("POST", f"/api/collections/items/import?chunk=3&skip={data['nextRow'] - 1}", content=fixed)
     assert res.status_code == 200, res.text
@@ -172,8 +172,8 @@ async def test_import_reads_the_body_as_it_arrives(api: Api) -> None:
     async def body() -> AsyncIterator[bytes]:
         for start in range(0, 1500, 100):
             if start == 1200:  # two chunks of 500 are committed before the rest is even sent
-                seen.append(len((await api.su("GET", "/api/collections/stream/records?perPage=1")).json()["items"]) and
-                            (await api.su("GET", "/api/collections/stream/records?perPage=1")).json()["totalItems"])
+                res = await api.su("GET", "/api/collections/stream/records?perPage=1")
+                seen.append(res.json()["totalItems"])
             yield jsonl([{"title": f"s{i}"} for i in range(start, start + 100)])
 
     res = await api.su("POST", "/api/collections/stream/import", content=body())
