@@ -224,7 +224,6 @@ def _csv_row(coll: Collection, number: int, columns: list[str], cells: list[str]
             try:
                 values[name] = orjson.loads(cell)
             except orjson.JSONDecodeError:
-                error = FieldError("validation_invalid_json", f"The {name} column must hold JSON.")
-                return Row(number, error=error)
-    error = _file_values(coll, values)
-    return Row(number, values) if error is None else Row(number, error=error)
+                return Row(number, error=FieldError("validation_invalid_json", f"The {name} column must hold JSON."))
+    files = _file_values(coll, values)
+    return Row(number, values) if files is None else Row(number, error=files)
