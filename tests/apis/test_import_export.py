@@ -213,3 +213,21 @@ async def test_bad_export_parameters_get_a_400_before_streaming(api: Api, url: s
     await make(api, "items")
     envelope_ok(await api.su("GET", url), 400)
     envelope_ok(await api.call("GET", "/api/collections/items/export"), 403)  # listRule null: superusers only
+
+
+async def test_unreadable_input_after_a_commit_reports_what_was_written(api: Api) -> None:
+    await make(api, "items")
+    body = 'title\r\nt1\r\nt2\r\nt3\r\n"never closed\r\nt5\r\n'
+    res = await api.su("POST", "/api/collections/items/import?chunk=2", content=body, headers={"content-type": "text/csv"})
+    data = envelope_ok(res, 400)["data"]
+    assert data["committed"] == 2 and data["nextRow"] == 3 and data["errors"][0]["code"] == "validation_failed"
+    assert data["errors"][0]["data"]["body"]["code"] == "validation_invalid_csv"
+    assert sorted(r["title"] for r in await all_records(api, "items")) == ["t1", "t2"]
+
+
+async def test_the_import_body_has_its_own_limit(api: Api) -> None:
+    await make(api, "items")
+    api.app.config.import_body_limit = 100
+    envelope_ok(await api.su("POST", "/api/collections/items/import", content=jsonl([{"title": "x" * 200}])), 413)
+    res = await api.su("POST", "/api/collections/items/import", content=jsonl([{"title": "x" * 50}]))
+    assert res.status_code == 200 and res.json()["committed"] == 1, res.text
