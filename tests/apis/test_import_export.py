@@ -231,3 +231,13 @@ async def test_the_import_body_has_its_own_limit(api: Api) -> None:
     envelope_ok(await api.su("POST", "/api/collections/items/import", content=jsonl([{"title": "x" * 200}])), 413)
     res = await api.su("POST", "/api/collections/items/import", content=jsonl([{"title": "x" * 50}]))
     assert res.status_code == 200 and res.json()["committed"] == 1, res.text
+
+
+async def test_the_openapi_document_describes_both_routes(api: Api) -> None:
+    await make(api, "items")
+    doc = (await api.su("GET", "/api/openapi.json")).json()
+    export = doc["paths"]["/api/collections/items/export"]["get"]
+    assert set(export["responses"]["200"]["content"]) == {"text/csv", "application/jsonl"}
+    imported = doc["paths"]["/api/collections/items/import"]["post"]
+    assert set(imported["requestBody"]["content"]) == {"text/csv", "application/jsonl"}
+    assert {p["name"] for p in imported["parameters"] if "name" in p} >= {"format", "chunk", "skip", "mode", "continueOnError"}
