@@ -522,7 +522,7 @@ def migrate_create(name: str, **options: Any) -> None:
 
 @main.group(name="import")
 def import_group() -> None:
-    """Bring in data from another backend."""
+    """Bring in data: records from CSV or JSON lines, or a PocketBase data dir."""
 
 
 @import_group.command(name="pocketbase")
