@@ -90,7 +90,9 @@ async def test_a_failing_chunk_is_rolled_back_whole_and_earlier_chunks_stay(api:
     rows = [{"title": f"t{i}"} for i in range(1, 8)]
     rows[4] = {"n": 5}  # row 5: no title
     body = jsonl(rows).replace(b'{"title":"t6"}', b'{"title": oops')  # row 6: not JSON
-    res = await api.su("POST", "/api/collections/items/import?chunk=3", content=body)
+    with HookRecorder(api.app, only=["on_record_after_create_success"]) as hooks:
+        res = await api.su("POST", "/api/collections/items/import?chunk=3", content=body)
+    assert hooks.count("on_record_after_create_success") == 3  # the rolled-back chunk announced nothing
     data = envelope_ok(res, 400)["data"]
     assert data["committed"] == 3 and data["chunks"] == 1 and data["nextRow"] == 4 and data["failed"] == 2
     assert [(e["row"], e["code"]) for e in data["errors"]] == [(5, "validation_failed"), (6, "validation_invalid_json")]
@@ -106,9 +108,11 @@ async def test_a_failing_chunk_is_rolled_back_whole_and_earlier_chunks_stay(api:
 async def test_continue_on_error_leaves_out_only_the_failing_rows(api: Api) -> None:
     await make(api, "items")
     csv = "title,n\r\nok1,1\r\n,2\r\nok3,x3\r\nok4,4\r\nok1-again,5\r\n"
-    res = await api.su("POST", "/api/collections/items/import?continueOnError=true&chunk=2", content=csv,
-                       headers={"content-type": "text/csv"})  # fmt: skip
+    with HookRecorder(api.app, only=["on_record_after_create_success"]) as hooks:
+        res = await api.su("POST", "/api/collections/items/import?continueOnError=true&chunk=2", content=csv,
+                           headers={"content-type": "text/csv"})  # fmt: skip
     assert res.status_code == 200, res.text
+    assert hooks.count("on_record_after_create_success") == 4  # none for the row left out
     report = res.json()
     assert report["committed"] == 4 and report["failed"] == 1 and report["nextRow"] is None
     assert report["errors"][0]["row"] == 2 and report["errors"][0]["data"]["title"]["code"] == "validation_required"
