@@ -98,7 +98,7 @@ def parse_go_bool(value: str | None) -> bool:
     raise BadRequest()
 
 
-def _int_param(request: Request, name: str, default: int) -> int:
+def int_param(request: Request, name: str, default: int) -> int:
     raw = request.query_params.get(name)
     if raw is None or raw == "":
         return default
@@ -114,8 +114,8 @@ def _int_param(request: Request, name: str, default: int) -> int:
 def list_query(request: Request) -> ListQuery:
     params = request.query_params
     return ListQuery(
-        page=_int_param(request, "page", 1),
-        per_page=_int_param(request, "perPage", 30),
+        page=int_param(request, "page", 1),
+        per_page=int_param(request, "perPage", 30),
         sort=params.get("sort", ""),
         filter=params.get("filter", ""),
         skip_total=parse_go_bool(params.get("skipTotal")),
@@ -131,8 +131,8 @@ def aggregate_query(request: Request) -> AggregateQuery:
         fields=params.get("fields", ""),
         filter=params.get("filter", ""),
         sort=params.get("sort", ""),
-        page=_int_param(request, "page", 1),
-        per_page=_int_param(request, "perPage", 30),
+        page=int_param(request, "page", 1),
+        per_page=int_param(request, "perPage", 30),
         skip_total=parse_go_bool(params.get("skipTotal")),
     )
 
