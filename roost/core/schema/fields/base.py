@@ -256,16 +256,21 @@ def sentenize(message: str) -> str:
 
 
 def go_number(value: float) -> int | float:
-    """Return ``value`` as Go's JSON encoder would print it: integral floats below 1e21 as ints.
+    """Return ``value`` as Go's JSON encoder would print it: integral floats as ints (below 2**63).
 
     ``repr`` is used so that e.g. ``2.0**60`` becomes ``1152921504606847000`` (Go prints the
     shortest round-trip digits padded with zeros), not ``1152921504606846976``.
     """
     if value != value or value in (float("inf"), float("-inf")):
         return value
-    if value == int(value) and abs(value) < 1e21:
+    if value == int(value) and abs(value) < _INT_LIMIT:
         return int(Decimal(repr(float(value))))
     return value
+
+
+#: Go prints integral floats below 1e21 without an exponent; Roost does so below 2**63, as JSON
+#: encoders (orjson) take integers of 64 bits only: ``1e20`` is answered as ``1e20``, the same number
+_INT_LIMIT = 2.0**63
 
 
 def go_float_str(value: float) -> str:
