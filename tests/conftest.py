@@ -26,6 +26,9 @@ def pytest_configure(config: pytest.Config) -> None:
     from tests import canary_plugin
 
     config.pluginmanager.register(canary_plugin, "roost-canary")  # S14: scans every response and log line
+    from tests import hang_plugin
+
+    config.pluginmanager.register(hang_plugin, "roost-hang")  # names the task a hung test waits on
     if config.getoption("--long"):
         os.environ["ROOST_LONG_TESTS"] = "1"  # read at import by the suites; xdist workers get the flag too
 

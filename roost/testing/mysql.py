@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import contextlib
 import re
 import secrets
 from dataclasses import dataclass, field
@@ -148,6 +149,15 @@ async def _reset(snapshot: _Snapshot) -> None:
     conn = await _connect(snapshot.url, snapshot.name)
     try:
         async with conn.cursor() as cursor:
+            # a connection the last test left open would hold metadata locks that the drops below
+            # wait on for a day (MariaDB's lock_wait_timeout): end them, and never wait long
+            await cursor.execute("SET SESSION lock_wait_timeout = 30")
+            await cursor.execute(
+                "SELECT ID FROM information_schema.PROCESSLIST WHERE DB = %s AND ID <> CONNECTION_ID()", (snapshot.name,)
+            )
+            for (stale,) in await cursor.fetchall():
+                with contextlib.suppress(Exception):  # it may have ended meanwhile
+                    await cursor.execute(f"KILL {int(stale)}")
             for table, kind in (await _table_names(cursor)).items():
                 if (
                     table in snapshot.tables
