@@ -1,8 +1,8 @@
-"""The ``:name`` -> ``$n`` rewrite of PostgreSQL's direct read path."""
+"""The ``:name`` -> ``$n`` rewrite of the PostgreSQL driver."""
 
 from __future__ import annotations
 
-from roost.core.db.alchemy import _numbered
+from roost.core.db.placeholders import numbered as _numbered
 
 
 def test_names_become_numbers_and_repeat_their_number() -> None:
