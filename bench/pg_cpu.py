@@ -22,13 +22,14 @@ import random
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -76,7 +77,7 @@ def tree_cpu_seconds(pid: int) -> float:
 async def _pg(url: str, sql: str) -> None:
     import asyncpg
 
-    conn = await asyncpg.connect(url + "/postgres")
+    conn = await asyncpg.connect(url + "/postgres" + ARGS.pg_query)
     try:
         await conn.execute(sql)
     finally:
@@ -92,7 +93,7 @@ def server(backend: str, pg: str, profile: str = "") -> Iterator[tuple[str, int]
     if backend == "postgres":
         asyncio.run(_pg(pg, f'DROP DATABASE IF EXISTS "{database}"'))
         asyncio.run(_pg(pg, f'CREATE DATABASE "{database}"'))
-        db_args = ["--db-url", f"{pg}/{database}"]
+        db_args = ["--db-url", f"{pg}/{database}{ARGS.pg_query}"]
     data = str(workdir / "data")
     subprocess.run(
         [ROOST, "superuser", "upsert", *SU, "--dir", data, *db_args],
@@ -127,7 +128,7 @@ def server(backend: str, pg: str, profile: str = "") -> Iterator[tuple[str, int]
                     "-p",
                     str(proc.pid),
                     "-o",
-                    profile,
+                    f"{profile}.{backend}",
                     "-r",
                     "200",
                     "-f",
@@ -251,31 +252,44 @@ def scenarios(base: str) -> dict[str, Callable[[httpx.Client, int], httpx.Respon
 
 
 def main() -> None:
-    results: dict[str, dict[str, float]] = {}
-    for backend in ARGS.backend:
-        with server(backend, ARGS.pg, ARGS.profile) as (base, pid):
-            results[backend] = {
-                name: measure(base, pid, ARGS.requests, call)
-                for name, call in scenarios(base).items()
-            }
-        print(backend, {k: round(v, 3) for k, v in results[backend].items()}, flush=True)
+    samples: dict[str, dict[str, list[float]]] = {b: {} for b in ARGS.backend}
+    with ExitStack() as stack:
+        servers = {b: stack.enter_context(server(b, ARGS.pg, ARGS.profile)) for b in ARGS.backend}
+        calls = {b: scenarios(base) for b, (base, _) in servers.items()}
+        # rounds alternate between the servers, so a change in the machine's load hits both
+        for _ in range(ARGS.rounds):
+            for name in ARGS.scenario:
+                for b, (base, pid) in servers.items():
+                    samples[b].setdefault(name, []).append(
+                        measure(base, pid, ARGS.requests, calls[b][name])
+                    )
+    results = {b: {name: statistics.median(v) for name, v in s.items()} for b, s in samples.items()}
+    for b in ARGS.backend:
+        print(b, {name: [round(x, 3) for x in v] for name, v in samples[b].items()}, flush=True)
+    both = "sqlite" in results and "postgres" in results
     print(
-        f"\n{'scenario':<10}"
-        + "".join(f"{b + ' ms':>14}" for b in ARGS.backend)
-        + ("   PG/SQLite" if len(results) == 2 else "")
+        f"\nmedian of {ARGS.rounds} rounds of {ARGS.requests} requests, ms of server CPU per request"
     )
-    for name in ("view", "list", "create"):
-        line = f"{name:<10}" + "".join(f"{results[b][name]:>14.3f}" for b in ARGS.backend)
-        if "sqlite" in results and "postgres" in results:
+    print(
+        f"{'scenario':<10}"
+        + "".join(f"{b:>12}" for b in ARGS.backend)
+        + ("   PG/SQLite" if both else "")
+    )
+    for name in ARGS.scenario:
+        line = f"{name:<10}" + "".join(f"{results[b][name]:>12.3f}" for b in ARGS.backend)
+        if both:
             line += f"{results['postgres'][name] / results['sqlite'][name]:>12.2f}"
         print(line)
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--requests", type=int, default=1000)
+    parser.add_argument("--scenario", nargs="+", default=["view", "list", "create"], choices=["view", "list", "create"])
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--rows", type=int, default=2000)
-    parser.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432")
+    parser.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432", help="server URL, no database")
+    parser.add_argument("--pg-query", default="", help="query string of the database URLs (?host=/var/run/postgresql)")
     parser.add_argument(
         "--backend", nargs="+", default=["sqlite", "postgres"], choices=["sqlite", "postgres"]
     )
@@ -284,7 +298,9 @@ if __name__ == "__main__":
     )
     parser.add_argument("--keep-log", default="", help="copy the server log to this file")
     parser.add_argument(
-        "--profile", default="", help="py-spy flame graph of the server to this file"
+        "--profile",
+        default="",
+        help="py-spy raw profile of each server to FILE.sqlite / FILE.postgres",
     )
     ARGS = parser.parse_args()
     main()

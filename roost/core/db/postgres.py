@@ -89,6 +89,19 @@ async def _keep_session(_conn: asyncpg.Connection) -> None:
     """The pool's reset: nothing beyond asyncpg's own rollback of an open transaction."""
 
 
+def _closed(conn: asyncpg.Connection) -> bool:
+    try:
+        return bool(conn.is_closed())
+    except asyncpg.InterfaceError:  # the pool took back the connection when it was lost
+        return True
+
+
+def _terminate(conn: asyncpg.Connection) -> None:
+    """Close a connection whose link is lost, so it never goes back into the pool as healthy."""
+    if not _closed(conn):
+        conn.terminate()
+
+
 def _row_count(status: str) -> int:
     count = status.rpartition(" ")[2]
     return int(count) if count.isdigit() else 0
@@ -146,7 +159,7 @@ class PgConnection:
         except Exception as exc:  # asyncpg's errors: bad SQL or values, a lost connection
             self._finished(text, args, started, failed=True)
             if connection_lost(exc):
-                self._conn.terminate()  # never back into the pool as if it were healthy
+                _terminate(self._conn)
                 raise DatabaseUnavailable() from exc
             raise _query_error(exc) from exc
         self._finished(text, args, started)
@@ -188,7 +201,7 @@ class PgConnection:
         except Exception as exc:
             self._finished(text, [f"{len(rows)} rows"], started, failed=True)
             if connection_lost(exc):
-                self._conn.terminate()
+                _terminate(self._conn)
                 raise DatabaseUnavailable() from exc
             raise _query_error(exc) from exc
         self._finished(text, [f"{len(rows)} rows"], started)
@@ -293,7 +306,7 @@ class PgBackend:
             try:
                 yield self._connection(conn, trace_sql=self._trace, metrics=self._measured)
             except BaseException:
-                if not conn.is_closed():
+                if not _closed(conn):
                     # if this fails, the release rolls back or terminates the connection
                     with suppress(Exception):
                         await transaction.rollback()
