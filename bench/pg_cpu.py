@@ -285,11 +285,22 @@ def main() -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=1000)
-    parser.add_argument("--scenario", nargs="+", default=["view", "list", "create"], choices=["view", "list", "create"])
+    parser.add_argument(
+        "--scenario",
+        nargs="+",
+        default=["view", "list", "create"],
+        choices=["view", "list", "create"],
+    )
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--rows", type=int, default=2000)
-    parser.add_argument("--pg", default="postgresql://postgres@127.0.0.1:5432", help="server URL, no database")
-    parser.add_argument("--pg-query", default="", help="query string of the database URLs (?host=/var/run/postgresql)")
+    parser.add_argument(
+        "--pg", default="postgresql://postgres@127.0.0.1:5432", help="server URL, no database"
+    )
+    parser.add_argument(
+        "--pg-query",
+        default="",
+        help="query string of the database URLs (?host=/var/run/postgresql)",
+    )
     parser.add_argument(
         "--backend", nargs="+", default=["sqlite", "postgres"], choices=["sqlite", "postgres"]
     )

@@ -153,6 +153,9 @@ class PgConnection:
             args = [values[n] for n in names]
         except KeyError as exc:
             raise QueryError(f"missing parameter {exc}") from exc
+        return await self._send(method, text, args)
+
+    async def _send(self, method: str, text: str, args: list[Any]) -> Any:
         started = time.perf_counter()
         try:
             result = await getattr(self._conn, method)(text, *args)
@@ -199,18 +202,18 @@ class PgConnection:
         try:
             await self._conn.executemany(text, rows)
         except Exception as exc:
-            self._finished(text, [f"{len(rows)} rows"], started, failed=True)
+            self._finished(text, rows, started, failed=True)
             if connection_lost(exc):
                 _terminate(self._conn)
                 raise DatabaseUnavailable() from exc
             raise _query_error(exc) from exc
-        self._finished(text, [f"{len(rows)} rows"], started)
+        self._finished(text, rows, started)
         return len(rows)
 
     async def execute_ddl(self, sql: str) -> None:
         # schema changes (an index on a big table) may outlast the query timeout
-        await self._run("execute", "SET LOCAL statement_timeout = 0", None)
-        await self._run("execute", sql, None)
+        await self._send("execute", "SET LOCAL statement_timeout = 0", [])
+        await self._send("execute", sql, [])  # as written: no placeholders in DDL
 
     @asynccontextmanager
     async def savepoint(self) -> AsyncIterator[None]:

@@ -16,9 +16,9 @@ from roost.tools.tracing.spans import db_span
 
 
 class TracedPgConnection(PgConnection):
-    async def _run(self, method: str, sql: str, params: Mapping[str, Any] | None) -> Any:
-        with db_span(self.dialect, sql):
-            return await super()._run(method, sql, params)
+    async def _send(self, method: str, text: str, args: list[Any]) -> Any:
+        with db_span(self.dialect, text):
+            return await super()._send(method, text, args)
 
     async def execute(
         self, sql: str, params: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None
