@@ -63,10 +63,7 @@ def _unique_columns(exc: IntegrityError) -> list[str] | None:
     if "duplicate key" in message or "Duplicate entry" in message:
         key = _PG_UNIQUE_KEY.search(message)
         if key:
-            return [
-                c.strip().strip('"').removeprefix("lower(").rstrip(")")
-                for c in key.group(1).split(",")
-            ]
+            return [c.strip().strip('"').removeprefix("lower(").rstrip(")") for c in key.group(1).split(",")]
         return []
     return None
 
@@ -128,9 +125,7 @@ class AlchemyConnection:
         result = await self._run(sql, dict(params or {}))
         return result.scalar()
 
-    async def execute(
-        self, sql: str, params: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None
-    ) -> int:
+    async def execute(self, sql: str, params: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None) -> int:
         bound = [dict(p) for p in params] if isinstance(params, Sequence) else dict(params or {})
         result = await self._run(sql, bound)
         return int(result.rowcount or 0)
@@ -181,9 +176,7 @@ class AlchemyBackend:
         if dialect == "mysql":
             mysql = db_mysql.engine_options()
             options |= mysql | {"connect_args": options["connect_args"] | mysql["connect_args"]}
-        self._engine = create_async_engine(
-            url, pool_size=pool_size, max_overflow=pool_size, **options
-        )
+        self._engine = create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, **options)
         if dialect == "mysql":
             # runs after the dialect's own connect listeners (see restore_collation)
             event.listen(self._engine.sync_engine, "connect", restore_collation)

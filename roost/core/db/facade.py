@@ -49,9 +49,7 @@ class Connection(Protocol):
 
     async def fetch_value(self, sql: str, params: Mapping[str, Any] | None = None) -> Any: ...
 
-    async def execute(
-        self, sql: str, params: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None
-    ) -> int: ...
+    async def execute(self, sql: str, params: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None) -> int: ...
 
     async def execute_ddl(self, sql: str) -> None: ...
 
@@ -197,11 +195,7 @@ def _sqlite_connection(log_sql: bool = False) -> type[Any]:
         return base
     from roost.core.db.sql_log import LoggedSqliteConnection
 
-    return (
-        LoggedSqliteConnection
-        if base is SqliteConnection
-        else type("LoggedTracedSqliteConnection", (LoggedSqliteConnection, base), {})
-    )
+    return LoggedSqliteConnection if base is SqliteConnection else type("LoggedTracedSqliteConnection", (LoggedSqliteConnection, base), {})
 
 
 def _pg_connection() -> type[Any]:

@@ -58,9 +58,7 @@ def connection_lost(exc: BaseException) -> bool:
 
 def cannot_connect(exc: BaseException) -> bool:
     """Did opening or checking out a connection fail because the database cannot be reached?"""
-    return isinstance(
-        exc, (OSError, TimeoutError, PoolTimeout, DisconnectionError, DBAPIError)
-    ) or connection_lost(exc)
+    return isinstance(exc, (OSError, TimeoutError, PoolTimeout, DisconnectionError, DBAPIError)) or connection_lost(exc)
 
 
 @contextmanager

@@ -23,9 +23,7 @@ from typing import Any
 
 from roost.tools.filter.dialect_mysql import COLLATION
 
-SQL_MODE = (
-    "ANSI_QUOTES,PIPES_AS_CONCAT,NO_BACKSLASH_ESCAPES,STRICT_ALL_TABLES,NO_ENGINE_SUBSTITUTION"
-)
+SQL_MODE = "ANSI_QUOTES,PIPES_AS_CONCAT,NO_BACKSLASH_ESCAPES,STRICT_ALL_TABLES,NO_ENGINE_SUBSTITUTION"
 SESSION_SETUP = f"SET SESSION sql_mode = '{SQL_MODE}', time_zone = '+00:00', sql_notes = 0, NAMES utf8mb4 COLLATE {COLLATION}"
 DUPLICATE_ENTRY = 1062
 _DUPLICATE_KEY = re.compile(r"Duplicate entry .* for key '(?:[^']*\.)?([^'.]+)'", re.S)

@@ -47,9 +47,7 @@ def log_statement(sql: str, params: Any, seconds: float, *, failed: bool = False
 def log_engine(engine: Engine) -> None:
     """Log every statement ``engine`` runs (the ``sync_engine`` of an async engine)."""
 
-    def before(
-        conn: Any, _cursor: Any, _sql: str, _params: Any, _context: Any, _many: bool
-    ) -> None:
+    def before(conn: Any, _cursor: Any, _sql: str, _params: Any, _context: Any, _many: bool) -> None:
         conn.info[_STARTED] = time.perf_counter()
 
     def after(conn: Any, _cursor: Any, sql: str, params: Any, _context: Any, _many: bool) -> None:
@@ -58,16 +56,9 @@ def log_engine(engine: Engine) -> None:
             log_statement(sql, params, time.perf_counter() - started)
 
     def failed(context: Any) -> None:
-        started = (
-            context.connection.info.pop(_STARTED, None) if context.connection is not None else None
-        )
+        started = context.connection.info.pop(_STARTED, None) if context.connection is not None else None
         if started is not None:
-            log_statement(
-                context.statement or "",
-                context.parameters,
-                time.perf_counter() - started,
-                failed=True,
-            )
+            log_statement(context.statement or "", context.parameters, time.perf_counter() - started, failed=True)
 
     event.listen(engine, "before_cursor_execute", before)
     event.listen(engine, "after_cursor_execute", after)
@@ -87,9 +78,7 @@ class LoggedSqliteConnection(SqliteConnection):
         finally:
             log_statement(sql, params, time.perf_counter() - started, failed=failed)
 
-    async def execute(
-        self, sql: str, params: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None
-    ) -> int:
+    async def execute(self, sql: str, params: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None) -> int:
         started = time.perf_counter()
         failed = True
         try:

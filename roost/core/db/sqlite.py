@@ -52,9 +52,7 @@ _savepoints = itertools.count()
 
 
 def _open(path: str, busy_ms: int) -> sqlite3.Connection:
-    conn = sqlite3.connect(
-        path, isolation_level=None, check_same_thread=False, cached_statements=512
-    )
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, cached_statements=512)
     conn.execute(f"PRAGMA busy_timeout = {busy_ms}")
     for pragma in PRAGMAS:
         conn.execute(pragma)
@@ -91,12 +89,7 @@ class SqliteConnection:
     """
 
     def __init__(
-        self,
-        raw: sqlite3.Connection,
-        deadline: Deadline,
-        *,
-        timeout: float = 0.0,
-        pool: ReadPool | None = None,
+        self, raw: sqlite3.Connection, deadline: Deadline, *, timeout: float = 0.0, pool: ReadPool | None = None,
         metrics: Metrics | None = None,
     ) -> None:
         self.raw = raw
@@ -149,9 +142,7 @@ class SqliteConnection:
     async def fetch_value(self, sql: str, params: Mapping[str, Any] | None = None) -> Any:
         return await self._read(sql, params, "value")
 
-    async def execute(
-        self, sql: str, params: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None
-    ) -> int:
+    async def execute(self, sql: str, params: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None) -> int:
         started = time.perf_counter()
         try:
             if isinstance(params, Sequence):
@@ -217,10 +208,7 @@ class SqliteBackend:
         try:
             self._writer = connection(*_open_timed(self.path, 0), timeout=self.query_timeout)
             self._reader = connection(
-                *_open_timed(self.path, 1000),
-                timeout=self.query_timeout,
-                pool=self._pool,
-                metrics=self._metrics,
+                *_open_timed(self.path, 1000), timeout=self.query_timeout, pool=self._pool, metrics=self._metrics
             )
             self._reader.raw.execute("SELECT 1").close()
         except sqlite3.Error as exc:
@@ -240,9 +228,7 @@ class SqliteBackend:
         writer = self._connections()[1]
         async with self._lock:
             await self._begin_immediate(writer.raw)
-            session = type(writer)(
-                writer.raw, writer._deadline, timeout=self.query_timeout, metrics=self._metrics
-            )
+            session = type(writer)(writer.raw, writer._deadline, timeout=self.query_timeout, metrics=self._metrics)
             try:
                 yield session
             except BaseException:
@@ -264,9 +250,7 @@ class SqliteBackend:
                 return
             except sqlite3.OperationalError as exc:
                 # another process holds the write lock: wait without blocking the loop
-                if (
-                    "locked" not in str(exc) and "busy" not in str(exc)
-                ) or time.monotonic() > deadline:
+                if ("locked" not in str(exc) and "busy" not in str(exc)) or time.monotonic() > deadline:
                     raise _error(exc) from exc
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 0.05)

@@ -58,11 +58,7 @@ def consume(raw: sqlite3.Connection, sql: str, params: Mapping[str, Any] | None,
         row = cur.fetchone()
         if row is None:
             return None
-        return (
-            row[0]
-            if mode == "value"
-            else dict(zip([d[0] for d in cur.description], row, strict=True))
-        )
+        return row[0] if mode == "value" else dict(zip([d[0] for d in cur.description], row, strict=True))
     finally:
         cur.close()
 
@@ -70,9 +66,7 @@ def consume(raw: sqlite3.Connection, sql: str, params: Mapping[str, Any] | None,
 class _Job:
     """One read in a worker; ``stop`` interrupts it from the loop, whether it started or not."""
 
-    def __init__(
-        self, sql: str, params: Mapping[str, Any] | None, mode: Mode, deadline: float
-    ) -> None:
+    def __init__(self, sql: str, params: Mapping[str, Any] | None, mode: Mode, deadline: float) -> None:
         self.sql, self.params, self.mode, self.deadline = sql, params, mode, deadline
         self.lock = threading.Lock()
         self.stopped = False
@@ -114,9 +108,7 @@ class ReadPool:
         self._opened: list[sqlite3.Connection] = []
         self._executor: ThreadPoolExecutor | None = None
 
-    async def run(
-        self, sql: str, params: Mapping[str, Any] | None, mode: Mode, deadline: float
-    ) -> Any:
+    async def run(self, sql: str, params: Mapping[str, Any] | None, mode: Mode, deadline: float) -> Any:
         """Run a read in a worker; raises ``sqlite3.Error`` (``interrupted`` past ``deadline``)."""
         if self._executor is None:
             self._executor = ThreadPoolExecutor(self._size, thread_name_prefix="roost-sqlite-read")
