@@ -18,7 +18,6 @@ stops a statement past it, also one whose request was cancelled.
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
@@ -26,6 +25,7 @@ from contextlib import asynccontextmanager, suppress
 from typing import Any
 
 import asyncpg
+import orjson
 from sqlalchemy.engine import make_url
 
 from roost.core.db.base import (
@@ -74,10 +74,12 @@ def connect_options(url: str, *, schema: str = "", query_timeout: float = 0.0) -
 
 
 async def _set_codecs(conn: asyncpg.Connection) -> None:
-    """JSON columns arrive decoded and are sent as JSON text, as with SQLAlchemy's dialect."""
+    """JSON columns arrive decoded and are sent as JSON text. orjson reads integers past 64 bits
+    as floats, which every JSON encoder can write back (the standard library's would give Python
+    ints)."""
     for name in ("json", "jsonb"):
         await conn.set_type_codec(
-            name, encoder=_identity, decoder=json.loads, schema="pg_catalog", format="text"
+            name, encoder=_identity, decoder=orjson.loads, schema="pg_catalog", format="text"
         )
 
 
