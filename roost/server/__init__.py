@@ -21,6 +21,7 @@ from uvicorn.supervisors import Multiprocess
 from roost.config import Config
 from roost.server.protocol import ConnectionGuard
 from roost.tools import tracing
+from roost.tools.hub import HubThread
 from roost.tools.metrics import multiprocess as metrics_dir
 from roost.tools.structured_logs import configure as configure_logs
 
@@ -111,21 +112,32 @@ class Supervisor(Multiprocess):
 
 def _serve_workers(config: Config, server_config: ServerConfig) -> None:
     """Run the workers; with metrics on, in prometheus-client's multiprocess mode, with a
-    directory set up before any worker starts and removed when the server stops."""
+    directory set up before any worker starts and removed when the server stops.
+
+    Without ``redis_url`` the workers share this process's embedded hub (broker, store,
+    rate-limit and cache counters), which lives as long as the supervisor."""
     made = None
     if config.metrics:
         path, ours = metrics_dir.prepare_dir()
         made = path if ours else None
+    hub = None
+    if not config.redis_url:
+        hub = HubThread()
+        hub.start()
+        os.environ["ROOST_HUB_URL"] = hub.url
     try:
         Supervisor(server_config, sockets=[server_config.bind_socket()]).run()
     finally:
+        if hub is not None:
+            hub.stop()
+            os.environ.pop("ROOST_HUB_URL", None)
         if made is not None:
             metrics_dir.remove_dir(made)
 
 
 def export_config(config: Config) -> None:
     """Hand the configuration to the worker processes as ROOST_* variables."""
-    for key, value in config.model_dump(exclude={"workers"}).items():
+    for key, value in config.model_dump(exclude={"workers", "hub_url"}).items():
         if value not in (None, ""):
             os.environ[f"ROOST_{key.upper()}"] = str(value)
     # each worker sees workers=1; hand it its share of the pool budget, resolved here
