@@ -29,6 +29,9 @@ from roost.tools.structured_logs import configure as configure_logs
 #: each worker process builds its own app (configuration from the environment)
 WORKER_FACTORY = "roost.app:worker_asgi"
 PROTOCOL = "roost.server.protocol:GuardedHttpToolsProtocol"
+#: seconds a worker may take to answer the supervisor's health ping before it is killed and
+#: replaced; uvicorn's 5 s killed workers still importing on a busy machine, over and over
+WORKER_HEALTHCHECK_TIMEOUT = 30
 
 
 class ServerConfig(uvicorn.Config):
@@ -51,7 +54,7 @@ class ServerConfig(uvicorn.Config):
         super().__init__(
             app, host=host or "127.0.0.1", port=int(port), workers=config.workers, http=PROTOCOL,
             proxy_headers=False, ws_max_size=config.ws_max_message, log_level="warning", access_log=False,
-            **options,
+            timeout_worker_healthcheck=WORKER_HEALTHCHECK_TIMEOUT, **options,
         )  # fmt: skip
         self.connection_guard = ConnectionGuard(
             header_timeout=config.header_timeout,

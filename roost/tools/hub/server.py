@@ -72,6 +72,7 @@ class Hub:
     def __init__(self) -> None:
         self.state = HubState()
         self._subscribers: dict[str, set[asyncio.StreamWriter]] = {}
+        self._connections: set[asyncio.StreamWriter] = set()
         self._server: asyncio.Server | None = None
         self._sweeper: asyncio.Task[None] | None = None
 
@@ -90,9 +91,8 @@ class Hub:
             self._sweeper.cancel()
         if self._server is not None:
             self._server.close()
-            for writers in self._subscribers.values():
-                for writer in writers:
-                    writer.close()
+            for writer in self._connections:
+                writer.close()
             self._subscribers.clear()
             with contextlib.suppress(Exception):
                 await self._server.wait_closed()
@@ -104,6 +104,7 @@ class Hub:
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         channels: set[str] = set()
+        self._connections.add(writer)
         try:
             while True:
                 op, rid, fields = await p.read_frame(reader)
@@ -131,6 +132,7 @@ class Hub:
         finally:
             for channel in channels:
                 self._unsubscribe(channel, writer)
+            self._connections.discard(writer)
             writer.close()
 
     def _unsubscribe(self, channel: str, writer: asyncio.StreamWriter) -> None:
