@@ -50,7 +50,9 @@ async def http(server: RoostProcess) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
-async def _each_worker(http: httpx.AsyncClient, request: Any, until: Any = None) -> dict[str, httpx.Response]:
+async def _each_worker(
+    http: httpx.AsyncClient, request: Any, until: Any = None
+) -> dict[str, httpx.Response]:
     """The last answer of each worker to ``request()``, polled until ``until`` holds for both."""
     answers: dict[str, httpx.Response] = {}
     deadline = time.monotonic() + WAIT
@@ -82,14 +84,18 @@ def _resource_tracker(server: RoostProcess) -> int:
     return -1
 
 
-async def test_a_collection_change_reaches_every_worker(http: httpx.AsyncClient, su: dict[str, str]) -> None:
+async def test_a_collection_change_reaches_every_worker(
+    http: httpx.AsyncClient, su: dict[str, str]
+) -> None:
     await _create_collection(http, su, "notes")
     answers = await _each_worker(http, lambda: http.get("/api/collections/notes/records"),
                                  until=lambda r: r.status_code == 200)  # fmt: skip
     assert [r.status_code for r in answers.values()] == [200, 200]
 
 
-async def test_a_settings_change_reaches_every_worker(http: httpx.AsyncClient, su: dict[str, str]) -> None:
+async def test_a_settings_change_reaches_every_worker(
+    http: httpx.AsyncClient, su: dict[str, str]
+) -> None:
     res = await http.patch("/api/settings", json={"meta": {"appName": "Hub test"}}, headers=su)
     assert res.status_code == 200, res.text
     answers = await _each_worker(http, lambda: http.get("/api/settings", headers=su),
@@ -97,36 +103,67 @@ async def test_a_settings_change_reaches_every_worker(http: httpx.AsyncClient, s
     assert [r.json()["meta"]["appName"] for r in answers.values()] == ["Hub test"] * 2
 
 
-async def test_a_rate_limit_counts_the_requests_of_every_worker(http: httpx.AsyncClient, su: dict[str, str]) -> None:
+async def test_a_rate_limit_counts_the_requests_of_every_worker(
+    http: httpx.AsyncClient, su: dict[str, str]
+) -> None:
     await _create_collection(http, su, "limited")
-    rule = {"label": "/api/collections/limited/records", "audience": "", "duration": 300, "maxRequests": LIMIT}
-    res = await http.patch("/api/settings", json={"rateLimits": {"enabled": True, "rules": [rule]}}, headers=su)
+    rule = {
+        "label": "/api/collections/limited/records",
+        "audience": "",
+        "duration": 300,
+        "maxRequests": LIMIT,
+    }
+    res = await http.patch(
+        "/api/settings", json={"rateLimits": {"enabled": True, "rules": [rule]}}, headers=su
+    )
     assert res.status_code == 200, res.text
     await _each_worker(http, lambda: http.get("/api/settings", headers=su),
                        until=lambda r: r.json()["rateLimits"]["enabled"])  # fmt: skip
-    answers = await asyncio.gather(*(http.get("/api/collections/limited/records") for _ in range(4 * LIMIT)))
-    assert sorted(r.status_code for r in answers).count(200) == LIMIT, [r.status_code for r in answers]
+    answers = await asyncio.gather(
+        *(http.get("/api/collections/limited/records") for _ in range(4 * LIMIT))
+    )
+    assert sorted(r.status_code for r in answers).count(200) == LIMIT, [
+        r.status_code for r in answers
+    ]
     assert len({r.headers["x-roost-instance"] for r in answers}) == 2
 
 
-async def test_login_failures_lock_an_account_on_every_worker(http: httpx.AsyncClient, su: dict[str, str]) -> None:
+async def test_login_failures_lock_an_account_on_every_worker(
+    http: httpx.AsyncClient, su: dict[str, str]
+) -> None:
     throttle = {"enabled": True, "freeFailures": 3, "maxFailures": 3, "maxFailuresPerIP": 1000,
                 "window": 300, "slowdownMs": 0}  # fmt: skip
-    res = await http.patch("/api/settings", json={"roostAuth": {"loginThrottle": throttle}}, headers=su)
+    res = await http.patch(
+        "/api/settings", json={"roostAuth": {"loginThrottle": throttle}}, headers=su
+    )
     assert res.status_code == 200, res.text
-    user = {"email": "locked@example.com", "password": "password123", "passwordConfirm": "password123"}
-    assert (await http.post("/api/collections/users/records", json=user, headers=su)).status_code == 200
+    user = {
+        "email": "locked@example.com",
+        "password": "password123",
+        "passwordConfirm": "password123",
+    }
+    assert (
+        await http.post("/api/collections/users/records", json=user, headers=su)
+    ).status_code == 200
     await _each_worker(http, lambda: http.get("/api/settings", headers=su),
                        until=lambda r: r.json()["roostAuth"]["loginThrottle"]["maxFailures"] == 3)  # fmt: skip
     login = "/api/collections/users/auth-with-password"
     for _ in range(3):
-        wrong = await http.post(login, json={"identity": user["email"], "password": "wrong-password"})
+        wrong = await http.post(
+            login, json={"identity": user["email"], "password": "wrong-password"}
+        )
         assert wrong.status_code == 400
-    answers = await _each_worker(http, lambda: http.post(login, json={"identity": user["email"], "password": "password123"}))
-    assert [r.status_code for r in answers.values()] == [400, 400], [r.text for r in answers.values()]
+    answers = await _each_worker(
+        http, lambda: http.post(login, json={"identity": user["email"], "password": "password123"})
+    )
+    assert [r.status_code for r in answers.values()] == [400, 400], [
+        r.text for r in answers.values()
+    ]
 
 
-async def test_a_record_event_reaches_subscribers_on_every_worker(http: httpx.AsyncClient, su: dict[str, str], server: RoostProcess) -> None:
+async def test_a_record_event_reaches_subscribers_on_every_worker(
+    http: httpx.AsyncClient, su: dict[str, str], server: RoostProcess
+) -> None:
     await _create_collection(http, su, "live")
     streams: dict[str, list[dict[str, Any]]] = {}
     ready: asyncio.Queue[tuple[str, str]] = asyncio.Queue()
@@ -134,25 +171,35 @@ async def test_a_record_event_reaches_subscribers_on_every_worker(http: httpx.As
     clients: list[tuple[str, str]] = []
     try:
         while len({instance for instance, _ in clients}) < 2 and len(tasks) < 40:
-            tasks += [asyncio.create_task(_listen(server.base_url, streams, ready)) for _ in range(4)]
+            tasks += [
+                asyncio.create_task(_listen(server.base_url, streams, ready)) for _ in range(4)
+            ]
             clients += [await asyncio.wait_for(ready.get(), WAIT) for _ in range(4)]
-        assert len({instance for instance, _ in clients}) == 2, "the streams all landed on one worker"
+        assert len({instance for instance, _ in clients}) == 2, (
+            "the streams all landed on one worker"
+        )
         for _, client_id in clients:
-            res = await http.post("/api/realtime", json={"clientId": client_id, "subscriptions": ["live"]})
+            res = await http.post(
+                "/api/realtime", json={"clientId": client_id, "subscriptions": ["live"]}
+            )
             assert res.status_code == 204, res.text
         created = await http.post("/api/collections/live/records", json={"title": "hello"})
         assert created.status_code == 200, created.text
         deadline = time.monotonic() + WAIT
         while time.monotonic() < deadline and not all(len(s) == 1 for s in streams.values()):
             await asyncio.sleep(0.05)
-        assert [[e["record"]["title"] for e in s] for s in streams.values()] == [["hello"]] * len(tasks)
+        assert [[e["record"]["title"] for e in s] for s in streams.values()] == [["hello"]] * len(
+            tasks
+        )
     finally:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
-async def _listen(base_url: str, streams: dict[str, list[dict[str, Any]]], ready: asyncio.Queue[tuple[str, str]]) -> None:
+async def _listen(
+    base_url: str, streams: dict[str, list[dict[str, Any]]], ready: asyncio.Queue[tuple[str, str]]
+) -> None:
     events: list[dict[str, Any]] = []
     async with httpx.AsyncClient(base_url=base_url, timeout=httpx.Timeout(30, read=None)) as client, \
             client.stream("GET", "/api/realtime") as res:  # fmt: skip

@@ -23,7 +23,9 @@ def test_frames_round_trip_binary_and_empty_fields() -> None:
     assert p.decode(p.encode(p.PING, 1)[4:]) == (p.PING, 1, [])
 
 
-@pytest.mark.parametrize("body", [b"\x01", p.encode(p.GET, 1, b"key")[4:-1], b"\x0a\x00\x00\x00\x01\x00\x00"])
+@pytest.mark.parametrize(
+    "body", [b"\x01", p.encode(p.GET, 1, b"key")[4:-1], b"\x0a\x00\x00\x00\x01\x00\x00"]
+)
 def test_truncated_frames_are_refused(body: bytes) -> None:
     with pytest.raises(p.ProtocolError):
         p.decode(body)

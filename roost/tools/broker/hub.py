@@ -38,7 +38,9 @@ class HubBroker:
         except HubError as exc:
             raise BrokerError(f"hub publish failed: {exc}") from exc
 
-    async def subscribe(self, channel: str, handler: MessageHandler) -> Callable[[], Awaitable[None]]:
+    async def subscribe(
+        self, channel: str, handler: MessageHandler
+    ) -> Callable[[], Awaitable[None]]:
         first = not self._handlers.has(channel)
         remove = self._handlers.add(channel, handler)
         if first:

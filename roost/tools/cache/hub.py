@@ -36,7 +36,9 @@ class HubCache:
         values = await self._local.get_many(keys)
         missing = [n for n, value in enumerate(values) if value is None]
         if missing:
-            found = await self._request(p.GET_MANY, *((self.prefix + keys[n]).encode() for n in missing))
+            found = await self._request(
+                p.GET_MANY, *((self.prefix + keys[n]).encode() for n in missing)
+            )
             for n, item in zip(missing, found, strict=True):
                 values[n] = item[1:] if item else None
         return values
@@ -45,7 +47,9 @@ class HubCache:
         await self._local.set(key, value, ttl)
 
     async def add(self, key: str, value: bytes, ttl: float = 0) -> bool:
-        reply = await self._request(p.ADD, (self.prefix + key).encode(), value, p.number(float(ttl)))
+        reply = await self._request(
+            p.ADD, (self.prefix + key).encode(), value, p.number(float(ttl))
+        )
         return reply[0] == b"1"
 
     async def incr(self, key: str) -> int | None:

@@ -70,9 +70,13 @@ class HubClient:
                 raise HubError("hub client closed")
             try:
                 async with asyncio.timeout(TIMEOUT):
-                    reader, writer = await asyncio.open_unix_connection(self.path, limit=p.MAX_FRAME)
+                    reader, writer = await asyncio.open_unix_connection(
+                        self.path, limit=p.MAX_FRAME
+                    )
             except (OSError, TimeoutError) as exc:
-                raise HubError(f"cannot reach the hub at {self.path}: {exc or type(exc).__name__}") from exc
+                raise HubError(
+                    f"cannot reach the hub at {self.path}: {exc or type(exc).__name__}"
+                ) from exc
             self._writer = writer
             self._reader_task = asyncio.get_running_loop().create_task(self._read(reader))
             for channel in self.channels:

@@ -146,7 +146,9 @@ class Hub:
         frame = p.encode(p.MESSAGE, 0, channel.encode(), payload)
         for writer in list(self._subscribers.get(channel, ())):
             if writer.transport.get_write_buffer_size() > MAX_BACKLOG:
-                log.warning("hub subscriber too slow, disconnected (it resubscribes and resynchronises)")
+                log.warning(
+                    "hub subscriber too slow, disconnected (it resubscribes and resynchronises)"
+                )
                 writer.close()
                 self._unsubscribe(channel, writer)
                 continue

@@ -28,7 +28,9 @@ class HubStorage(Storage):
         return (self.prefix + key).encode()
 
     async def incr(self, key: str, expiry: int, amount: int = 1) -> int:
-        reply = await self._client.request(p.INCR, self._key(key), p.number(amount), p.number(float(expiry)))
+        reply = await self._client.request(
+            p.INCR, self._key(key), p.number(amount), p.number(float(expiry))
+        )
         return int(reply[0])
 
     async def get(self, key: str) -> int:

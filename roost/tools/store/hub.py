@@ -18,7 +18,9 @@ class HubStore:
         return reply[0].decode() if reply else None
 
     async def set(self, key: str, value: str, ttl: float = 0) -> None:
-        await self._client.request(p.SET, (self.prefix + key).encode(), value.encode(), p.number(float(ttl)))
+        await self._client.request(
+            p.SET, (self.prefix + key).encode(), value.encode(), p.number(float(ttl))
+        )
 
     async def has(self, key: str) -> bool:
         return await self.get(key) is not None
@@ -27,7 +29,9 @@ class HubStore:
         await self._client.request(p.DELETE, (self.prefix + key).encode())
 
     async def incr(self, key: str, ttl: float) -> int:
-        reply = await self._client.request(p.INCR, (self.prefix + key).encode(), b"1", p.number(float(ttl)))
+        reply = await self._client.request(
+            p.INCR, (self.prefix + key).encode(), b"1", p.number(float(ttl))
+        )
         return int(reply[0])
 
     async def close(self) -> None:
