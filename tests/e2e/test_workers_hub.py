@@ -24,10 +24,28 @@ WAIT = 20.0
 LIMIT = 10
 
 
+TICKER = """
+import os
+import time
+from pathlib import Path
+
+from roost.hooks import app
+
+
+@app.cron("ticker", "* * * * *")
+def tick() -> None:
+    with (Path(__file__).parent.parent / "ticks.txt").open("a") as out:
+        out.write(f"{int(time.time() // 60)} {os.getpid()}\\n")
+"""
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RoostProcess]:
+    root = tmp_path_factory.mktemp("hub")
+    (root / "roost_hooks").mkdir()
+    (root / "roost_hooks" / "ticker.py").write_text(TICKER)
     proc = RoostProcess(
-        tmp_path_factory.mktemp("hub"), extra=("--workers", "2"),
+        root, extra=("--workers", "2"),
         env={"ROOST_REDIS_URL": "", "ROOST_INSTANCE_ID": "auto"},
     )  # fmt: skip
     proc.start()
@@ -209,3 +227,19 @@ async def _listen(
                 await ready.put((res.headers["x-roost-instance"], frame["id"]))
             elif frame.get("event") == "live":
                 events.append(json.loads(frame["data"]))
+
+
+async def test_a_cron_job_runs_once_per_tick_across_workers(server: RoostProcess) -> None:
+    ticks = server.root / "ticks.txt"
+    deadline = time.monotonic() + 100  # the next minute boundary, on a busy machine
+    while time.monotonic() < deadline and not _read(ticks):
+        await asyncio.sleep(0.5)
+    await asyncio.sleep(3)  # a second worker running the same tick would have written by now
+    minutes = [minute for minute, _ in _read(ticks)]
+    assert minutes and len(set(minutes)) == len(minutes), _read(ticks)
+
+
+def _read(path: Path) -> list[tuple[int, int]]:
+    if not path.exists():
+        return []
+    return [(int(a), int(b)) for a, b in (line.split() for line in path.read_text().splitlines())]
