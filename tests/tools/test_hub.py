@@ -128,3 +128,23 @@ async def test_keys_expire_and_report_their_remaining_time(hub: tuple[Hub, str])
     assert await client.request(p.GET, b"k") == []
     assert await client.request(p.EXPIRY, b"k") == [b"0.0"]
     await client.close()
+
+
+def test_a_killed_hubs_directory_is_removed_by_the_next_hub(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tempfile
+
+    from roost.tools.hub import server
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    dead = tmp_path / "roost-hub-dead"
+    dead.mkdir()
+    (dead / "hub.sock").write_text("")  # a socket file nobody listens on any more
+    os.utime(dead, (0, 0))
+    live = HubThread()
+    live.start()
+    os.utime(live.directory, (0, 0))
+    server.remove_stale_hubs()
+    assert not dead.exists() and os.path.exists(live.path)
+    live.stop()

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import socket
 import tempfile
 import threading
 import time
@@ -23,6 +24,9 @@ log = logging.getLogger("roost.hub")
 #: bytes queued for one subscriber before it is cut off (it reconnects and resynchronises)
 MAX_BACKLOG = 32 << 20
 SWEEP_EVERY = 30.0
+PREFIX = "roost-hub-"
+#: a hub directory younger than this may belong to a hub that is still starting
+STALE_AFTER = 60.0
 
 
 class HubState:
@@ -195,7 +199,8 @@ class HubThread:
     temporary directory (a data dir path may be too long for a Unix socket, or shared)."""
 
     def __init__(self) -> None:
-        self.directory = tempfile.mkdtemp(prefix="roost-hub-")  # mode 0700
+        remove_stale_hubs()
+        self.directory = tempfile.mkdtemp(prefix=PREFIX)  # mode 0700
         self.path = str(Path(self.directory) / "hub.sock")
         self._loop = asyncio.new_event_loop()
         self._hub = Hub()
@@ -234,3 +239,32 @@ class HubThread:
             os.unlink(self.path)
         with contextlib.suppress(OSError):
             os.rmdir(self.directory)
+
+
+def remove_stale_hubs() -> None:
+    """Remove the directories of hubs whose server was killed (SIGKILL skips the cleanup): this
+    user's, older than a minute, whose socket no longer accepts a connection."""
+    root = Path(tempfile.gettempdir())
+    for directory in root.glob(PREFIX + "*"):
+        try:
+            info = directory.stat()
+            if info.st_uid != os.getuid() or time.time() - info.st_mtime < STALE_AFTER:
+                continue
+            sock = directory / "hub.sock"
+            if sock.exists() and _accepts(str(sock)):
+                continue
+            with contextlib.suppress(FileNotFoundError):
+                sock.unlink()
+            directory.rmdir()
+        except OSError:
+            continue
+
+
+def _accepts(path: str) -> bool:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        probe.settimeout(1.0)
+        try:
+            probe.connect(path)
+        except OSError:
+            return False
+    return True
