@@ -48,8 +48,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RoostProcess]:
         root, extra=("--workers", "2"),
         env={"ROOST_REDIS_URL": "", "ROOST_INSTANCE_ID": "auto"},
     )  # fmt: skip
-    proc.start()
     try:
+        proc.start()  # a start that times out leaves the server running: stop it below
         yield proc
     finally:
         proc.stop()

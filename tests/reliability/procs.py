@@ -157,8 +157,8 @@ def backend_server(kind: str, root: Path) -> Iterator[RoostProcess]:
             skip_or_fail(str(exc))
         env = {"ROOST_DB_URL": PG_URL, "ROOST_DB_SCHEMA": schema}
     proc = RoostProcess(root, extra=extra, env=env)
-    proc.start()
     try:
+        proc.start()  # a start that times out leaves the server running: stop it below
         yield proc
     finally:
         proc.stop()
