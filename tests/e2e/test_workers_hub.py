@@ -46,7 +46,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RoostProcess]:
     (root / "roost_hooks" / "ticker.py").write_text(TICKER)
     proc = RoostProcess(
         root, extra=("--workers", "2"),
-        env={"ROOST_REDIS_URL": "", "ROOST_INSTANCE_ID": "auto"},
+        env={"ROOST_REDIS_URL": "", "ROOST_INSTANCE_ID": "auto", "ROOST_CACHE_URL": "memory://"},
     )  # fmt: skip
     try:
         proc.start()  # a start that times out leaves the server running: stop it below
@@ -109,6 +109,26 @@ async def test_a_collection_change_reaches_every_worker(
     answers = await _each_worker(http, lambda: http.get("/api/collections/notes/records"),
                                  until=lambda r: r.status_code == 200)  # fmt: skip
     assert [r.status_code for r in answers.values()] == [200, 200]
+
+
+async def test_a_write_in_one_worker_retires_the_cached_lists_of_every_worker(
+    http: httpx.AsyncClient, su: dict[str, str]
+) -> None:
+    await _create_collection(http, su, "cached")
+    assert (
+        await http.post("/api/collections/cached/records", json={"title": "a"})
+    ).status_code == 200
+    listed = lambda: http.get("/api/collections/cached/records")  # noqa: E731
+    warm = await _each_worker(http, listed, until=lambda r: r.json()["totalItems"] == 1)
+    assert [r.json()["totalItems"] for r in warm.values()] == [1, 1]
+    await _each_worker(
+        http, listed, until=lambda r: r.json()["totalItems"] == 1
+    )  # now served from each cache
+    assert (
+        await http.post("/api/collections/cached/records", json={"title": "b"})
+    ).status_code == 200
+    after = await _each_worker(http, listed)
+    assert [r.json()["totalItems"] for r in after.values()] == [2, 2]
 
 
 async def test_a_settings_change_reaches_every_worker(
