@@ -77,6 +77,7 @@ class Hub:
         self.state = HubState()
         self._subscribers: dict[str, set[asyncio.StreamWriter]] = {}
         self._connections: set[asyncio.StreamWriter] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
         self._server: asyncio.Server | None = None
         self._sweeper: asyncio.Task[None] | None = None
 
@@ -91,13 +92,18 @@ class Hub:
         self._sweeper = asyncio.create_task(self._sweep())
 
     async def close(self) -> None:
-        if self._sweeper is not None:
-            self._sweeper.cancel()
+        """Stop listening, end every connection and wait for their tasks (a pending task left to
+        the garbage collector logs an error at a random later point)."""
         if self._server is not None:
             self._server.close()
             for writer in self._connections:
                 writer.close()
             self._subscribers.clear()
+        tasks = [t for t in (self._sweeper, *self._tasks) if t is not None and not t.done()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if self._server is not None:
             with contextlib.suppress(Exception):
                 await self._server.wait_closed()
 
@@ -108,6 +114,10 @@ class Hub:
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         channels: set[str] = set()
+        task = asyncio.current_task()
+        if task is not None:
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
         self._connections.add(writer)
         try:
             while True:
