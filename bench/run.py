@@ -53,8 +53,10 @@ USER_PASSWORD = "user-password-123"
 N_USERS = 20
 SEED = 20240611
 
-ALL_SCENARIOS = ["view", "list", "list-skiptotal", "create", "auth-refresh", "auth-with-password", "view-auth", "list-auth"]
+ALL_SCENARIOS = ["health", "view", "list", "list-skiptotal", "create", "auth-refresh", "auth-with-password", "view-auth",
+                 "list-auth"]  # fmt: skip
 SCENARIO_TITLES = {
+    "health": "/api/health (guest)",
     "view": "view one record",
     "list": "list: filter + sort + count",
     "list-skiptotal": "list: filter + sort, skipTotal=1",
@@ -65,6 +67,14 @@ SCENARIO_TITLES = {
     "list-auth": "list: filter + sort + count (user token)",
 }
 LIST_FILTER = 'status = "published" && views > 500'
+#: the ways `roost serve` is run against PocketBase, each with its own table of ratios:
+#: label -> (title, `roost serve` flags). ``postgres`` gets a fresh database on PG_URL.
+CONFIGS = {
+    "default": ("default `roost serve`", []),
+    "workers1": ("`roost serve --workers 1`", ["--workers", "1"]),
+    "postgres": ("PostgreSQL, default `roost serve --db-url ...`", []),
+}
+PG_URL = os.environ.get("BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432")
 STATUSES = ["draft", "published", "archived"]
 
 
@@ -218,6 +228,10 @@ class Server:
     binary: str
     workdir: Path
     workers: int | None = None
+    #: extra `roost serve` flags of the configuration (``--workers 1``)
+    flags: list[str] = field(default_factory=list)
+    #: the database of a PostgreSQL configuration ("" = SQLite in the data dir)
+    db_url: str = ""
     port: int = 0
     proc: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
@@ -252,6 +266,7 @@ class Server:
                     SU_PASSWORD,
                     "--dir",
                     str(self.data_dir),
+                    *(["--db-url", self.db_url] if self.db_url else []),
                 ]
             )
         else:
@@ -279,6 +294,9 @@ class Server:
             ]
             if self.workers:
                 args += ["--workers", str(self.workers)]
+            args += self.flags
+            if self.db_url:
+                args += ["--db-url", self.db_url]
             if self.extra.get("cache_url"):
                 args += ["--cache-url", self.extra["cache_url"]]
             if self.extra.get("metrics_off"):
@@ -632,6 +650,8 @@ def scenario_request(name: str, srv: Server, data: Dataset) -> Request:
     if name.endswith("-auth"):  # the same read as an authenticated user
         base = scenario_request(name.removesuffix("-auth"), srv, data)
         return Request(base.method, base.path, base.body, srv.extra["user_token"])
+    if name == "health":
+        return Request("GET", "/api/health")
     view_id = data.posts[len(data.posts) // 2]["id"]
     q = urllib.request.quote
     list_path = f"/api/collections/posts/records?filter={q(LIST_FILTER)}&sort=-created&perPage=20"
@@ -681,6 +701,9 @@ def validate(name: str, srv: Server, data: Dataset) -> tuple[bool, str]:
         return False, f"HTTP {status}: {json.dumps(body)[:300]}"
     if not isinstance(body, dict):
         return False, f"HTTP 200 but body is not a JSON object: {str(body)[:200]}"
+    if name == "health":
+        ok = body.get("code") == 200 and isinstance(body.get("data"), dict)
+        return ok, "ok" if ok else f"unexpected health answer: {json.dumps(body)[:300]}"
     if name == "view":
         ok = (
             body.get("id") == data.posts[len(data.posts) // 2]["id"]
@@ -1050,7 +1073,8 @@ def bench_size(
         s.start()
         s.login_superuser()
         setup_schema(s)
-    api_n = min(size, args.seed_api_max)
+    # PostgreSQL: every post through the API (the sqlite3 bulk path writes data.db files)
+    api_n = size if any(s.db_url for s in servers) else min(size, args.seed_api_max)
     log(f"  seeding users and {api_n:,} posts into both servers in parallel through /api/batch ...")
     seed_times: dict[str, float] = {}
     seed_errors: list[BaseException] = []
@@ -1212,6 +1236,70 @@ def bench_size(
     }
 
 
+def bench_config(
+    config: str,
+    size: int,
+    args: argparse.Namespace,
+    root: Path,
+    roost_bin: str,
+    pb_bin: str,
+    *,
+    first: bool,
+    scenarios: list[str],
+    log: Any,
+    profile_dir: Path | None,
+    otel_sink: OTLPSink | None,
+    report: dict[str, Any],
+) -> dict[str, Any]:
+    """One configuration of Roost against PocketBase on one data-set size. The optional third
+    servers (cache, logs off, tracing, metrics off, a baseline build) run with the first only."""
+    title, flags = CONFIGS[config]
+    log(f"\n##### configuration: {title}")
+    workers = None if config == "workers1" else args.roost_workers
+    db_url = fresh_pg_database(f"roost_bench_{os.getpid()}_{size}") if config == "postgres" else ""
+    base = root / f"{config}-{size}"
+    extras = first and args
+    servers = [
+        Server("roost", roost_bin, base / "roost", workers=workers, flags=flags, db_url=db_url),
+        Server("pocketbase", pb_bin, base / "pocketbase"),
+        *[Server("roost-cache", roost_bin, base / "roost-cache", workers=workers, flags=flags,
+                 extra={"cache_url": args.roost_cache_url})] * bool(extras and args.roost_cache_url),
+        *[Server("roost-nologs", roost_bin, base / "roost-nologs", workers=workers, flags=flags,
+                 extra={"logs_off": True})] * bool(extras and args.roost_logs_off),
+        *[Server("roost-otel", roost_bin, base / "roost-otel", workers=workers, flags=flags,
+                 extra={"otel_endpoint": otel_sink.endpoint if otel_sink else ""})] * bool(extras and args.roost_otel),
+        *[Server("roost-nometrics", roost_bin, base / "roost-nometrics", workers=workers, flags=flags,
+                 extra={"metrics_off": True})] * bool(extras and args.roost_metrics_off),
+        *[Server("roost-before", args.roost_baseline_bin, base / "roost-before", workers=workers,
+                 flags=flags)] * bool(extras and args.roost_baseline_bin),
+    ]  # fmt: skip
+    for s in servers:
+        s.workdir.mkdir(parents=True)
+    report["meta"]["versions"] = server_versions(servers)
+    try:
+        result = bench_size(size, args, servers, scenarios, log, profile_dir / config if profile_dir else None)
+    finally:
+        for s in servers:
+            s.stop()
+        if db_url:
+            drop_pg_database(db_url)
+    return {"config": config, "config_title": title, **result}
+
+
+def fresh_pg_database(name: str) -> str:
+    """A new, empty PostgreSQL database on ``PG_URL``; its URL."""
+    drop_pg_database(f"{PG_URL}/{name}")
+    subprocess.run(["psql", f"{PG_URL}/postgres", "-qc", f'CREATE DATABASE "{name}"'], check=True,
+                   capture_output=True, timeout=60)  # fmt: skip
+    return f"{PG_URL}/{name}"
+
+
+def drop_pg_database(url: str) -> None:
+    server, _, name = url.rpartition("/")
+    subprocess.run(["psql", f"{server}/postgres", "-qc", f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'],
+                   capture_output=True, timeout=60)  # fmt: skip
+
+
 def server_versions(servers: list[Server]) -> dict[str, str]:
     out = {}
     for s in servers:
@@ -1247,9 +1335,10 @@ def markdown(report: dict[str, Any]) -> str:
         f"per server (median shown), wrk shares the {m['cpus']} cores with the server under test. "
         "Server CPU ms/req = (utime+stime of the server process during a round) / requests.",
         "",
-        "| dataset | scenario | Roost req/s | PocketBase req/s | Roost/PB | Roost p50 / p99 ms | PB p50 / p99 ms "
+        *ratio_table(report),
+        "| configuration | dataset | scenario | Roost req/s | PocketBase req/s | Roost/PB | Roost p50 / p99 ms | PB p50 / p99 ms "
         "| server CPU ms/req Roost / PB | Roost peak RSS MiB | PB peak RSS MiB |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for size_res in report["results"]:
         for e in size_res["scenarios"].values():
@@ -1278,7 +1367,8 @@ def markdown(report: dict[str, Any]) -> str:
             else:
                 ratio = f"{e['ratio']:.2f}"
             lines.append(
-                f"| {size_res['size']:,} | {e['title']} | {fmt_rps(r['rps_median'])} | {fmt_rps(p['rps_median'])} | "
+                f"| {size_res.get('config', 'default')} | {size_res['size']:,} | {e['title']} | "
+                f"{fmt_rps(r['rps_median'])} | {fmt_rps(p['rps_median'])} | "
                 f"{ratio} | {fmt_ms(r['p50_us_median'])} / {fmt_ms(r['p99_us_median'])} | "
                 f"{fmt_ms(p['p50_us_median'])} / {fmt_ms(p['p99_us_median'])} | "
                 f"{fmt_cpu(r['cpu_ms_per_req_median'])} / {fmt_cpu(p['cpu_ms_per_req_median'])} | "
@@ -1340,6 +1430,28 @@ def markdown(report: dict[str, Any]) -> str:
             f"data.db bytes {size_res['db_bytes']}."
         )
     return "\n".join(lines) + "\n"
+
+
+def ratio_table(report: dict[str, Any]) -> list[str]:
+    """Roost/PocketBase throughput per scenario (rows) and configuration (columns), with Roost's
+    server CPU per request beside each ratio."""
+    configs = list(dict.fromkeys(r.get("config", "default") for r in report["results"]))
+    titles = {r.get("config", "default"): r.get("config_title", "default `roost serve`") for r in report["results"]}
+    cells: dict[tuple[int, str], dict[str, str]] = {}
+    for r in report["results"]:
+        for e in r["scenarios"].values():
+            cpu = fmt_cpu(e["roost"]["cpu_ms_per_req_median"])
+            text = "FAILED" if e["failed"] else f"{e['ratio']:.2f} ({cpu} ms)"
+            cells.setdefault((r["size"], e["title"]), {})[r.get("config", "default")] = text
+    lines = [
+        "Roost/PocketBase req/s (Roost server CPU ms per request):",
+        "",
+        "| dataset | scenario | " + " | ".join(titles[c] for c in configs) + " |",
+        "|---|---|" + "---:|" * len(configs),
+    ]
+    for (size, title), row in cells.items():
+        lines.append(f"| {size:,} | {title} | " + " | ".join(row.get(c, "") for c in configs) + " |")
+    return [*lines, ""]
 
 
 def git_revision() -> str:
@@ -1413,7 +1525,14 @@ def main(argv: list[str] | None = None) -> int:
         "into both stopped servers' data.db after checking the posts schemas match",
     )
     ap.add_argument(
-        "--roost-workers", default=None, type=int, help="passed to `roost serve --workers`"
+        "--roost-workers", default=None, type=int,
+        help="passed to `roost serve --workers` in the default and postgres configurations",
+    )
+    ap.add_argument(
+        "--configs", default=",".join(CONFIGS),
+        help=f"comma-separated Roost configurations, each run against PocketBase with its own ratio table: "
+        f"{', '.join(f'{k} ({v[0]})' for k, v in CONFIGS.items())}; postgres makes a fresh database on "
+        "BENCH_PG_URL (default postgresql://postgres@127.0.0.1:5432) and drops it afterwards",
     )
     ap.add_argument(
         "--roost-cache-url", default="",
@@ -1508,6 +1627,9 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [s for s in scenarios if s not in ALL_SCENARIOS]
     if unknown:
         ap.error(f"unknown scenarios {unknown}; choose from {ALL_SCENARIOS}")
+    configs = [x.strip() for x in args.configs.split(",") if x.strip()]
+    if not configs or any(c not in CONFIGS for c in configs):
+        ap.error(f"unknown configurations in {configs}; choose from {list(CONFIGS)}")
     if not shutil.which("wrk"):
         ap.error("wrk not found: apt-get update && apt-get install -y wrk")
 
@@ -1545,6 +1667,7 @@ def main(argv: list[str] | None = None) -> int:
             "warmup_s": args.warmup,
             "rounds": args.rounds,
             "roost_workers": args.roost_workers,
+            "configs": configs,
             "quick": args.quick,
             "list_filter": LIST_FILTER,
             "command": " ".join(
@@ -1555,31 +1678,12 @@ def main(argv: list[str] | None = None) -> int:
     }
     otel_sink = OTLPSink() if args.roost_otel else None
     try:
-        for size in sizes:
-            servers = [
-                Server("roost", roost_bin, root / f"{size}-roost", workers=args.roost_workers),
-                Server("pocketbase", pb_bin, root / f"{size}-pocketbase"),
-                *[Server("roost-cache", roost_bin, root / f"{size}-roost-cache", workers=args.roost_workers,
-                         extra={"cache_url": args.roost_cache_url})] * bool(args.roost_cache_url),
-                *[Server("roost-nologs", roost_bin, root / f"{size}-roost-nologs", workers=args.roost_workers,
-                         extra={"logs_off": True})] * bool(args.roost_logs_off),
-                *[Server("roost-otel", roost_bin, root / f"{size}-roost-otel", workers=args.roost_workers,
-                         extra={"otel_endpoint": otel_sink.endpoint if otel_sink else ""})] * bool(args.roost_otel),
-                *[Server("roost-nometrics", roost_bin, root / f"{size}-roost-nometrics", workers=args.roost_workers,
-                         extra={"metrics_off": True})] * bool(args.roost_metrics_off),
-                *[Server("roost-before", args.roost_baseline_bin, root / f"{size}-roost-before",
-                         workers=args.roost_workers)] * bool(args.roost_baseline_bin),
-            ]
-            for s in servers:
-                s.workdir.mkdir(parents=True)
-            report["meta"]["versions"] = server_versions(servers)
-            try:
-                report["results"].append(
-                    bench_size(size, args, servers, scenarios, log, profile_dir)
-                )
-            finally:
-                for s in servers:
-                    s.stop()
+        for config in configs:
+            for size in sizes:
+                result = bench_config(config, size, args, root, roost_bin, pb_bin, first=config == configs[0],
+                                      scenarios=scenarios, log=log, profile_dir=profile_dir, otel_sink=otel_sink,
+                                      report=report)  # fmt: skip
+                report["results"].append(result)
     finally:
         if otel_sink is not None:
             report["meta"]["otel_sink"] = otel_sink.close()

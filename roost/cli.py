@@ -20,6 +20,8 @@ from pydantic import ValidationError
 from roost.apis import api_routes
 from roost.apis.graphql.schema import schema_sdl
 from roost.apis.openapi.document import build_document
+from roost.cli_data import CliKit
+from roost.cli_data import register as register_data_commands
 from roost.config import Config, cpu_count
 from roost.core.app import App
 from roost.core.auth.installer import installer_token
@@ -527,7 +529,7 @@ def migrate_create(name: str, **options: Any) -> None:
 
 @main.group(name="import")
 def import_group() -> None:
-    """Bring in data from another backend."""
+    """Bring in data: records from CSV or JSON lines, or a PocketBase data dir."""
 
 
 @import_group.command(name="pocketbase")
@@ -628,3 +630,8 @@ async def _backup(config: Config, action: str, name: str) -> str:
         raise
     finally:
         await app.close()
+
+
+
+register_data_commands(main, import_group, CliKit(config=_config, check_dir=_check_dir, open=_open, fail=_fail,
+                                                  fail_on_error=_fail_on_roost_error, data_options=_data_options))

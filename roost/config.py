@@ -41,6 +41,8 @@ class Config(BaseSettings):
     cache_ttl: float = 300
     #: maximum request body size in bytes (PocketBase's default is 32 MiB)
     body_limit: int = 32 << 20
+    #: maximum body of a record import (``POST .../import`` reads it as a stream) in bytes
+    import_body_limit: int = 1 << 30
     #: passphrase that encrypts the stored settings and TOTP secrets (``--encryptionEnv``); empty = plain
     encryption_key: str = Field(default="", repr=False)
     #: comma-separated origins (``https://app.example.com``) trusted for browser cookie sessions:

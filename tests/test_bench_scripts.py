@@ -22,5 +22,5 @@ def test_bench_script_compiles(script: Path) -> None:
 def test_bench_run_lists_its_options() -> None:
     out = subprocess.run([sys.executable, str(BENCH / "run.py"), "--help"], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
-    for option in ("--roost-logs-off", "--roost-otel", "--roost-metrics-off", "--scenarios"):
+    for option in ("--roost-logs-off", "--roost-otel", "--roost-metrics-off", "--scenarios", "--configs"):
         assert option in out.stdout

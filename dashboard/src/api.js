@@ -29,12 +29,12 @@ export class ApiError extends Error {
   }
 }
 
-export async function api(method, path, { body, query, token } = {}) {
+export async function api(method, path, { body, query, token, text: asText = false } = {}) {
   const url = new URL(path, location.origin);
   for (const [key, value] of Object.entries(query || {})) {
     if (value !== undefined && value !== null && value !== "") url.searchParams.set(key, value);
   }
-  const headers = { Accept: "application/json" };
+  const headers = { Accept: asText ? "text/plain" : "application/json" };
   const bearer = token === undefined ? auth.token : token;
   if (bearer) headers.Authorization = bearer;
   let payload;
@@ -60,7 +60,7 @@ export async function api(method, path, { body, query, token } = {}) {
     if (response.status === 401 && bearer && bearer === auth.token && !path.includes("/auth-")) auth.set("", null);
     throw new ApiError(response.status, parsed);
   }
-  return parsed;
+  return asText ? text : parsed;
 }
 
 // The field error under a dotted path of an error's data ("fields.0.name"), or "".

@@ -1,9 +1,11 @@
 // Collections: the list, and the editor for base, auth and view collections
-// (fields with their main options, the five rules, indexes).
+// (fields with their main options, the five rules, indexes; auth options in authoptions.jsx).
 import { useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
 import { api, fieldError } from "./api.js";
+import { AuthOptions } from "./authoptions.jsx";
+import { ListInput, numberOr, useFocusError } from "./forms.jsx";
 import { Link } from "./router.jsx";
-import { Check, ErrorBanner, Field, TextInput, useAction } from "./ui.jsx";
+import { Check, ErrorBanner, Field, filterWords, SuggestInput, TextInput, useAction } from "./ui.jsx";
 
 export const FIELD_TYPES = [
   "text", "editor", "number", "bool", "email", "url", "date", "autodate",
@@ -135,12 +137,13 @@ function CollectionEditor({ collection, collections, onClose, onSaved }) {
   const [draft, setDraft] = useState(collection);
   const [confirming, setConfirming] = useState(false);
   const { busy, error, run } = useAction();
+  const form = useFocusError(error);
   const isNew = !collection.id;
   const set = (key) => (value) => setDraft({ ...draft, [key]: value });
   const setField = (index, field) => setDraft({ ...draft, fields: draft.fields.map((f, i) => (i === index ? field : f)) });
   const removeField = (index) => setDraft({ ...draft, fields: draft.fields.filter((_, i) => i !== index) });
   const [newType, setNewType] = useState("text");
-  const words = ruleWords(draft, collections);
+  const words = filterWords(draft, collections, { body: true });
   const changeType = (type) =>
     run(async () => {
       const next = await scaffold(type);
@@ -166,7 +169,7 @@ function CollectionEditor({ collection, collections, onClose, onSaved }) {
 
   return (
     <Dialog title={isNew ? "New collection" : `Edit collection ${collection.name}`} onClose={onClose}>
-      <form onSubmit={save} class="stack">
+      <form onSubmit={save} class="stack" ref={form}>
         <ErrorBanner error={error} />
         <div class="row">
           <TextInput label="Name" required value={draft.name} onInput={set("name")} error={error} path="name" disabled={collection.system} />
@@ -217,7 +220,7 @@ function CollectionEditor({ collection, collections, onClose, onSaved }) {
           ))}
         </fieldset>
 
-        {draft.type === "auth" && <AuthOptions draft={draft} setDraft={setDraft} error={error} words={words} />}
+        {draft.type === "auth" && <AuthOptions draft={draft} setDraft={setDraft} error={error} words={words} Rule={RuleInput} />}
 
         {draft.type !== "view" && (
           <Field label="Indexes (one CREATE INDEX statement a line)" error={error} path="indexes">
@@ -245,57 +248,15 @@ function CollectionEditor({ collection, collections, onClose, onSaved }) {
   );
 }
 
-// Names a rule may use: the collection's own fields, @request.* and @collection.<name>.<field>.
-function ruleWords(draft, collections) {
-  const own = (draft.fields || []).map((f) => f.name).filter(Boolean);
-  const words = [...own, "@request.auth.id", "@request.auth.collectionName", "@request.auth.email",
-    "@request.auth.verified", "@request.method", "@request.context", "@request.query.", "@request.headers."];
-  for (const name of own) words.push(`@request.body.${name}`, `@request.body.${name}:isset`, `@request.body.${name}:changed`);
-  for (const c of collections) {
-    for (const f of c.fields || []) if (!f.hidden) words.push(`@collection.${c.name}.${f.name}`);
-  }
-  return [...new Set(words)];
-}
-
 function RuleInput({ name, label, value, error, onChange, words = [] }) {
   const locked = value === null || value === undefined;
-  const [token, setToken] = useState(null); // {start, end, text} of the word at the caret
-  const input = useRef(null);
-  const track = (element) => {
-    const caret = element.selectionStart ?? element.value.length;
-    const start = element.value.slice(0, caret).search(/[\w@.:]*$/);
-    const text = element.value.slice(start, caret);
-    setToken(text ? { start, end: caret, text } : null);
-  };
-  const matches = token ? words.filter((w) => w.startsWith(token.text) && w !== token.text).slice(0, 8) : [];
-  const pick = (word) => {
-    const next = value.slice(0, token.start) + word + value.slice(token.end);
-    onChange(next);
-    setToken(null);
-    requestAnimationFrame(() => {
-      input.current.focus();
-      input.current.setSelectionRange(token.start + word.length, token.start + word.length);
-    });
-  };
   return (
     <div class="rule">
       <Field label={label} error={error} path={name}>
         {(id, describedBy) => (
-          <div class="suggest">
-            <input id={id} ref={input} class="mono" value={locked ? "" : value} disabled={locked} autocomplete="off"
-              aria-invalid={describedBy ? "true" : undefined} aria-describedby={describedBy}
-              placeholder={locked ? "superusers only" : "everyone (e.g. @request.auth.id != \"\")"}
-              onInput={(e) => { onChange(e.currentTarget.value); track(e.currentTarget); }}
-              onKeyDown={(e) => e.key === "Escape" && token && (e.stopPropagation(), setToken(null))}
-              onBlur={() => setTimeout(() => setToken(null), 200)} />
-            {matches.length > 0 && (
-              <ul class="suggestions" aria-label={`Suggestions for ${label}`}>
-                {matches.map((w) => (
-                  <li key={w}><button type="button" class="option mono" onMouseDown={(e) => e.preventDefault()} onClick={() => pick(w)}>{w}</button></li>
-                ))}
-              </ul>
-            )}
-          </div>
+          <SuggestInput id={id} class="mono" words={words} value={locked ? "" : value} disabled={locked}
+            describedBy={describedBy} onInput={onChange}
+            placeholder={locked ? "superusers only" : "everyone (e.g. @request.auth.id != \"\")"} />
         )}
       </Field>
       <Check label="Superusers only" checked={locked} onChange={(on) => onChange(on ? null : "")} />
@@ -303,45 +264,9 @@ function RuleInput({ name, label, value, error, onChange, words = [] }) {
   );
 }
 
-// The sign-in options of an auth collection: password, OTP, MFA, the two extra rules, token life.
-function AuthOptions({ draft, setDraft, error, words }) {
-  const part = (key) => draft[key] || {};
-  const set = (key, option) => (value) => setDraft({ ...draft, [key]: { ...part(key), [option]: value } });
-  const seconds = (key) => (value) => set(key, "duration")(numberOr(value, 0));
-  return (
-    <fieldset>
-      <legend>Auth options</legend>
-      <RuleInput name="authRule" label="Auth rule (who may sign in)" value={draft.authRule} error={error} words={words} onChange={(v) => setDraft({ ...draft, authRule: v })} />
-      <RuleInput name="manageRule" label="Manage rule (who may manage other records)" value={draft.manageRule} error={error} words={words} onChange={(v) => setDraft({ ...draft, manageRule: v })} />
-      <div class="row wrap">
-        <Check label="Password sign-in" checked={part("passwordAuth").enabled ?? true} onChange={set("passwordAuth", "enabled")} />
-        <TextInput label="Identity fields (comma separated)" value={(part("passwordAuth").identityFields || ["email"]).join(", ")} error={error} path="passwordAuth.identityFields"
-          onInput={(v) => set("passwordAuth", "identityFields")(v.split(",").map((x) => x.trim()).filter(Boolean))} />
-      </div>
-      <div class="row wrap">
-        <Check label="One-time password (OTP) sign-in" checked={part("otp").enabled} onChange={set("otp", "enabled")} />
-        <TextInput label="OTP lifetime (seconds)" type="number" value={part("otp").duration ?? 180} onInput={seconds("otp")} error={error} path="otp.duration" />
-        <TextInput label="OTP length" type="number" value={part("otp").length ?? 8} onInput={(v) => set("otp", "length")(numberOr(v, 8))} error={error} path="otp.length" />
-      </div>
-      <div class="row wrap">
-        <Check label="Multi-factor authentication (MFA)" checked={part("mfa").enabled} onChange={set("mfa", "enabled")} />
-        <TextInput label="MFA window (seconds)" type="number" value={part("mfa").duration ?? 600} onInput={seconds("mfa")} error={error} path="mfa.duration" />
-        <TextInput label="MFA rule (empty: everyone)" class="mono" value={part("mfa").rule ?? ""} onInput={set("mfa", "rule")} error={error} path="mfa.rule" />
-      </div>
-      <TextInput label="Auth token lifetime (seconds)" type="number" value={part("authToken").duration ?? 604800} onInput={seconds("authToken")} error={error} path="authToken.duration" />
-    </fieldset>
-  );
-}
-
-function numberOr(value, fallback) {
-  const n = Number(value);
-  return value === "" || Number.isNaN(n) ? fallback : n;
-}
-
 function FieldEditor({ index, number, field, error, collections, onChange, onRemove }) {
   const at = `fields.${index}`;
   const set = (key) => (value) => onChange({ ...field, [key]: value });
-  const list = (key) => (value) => onChange({ ...field, [key]: value.split(",").map((v) => v.trim()).filter(Boolean) });
   if (field.system) {
     return (
       <div class="fieldrow system">
@@ -363,7 +288,7 @@ function FieldEditor({ index, number, field, error, collections, onChange, onRem
       </div>
       {field.type === "select" && (
         <div class="row">
-          <TextInput label="Values (comma separated)" value={(field.values || []).join(", ")} onInput={list("values")} error={error} path={`${at}.values`} />
+          <ListInput label="Values (comma separated)" value={field.values} onChange={set("values")} error={error} path={`${at}.values`} />
           <TextInput label="Max select" type="number" min="1" value={field.maxSelect} onInput={(v) => set("maxSelect")(numberOr(v, 1))} error={error} path={`${at}.maxSelect`} />
         </div>
       )}
@@ -371,7 +296,7 @@ function FieldEditor({ index, number, field, error, collections, onChange, onRem
         <div class="row">
           <TextInput label="Max files" type="number" min="1" value={field.maxSelect} onInput={(v) => set("maxSelect")(numberOr(v, 1))} error={error} path={`${at}.maxSelect`} />
           <TextInput label="Max size (bytes, 0 = default)" type="number" min="0" value={field.maxSize} onInput={(v) => set("maxSize")(numberOr(v, 0))} error={error} path={`${at}.maxSize`} />
-          <TextInput label="MIME types (comma separated)" value={(field.mimeTypes || []).join(", ")} onInput={list("mimeTypes")} error={error} path={`${at}.mimeTypes`} />
+          <ListInput label="MIME types (comma separated)" value={field.mimeTypes} onChange={set("mimeTypes")} error={error} path={`${at}.mimeTypes`} />
         </div>
       )}
       {field.type === "relation" && (
@@ -407,8 +332,8 @@ function FieldEditor({ index, number, field, error, collections, onChange, onRem
       )}
       {(field.type === "email" || field.type === "url") && (
         <div class="row">
-          <TextInput label="Only domains (comma separated)" value={(field.onlyDomains || []).join(", ")} onInput={list("onlyDomains")} error={error} path={`${at}.onlyDomains`} />
-          <TextInput label="Except domains (comma separated)" value={(field.exceptDomains || []).join(", ")} onInput={list("exceptDomains")} error={error} path={`${at}.exceptDomains`} />
+          <ListInput label="Only domains (comma separated)" value={field.onlyDomains} onChange={set("onlyDomains")} error={error} path={`${at}.onlyDomains`} />
+          <ListInput label="Except domains (comma separated)" value={field.exceptDomains} onChange={set("exceptDomains")} error={error} path={`${at}.exceptDomains`} />
         </div>
       )}
     </div>

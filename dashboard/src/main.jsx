@@ -5,10 +5,12 @@ import { ApiDocs } from "./apidocs.jsx";
 import { Install, Login } from "./auth.jsx";
 import { Collections } from "./collections.jsx";
 import { Confirm } from "./confirm.jsx";
+import { Instance } from "./instance.jsx";
 import { Logs } from "./logs.jsx";
 import { Backups, Crons } from "./maintenance.jsx";
 import { Records } from "./records.jsx";
 import { Settings, SETTINGS_TABS } from "./settings.jsx";
+import { Superusers } from "./superusers.jsx";
 import { Link, navigate, useRoute } from "./router.jsx";
 import { applyStoredTheme, ThemeToggle } from "./ui.jsx";
 import "./style.css";
@@ -17,8 +19,9 @@ applyStoredTheme();
 
 const NAV = [
   { to: "/collections", label: "Collections" },
-  { to: "/collections/_superusers", label: "Superusers" },
+  { to: "/superusers", label: "Superusers" },
   { to: "/logs", label: "Logs" },
+  { to: "/instance", label: "Instance" },
   { to: "/settings", label: "Settings" },
   { to: "/backups", label: "Backups" },
   { to: "/crons", label: "Crons" },
@@ -50,7 +53,8 @@ function Layout({ path, children }) {
         <span class="muted who">{auth.record?.email}</span>
         <button type="button" class="ghost" onClick={signOut}>Sign out</button>
       </header>
-      <nav id="nav" class={"sidenav" + (open ? " open" : "")} aria-label="Main">
+      <nav id="nav" class={"sidenav" + (open ? " open" : "")} aria-label="Main"
+        onKeyDown={(e) => e.key === "Escape" && open && (setOpen(false), document.querySelector(".menu").focus())}>
         <ul>
           {NAV.map((item) => (
             <li key={item.to}>
@@ -96,7 +100,9 @@ function App() {
   if (records) page = <Records name={decodeURIComponent(records[1])} />;
   else if (path === "/collections") page = <Collections />;
   else if (settings && (!settings[1] || SETTINGS_TABS.some(([key]) => key === settings[1]))) page = <Settings tab={settings[1] || "application"} />;
+  else if (path === "/superusers") page = <Superusers />;
   else if (path === "/logs") page = <Logs />;
+  else if (path === "/instance") page = <Instance />;
   else if (path === "/backups") page = <Backups />;
   else if (path === "/crons") page = <Crons />;
   else if (path === "/api" || path === "/api/openapi" || path === "/api/graphql") page = <ApiDocs tab={path === "/api/graphql" ? "graphql" : "openapi"} />;

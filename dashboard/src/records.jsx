@@ -1,10 +1,10 @@
 // The records grid of one collection (filter, sort, paging, column choice) and the record form
 // with an input per field type, file upload and a relation picker.
 import { useEffect, useState } from "preact/hooks";
-import { api } from "./api.js";
+import { api, ApiError } from "./api.js";
 import { Dialog } from "./collections.jsx";
 import { Link } from "./router.jsx";
-import { Check, ErrorBanner, Field, TextInput, useAction } from "./ui.jsx";
+import { Check, ErrorBanner, Field, filterWords, SuggestInput, TextInput, useAction } from "./ui.jsx";
 
 const PER_PAGE = 30;
 const HIDDEN_IN_FORM = new Set(["id", "tokenKey"]);
@@ -15,6 +15,7 @@ function columnsKey(name) {
 
 export function Records({ name }) {
   const [collection, setCollection] = useState(null);
+  const [collections, setCollections] = useState([]);
   const [page, setPage] = useState(null);
   const [query, setQuery] = useState({ page: 1, sort: "", filter: "" });
   const [filterText, setFilterText] = useState("");
@@ -27,7 +28,11 @@ export function Records({ name }) {
 
   useEffect(() => {
     setCollection(null);
-    api("GET", `/api/collections/${encodeURIComponent(name)}`).then((c) => {
+    // every collection once: the filter's suggestions and the labels of related records need them
+    api("GET", "/api/collections", { query: { perPage: 500, sort: "name" } }).then(({ items }) => {
+      const c = items.find((item) => item.name === name || item.id === name);
+      if (!c) throw new ApiError(404, { message: `There is no collection "${name}".` });
+      setCollections(items);
       setCollection(c);
       const stored = JSON.parse(localStorage.getItem(columnsKey(c.name)) || "null");
       setColumns(stored || c.fields.filter((f) => !f.hidden && f.type !== "password").map((f) => f.name).slice(0, 6));
@@ -81,7 +86,12 @@ export function Records({ name }) {
         )}
       </div>
       <form class="row end" role="search" onSubmit={(e) => { e.preventDefault(); setQuery({ ...query, filter: filterText, page: 1 }); }}>
-        <TextInput label="Filter" class="mono" placeholder={`e.g. ${shown[1]?.name || "id"} != ""`} value={filterText} onInput={setFilterText} />
+        <Field label="Filter">
+          {(id) => (
+            <SuggestInput id={id} class="mono" words={filterWords(collection, collections)} value={filterText} onInput={setFilterText}
+              placeholder={`e.g. ${shown[1]?.name || "id"} != ""`} />
+          )}
+        </Field>
         <button type="submit" class="secondary">Apply</button>
         <button type="button" class="ghost" aria-expanded={choosing} onClick={() => setChoosing(!choosing)}>Columns</button>
       </form>
@@ -135,7 +145,7 @@ export function Records({ name }) {
                       onChange={(e) => pick(record.id, e.currentTarget.checked)} />
                   </td>
                 )}
-                {shown.map((f) => <td key={f.name}><Cell collection={collection} field={f} record={record} /></td>)}
+                {shown.map((f) => <td key={f.name}><Cell collection={collection} collections={collections} field={f} record={record} /></td>)}
                 <td class="actions">
                   {collection.type !== "view" && (
                     <button type="button" class="ghost" onClick={() => setEditing(record)} aria-label={`Edit record ${record.id}`}>Edit</button>
@@ -155,7 +165,7 @@ export function Records({ name }) {
         </nav>
       )}
       {editing && (
-        <RecordForm collection={collection} record={editing} onClose={() => setEditing(null)}
+        <RecordForm collection={collection} collections={collections} record={editing} onClose={() => setEditing(null)}
           onSaved={() => { setEditing(null); load(); }} />
       )}
     </section>
@@ -167,12 +177,15 @@ function expandOf(collection, columns) {
   return collection.fields.filter((f) => f.type === "relation" && columns.includes(f.name)).map((f) => f.name).join(",");
 }
 
-// a short human label of a record: its presentable field, else its first text or e-mail value
-export function recordLabel(record) {
+// a short human label of a record: its collection's presentable fields, else a usual name field
+export function recordLabel(record, target) {
+  const presentable = (target?.fields || []).filter((f) => f.presentable && record[f.name] !== undefined && record[f.name] !== "");
+  if (presentable.length) return presentable.map((f) => String(record[f.name])).join(" · ");
   for (const key of ["name", "title", "email", "username", "label"]) {
     if (typeof record[key] === "string" && record[key]) return record[key];
   }
-  return record.id;
+  const text = (target?.fields || []).find((f) => f.type === "text" && !f.hidden && f.name !== "id" && record[f.name]);
+  return text ? String(record[text.name]) : record.id;
 }
 
 const IMAGE = /\.(png|jpe?g|gif|webp)$/i;
@@ -181,7 +194,7 @@ function fileUrl(collection, record, name) {
   return `/api/files/${collection.id}/${record.id}/${encodeURIComponent(name)}`;
 }
 
-function Cell({ collection, field, record }) {
+function Cell({ collection, collections, field, record }) {
   const value = record[field.name];
   if (value === undefined || value === null || value === "" || (Array.isArray(value) && !value.length)) {
     return <span class="muted">—</span>;
@@ -197,7 +210,8 @@ function Cell({ collection, field, record }) {
   if (field.type === "relation") {
     const expanded = record.expand?.[field.name];
     const related = expanded ? (Array.isArray(expanded) ? expanded : [expanded]) : [];
-    if (related.length) return related.map((r) => <span key={r.id} class="chip" title={r.id}>{recordLabel(r)}</span>);
+    const target = collections.find((c) => c.id === field.collectionId);
+    if (related.length) return related.map((r) => <span key={r.id} class="chip" title={r.id}>{recordLabel(r, target)}</span>);
   }
   if (field.type === "bool") return value ? "true" : "false";
   if (Array.isArray(value)) return value.map((v) => <span key={v} class="chip">{String(v)}</span>);
@@ -217,7 +231,16 @@ function initialValues(collection, record) {
   return values;
 }
 
-function RecordForm({ collection, record, onClose, onSaved }) {
+// JSON typed into the form, or a field error shaped like the API's, shown beside the field
+function parseJson(name, text) {
+  try {
+    return JSON.parse(text);
+  } catch (exc) {
+    throw new ApiError(0, { message: "Fix the highlighted fields.", data: { [name]: { code: "invalid_json", message: `Not valid JSON: ${exc.message}` } } });
+  }
+}
+
+function RecordForm({ collection, collections, record, onClose, onSaved }) {
   const isNew = !record.id;
   const [values, setValues] = useState(() => initialValues(collection, record));
   const [uploads, setUploads] = useState({}); // field -> File[]
@@ -235,7 +258,7 @@ function RecordForm({ collection, record, onClose, onSaved }) {
         if (!(field.name in values)) continue;
         let value = values[field.name];
         if (field.type === "password" && !value) continue;
-        if (field.type === "json") value = value === "" ? null : JSON.parse(value);
+        if (field.type === "json") value = value === "" ? null : parseJson(field.name, value);
         payload[field.name] = value;
       }
       if (collection.type === "auth" && values.password) payload.passwordConfirm = values.passwordConfirm;
@@ -263,7 +286,7 @@ function RecordForm({ collection, record, onClose, onSaved }) {
         <ErrorBanner error={error} />
         {!isNew && <p class="muted small">id <code>{record.id}</code></p>}
         {collection.fields.filter((f) => !HIDDEN_IN_FORM.has(f.name)).map((field) => (
-          <FieldInput key={field.name} collection={collection} field={field} record={record}
+          <FieldInput key={field.name} collection={collection} collections={collections} field={field} record={record}
             value={values[field.name]} onChange={set(field.name)} error={error} values={values} setValues={setValues}
             uploads={uploads[field.name] || []} setUploads={(files) => setUploads({ ...uploads, [field.name]: files })}
             removed={removed[field.name] || []} setRemoved={(names) => setRemoved({ ...removed, [field.name]: names })} />
@@ -284,7 +307,7 @@ function RecordForm({ collection, record, onClose, onSaved }) {
 }
 
 function FieldInput(props) {
-  const { collection, field, record, value, onChange, error, values, setValues } = props;
+  const { collection, collections, field, record, value, onChange, error, values, setValues } = props;
   const label = field.name + (field.required ? " *" : "");
   const path = field.name;
   switch (field.type) {
@@ -299,19 +322,20 @@ function FieldInput(props) {
     case "json":
       return (
         <Field label={label} error={error} path={path} hint={field.type === "json" ? "JSON" : "HTML"}>
-          {(id) => <textarea id={id} rows="4" class="mono" value={value ?? ""} onInput={(e) => onChange(e.currentTarget.value)} />}
+          {(id, describedBy) => <textarea id={id} rows="4" class="mono" value={value ?? ""} aria-invalid={describedBy ? "true" : undefined}
+            aria-describedby={describedBy} onInput={(e) => onChange(e.currentTarget.value)} />}
         </Field>
       );
     case "select":
       return (
         <Field label={label} error={error} path={path}>
-          {(id) => field.maxSelect > 1 ? (
-            <select id={id} multiple value={value || []}
+          {(id, describedBy) => field.maxSelect > 1 ? (
+            <select id={id} multiple value={value || []} aria-describedby={describedBy}
               onChange={(e) => onChange([...e.currentTarget.selectedOptions].map((o) => o.value))}>
               {field.values.map((v) => <option key={v} value={v}>{v}</option>)}
             </select>
           ) : (
-            <select id={id} value={value || ""} onChange={(e) => onChange(e.currentTarget.value)}>
+            <select id={id} value={value || ""} aria-describedby={describedBy} onChange={(e) => onChange(e.currentTarget.value)}>
               <option value="">—</option>
               {field.values.map((v) => <option key={v} value={v}>{v}</option>)}
             </select>
@@ -321,7 +345,8 @@ function FieldInput(props) {
     case "file":
       return <FileInput {...props} label={label} />;
     case "relation":
-      return <RelationPicker field={field} label={label} value={value} onChange={onChange} error={error} />;
+      return <RelationPicker field={field} label={label} value={value} onChange={onChange} error={error} record={record}
+        target={collections.find((c) => c.id === field.collectionId)} />;
     case "password":
       return (
         <div class="row">
@@ -331,7 +356,8 @@ function FieldInput(props) {
         </div>
       );
     case "date":
-      return <TextInput label={label} class="mono" placeholder="2026-01-31 12:00:00.000Z" value={value} error={error} path={path} onInput={onChange} />;
+      // the browser's date-time picker, read as UTC, which is how the API stores and answers dates
+      return <TextInput label={label} type="datetime-local" step="1" hint="UTC" value={toPicker(value)} error={error} path={path} onInput={(v) => onChange(fromPicker(v))} />;
     case "email":
       return <TextInput label={label} type="email" value={value} error={error} path={path} onInput={onChange} />;
     case "url":
@@ -351,6 +377,16 @@ function FieldInput(props) {
   }
 }
 
+// "2026-01-31 12:00:00.000Z" <-> "2026-01-31T12:00:00" (a datetime-local value has no zone)
+function toPicker(value) {
+  return value ? value.slice(0, 19).replace(" ", "T") : "";
+}
+function fromPicker(value) {
+  if (!value) return "";
+  const [day, time] = value.split("T");
+  return `${day} ${(time + ":00").slice(0, 8)}.000Z`;
+}
+
 function FileInput({ collection, field, record, label, error, uploads, setUploads, removed, setRemoved }) {
   const current = record[field.name] ? (Array.isArray(record[field.name]) ? record[field.name] : [record[field.name]]) : [];
   return (
@@ -358,8 +394,10 @@ function FileInput({ collection, field, record, label, error, uploads, setUpload
       {(id, describedBy) => (
         <div class="files">
           {current.map((name) => (
-            <div key={name} class={"row" + (removed.includes(name) ? " struck" : "")}>
-              <a href={fileUrl(collection, record, name)} target="_blank" rel="noopener">{name}</a>
+            <div key={name} class={"row wrap" + (removed.includes(name) ? " struck" : "")}>
+              <a href={fileUrl(collection, record, name)} target="_blank" rel="noopener">
+                {IMAGE.test(name) && !field.protected && <img class="thumb" src={`${fileUrl(collection, record, name)}?thumb=100x100`} alt="" />} {name}
+              </a>
               <button type="button" class="ghost small" aria-pressed={removed.includes(name)}
                 onClick={() => setRemoved(removed.includes(name) ? removed.filter((n) => n !== name) : [...removed, name])}>
                 {removed.includes(name) ? "Keep" : "Remove"}
@@ -375,28 +413,27 @@ function FileInput({ collection, field, record, label, error, uploads, setUpload
   );
 }
 
-function RelationPicker({ field, label, value, onChange, error }) {
+function RelationPicker({ field, label, value, onChange, error, record, target }) {
   const multiple = field.maxSelect > 1;
   const selected = value ? (Array.isArray(value) ? value : [value]) : [];
   const [search, setSearch] = useState("");
   const [options, setOptions] = useState([]);
-  const [target, setTarget] = useState(null);
-  useEffect(() => {
-    api("GET", `/api/collections/${field.collectionId}`).then(setTarget, () => setTarget(null));
-  }, [field.collectionId]);
+  // labels of the related records seen so far: the grid's expanded ones, then each search's
+  const [known, setKnown] = useState(() => {
+    const expanded = record.expand?.[field.name];
+    return Object.fromEntries((Array.isArray(expanded) ? expanded : expanded ? [expanded] : []).map((r) => [r.id, recordLabel(r, target)]));
+  });
   useEffect(() => {
     if (!target) return;
     const texts = target.fields.filter((f) => !f.hidden && ["text", "email", "url"].includes(f.type)).map((f) => f.name);
     const words = search.trim().replace(/["\\]/g, "");
     const filter = words ? ["id", ...texts].map((n) => `${n} ~ "${words}"`).join(" || ") : "";
-    api("GET", `/api/collections/${target.id}/records`, { query: { perPage: 10, filter, skipTotal: 1 } }).then(
-      (page) => setOptions(page.items), () => setOptions([]));
+    api("GET", `/api/collections/${target.id}/records`, { query: { perPage: 10, filter, skipTotal: 1 } }).then((page) => {
+      setOptions(page.items);
+      setKnown((before) => ({ ...before, ...Object.fromEntries(page.items.map((r) => [r.id, recordLabel(r, target)])) }));
+    }, () => setOptions([]));
   }, [target, search]);
-  const display = (record) => {
-    const labelled = (target?.fields || []).filter((f) => !f.hidden && f.name !== "id" && record[f.name]);
-    const shown = labelled.find((f) => f.presentable) || labelled.find((f) => f.type === "text") || labelled.find((f) => f.type === "email");
-    return shown ? `${record[shown.name]} (${record.id})` : record.id;
-  };
+  const display = (r) => (known[r.id] && known[r.id] !== r.id ? `${known[r.id]} (${r.id})` : r.id);
   const toggle = (id) => {
     if (multiple) onChange(selected.includes(id) ? selected.filter((s) => s !== id) : [...selected, id]);
     else onChange(selected.includes(id) ? "" : id);
@@ -407,7 +444,7 @@ function RelationPicker({ field, label, value, onChange, error }) {
         <div class="picker">
           <div class="row wrap" aria-live="polite">
             {selected.length ? selected.map((s) => (
-              <span key={s} class="chip">{s} <button type="button" class="ghost small" aria-label={`Unselect ${s}`} onClick={() => toggle(s)}>✕</button></span>
+              <span key={s} class="chip" title={s}>{known[s] || s} <button type="button" class="ghost small" aria-label={`Unselect ${s}`} onClick={() => toggle(s)}>✕</button></span>
             )) : <span class="muted small">nothing selected</span>}
           </div>
           <input id={id} type="search" placeholder={`Search ${target?.name || ""}…`} value={search} aria-describedby={describedBy}

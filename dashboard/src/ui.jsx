@@ -1,6 +1,6 @@
 // Shared pieces: labelled inputs with the API's field errors beside them, the error banner,
 // and the theme toggle.
-import { useState } from "preact/hooks";
+import { useRef, useState } from "preact/hooks";
 import { fieldError } from "./api.js";
 
 let nextId = 0;
@@ -111,4 +111,79 @@ export function useAction() {
     }
   };
   return { busy, error, setError, run };
+}
+
+// A text input that suggests the words (field names, @request.*, @collection.*) completing the
+// word at the caret: a combobox whose list is driven by arrow keys, Enter and Escape.
+export function SuggestInput({ id, value, onInput, words, describedBy, ...rest }) {
+  const [token, setToken] = useState(null); // {start, end, text} of the word at the caret
+  const [active, setActive] = useState(0);
+  const input = useRef(null);
+  const track = (element) => {
+    const caret = element.selectionStart ?? element.value.length;
+    const start = element.value.slice(0, caret).search(/[\w@.:]*$/);
+    const text = element.value.slice(start, caret);
+    setToken(text ? { start, end: caret, text } : null);
+    setActive(0);
+  };
+  const matches = token ? words.filter((w) => w.startsWith(token.text) && w !== token.text).slice(0, 8) : [];
+  const pick = (word) => {
+    const next = value.slice(0, token.start) + word + value.slice(token.end);
+    const caret = token.start + word.length;
+    // the caret goes after the word at once, not on the next frame, so keys typed meanwhile land there
+    input.current.value = next;
+    input.current.focus();
+    input.current.setSelectionRange(caret, caret);
+    onInput(next);
+    setToken(null);
+  };
+  const key = (event) => {
+    if (!matches.length) return;
+    if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+      event.preventDefault();
+      const step = event.key === "ArrowDown" ? 1 : -1;
+      setActive((active + step + matches.length) % matches.length);
+    } else if (event.key === "Enter") {
+      event.preventDefault();
+      pick(matches[active] || matches[0]);
+    } else if (event.key === "Escape") {
+      event.stopPropagation();
+      setToken(null);
+    }
+  };
+  const listId = `${id}-list`;
+  return (
+    <div class="suggest">
+      <input id={id} ref={input} value={value} autocomplete="off" role="combobox" aria-autocomplete="list"
+        aria-expanded={matches.length > 0} aria-controls={matches.length ? listId : undefined}
+        aria-activedescendant={matches.length ? `${listId}-${active}` : undefined}
+        aria-invalid={describedBy ? "true" : undefined} aria-describedby={describedBy}
+        onInput={(e) => { onInput(e.currentTarget.value); track(e.currentTarget); }}
+        onKeyDown={key} onBlur={() => setTimeout(() => setToken(null), 200)} {...rest} />
+      {matches.length > 0 && (
+        <ul class="suggestions" id={listId} role="listbox" aria-label="Suggestions">
+          {matches.map((w, i) => (
+            <li key={w} id={`${listId}-${i}`} role="option" aria-selected={i === active} class={"option mono" + (i === active ? " chosen" : "")}
+              onMouseDown={(e) => e.preventDefault()} onClick={() => pick(w)}>{w}</li>
+          ))}
+        </ul>
+      )}
+    </div>
+  );
+}
+
+// The words a filter or rule of `collection` may use: its fields (and one level into relations),
+// @request.* and @collection.<name>.<field>.
+export function filterWords(collection, collections, { body = false } = {}) {
+  const fields = (collection?.fields || []).filter((f) => f.name);
+  const words = fields.map((f) => f.name);
+  for (const f of fields) {
+    const target = f.type === "relation" && collections.find((c) => c.id === f.collectionId);
+    if (target) for (const t of target.fields) if (!t.hidden) words.push(`${f.name}.${t.name}`);
+  }
+  words.push("@request.auth.id", "@request.auth.collectionName", "@request.auth.email", "@request.auth.verified",
+    "@request.method", "@request.context", "@request.query.", "@request.headers.", "@now", "@todayStart", "@todayEnd");
+  if (body) for (const f of fields) words.push(`@request.body.${f.name}`, `@request.body.${f.name}:isset`, `@request.body.${f.name}:changed`);
+  for (const c of collections) for (const f of c.fields || []) if (!f.hidden) words.push(`@collection.${c.name}.${f.name}`);
+  return [...new Set(words)];
 }

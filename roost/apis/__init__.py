@@ -42,6 +42,7 @@ from roost.apis import (
     metrics,
     records,
     settings,
+    transfer,
 )
 from roost.apis.auth import mail, oauth2, passkeys, sessions, totp
 from roost.apis.auth import routes as auth
@@ -67,6 +68,7 @@ def api_routes() -> list[BaseRoute]:
         collections,
         records,
         aggregate,
+        transfer,
         auth,
         mail,
         totp,

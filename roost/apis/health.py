@@ -13,7 +13,7 @@ from starlette.responses import Response
 from roost.apis.errors import RETRY_AFTER
 from roost.apis.openapi.operation import Op, raw
 from roost.apis.openapi.schema import INT, OBJ, STR, obj
-from roost.apis.request import app_of, request_info
+from roost.apis.request import app_of, carries_credentials, request_info
 from roost.apis.responses import json_response
 from roost.apis.routing import route
 
@@ -28,9 +28,10 @@ async def health(request: Request) -> Response:
         response = json_response(request, {"message": UNAVAILABLE, "code": 503, "data": problems}, status=503)
         response.headers["Retry-After"] = str(RETRY_AFTER)
         return response
-    info = await request_info(request)
     data: dict[str, object] = dict(problems)  # a degraded broker
-    if info.is_superuser:
+    # a guest (no token, key or session cookie) is never a superuser: no RequestInfo to build
+    info = await request_info(request) if carries_credentials(request.scope) else None
+    if info is not None and info.is_superuser:
         data |= {"canBackup": app_of(request).backups.can_backup, "realIP": info.ip, "possibleProxyHeader": ""}
     return json_response(request, {"message": "API is healthy.", "code": 200, "data": data})
 

@@ -8,6 +8,7 @@ from typing import Any
 import orjson
 from starlette.datastructures import FormData, UploadFile
 from starlette.requests import HTTPConnection, Request
+from starlette.types import Scope
 
 from roost.apis.auth.session_cookie import COOKIE
 from roost.apis.auth.session_cookie import authenticate as authenticate_cookie
@@ -20,6 +21,8 @@ from roost.core.records.files import Upload
 from roost.core.records.queries import ListQuery
 from roost.tools.ratelimit.client_ip import client_ip
 
+_CREDENTIAL_HEADERS = frozenset({b"authorization", b"x-api-key"})
+_COOKIE = COOKIE.encode()
 GO_TRUE = {"1", "t", "T", "TRUE", "true", "True"}
 GO_FALSE = {"0", "f", "F", "FALSE", "false", "False"}
 
@@ -34,6 +37,15 @@ def client_ip_of(request: HTTPConnection) -> str:
     proxy = app_of(request).settings.data.get("trustedProxy") or {}
     peer = request.client.host if request.client else ""
     return client_ip(peer, request.scope["headers"], proxy.get("headers") or (), bool(proxy.get("useLeftmostIP")))
+
+
+def carries_credentials(scope: Scope) -> bool:
+    """Does the request hold anything :func:`request_info` would authenticate (a bearer token,
+    an API key, the session cookie)? Without any, the caller is a guest."""
+    for name, value in scope["headers"]:
+        if name in _CREDENTIAL_HEADERS or (name == b"cookie" and _COOKIE in value):
+            return True
+    return False
 
 
 def auth_token(request: Request) -> str:
@@ -56,7 +68,7 @@ async def request_info(request: Request, body: dict[str, Any] | None = None, *, 
         return cached  # type: ignore[no-any-return]
     info = RequestInfo(
         method=request.method,
-        query=dict(request.query_params),
+        query=dict(request.query_params) if request.scope.get("query_string") else {},
         headers={k.lower().replace("-", "_"): v for k, v in request.headers.items()},
         body=body or {},
         ip=client_ip_of(request),
@@ -86,7 +98,7 @@ def parse_go_bool(value: str | None) -> bool:
     raise BadRequest()
 
 
-def _int_param(request: Request, name: str, default: int) -> int:
+def int_param(request: Request, name: str, default: int) -> int:
     raw = request.query_params.get(name)
     if raw is None or raw == "":
         return default
@@ -102,8 +114,8 @@ def _int_param(request: Request, name: str, default: int) -> int:
 def list_query(request: Request) -> ListQuery:
     params = request.query_params
     return ListQuery(
-        page=_int_param(request, "page", 1),
-        per_page=_int_param(request, "perPage", 30),
+        page=int_param(request, "page", 1),
+        per_page=int_param(request, "perPage", 30),
         sort=params.get("sort", ""),
         filter=params.get("filter", ""),
         skip_total=parse_go_bool(params.get("skipTotal")),
@@ -119,8 +131,8 @@ def aggregate_query(request: Request) -> AggregateQuery:
         fields=params.get("fields", ""),
         filter=params.get("filter", ""),
         sort=params.get("sort", ""),
-        page=_int_param(request, "page", 1),
-        per_page=_int_param(request, "perPage", 30),
+        page=int_param(request, "page", 1),
+        per_page=int_param(request, "perPage", 30),
         skip_total=parse_go_bool(params.get("skipTotal")),
     )
 

@@ -45,6 +45,7 @@ from roost.tools.oauth2.runtime import OAuth2Runtime
 from roost.tools.ratelimit import CounterStore, counter_store
 from roost.tools.storage import LocalStorage, Storage
 from roost.tools.store import Store, create_store
+from roost.version import __version__
 
 
 class App:
@@ -58,6 +59,7 @@ class App:
             config.database_url, schema=config.db_schema, pool_size=config.pool_size, query_timeout=config.query_timeout,
             trace_sql=config.dev, metrics=self.metrics,
         )
+        self.metrics.describe(__version__, self.db.dialect)
         #: every named hook (``app.hooks.on_record_create.bind(...)``); see ``roost.core.hooks``
         self.hooks = Hooks()
         self.collections = CollectionStore(self.db, self.hooks, self)

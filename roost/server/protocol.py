@@ -19,7 +19,9 @@ headers were read into memory. This subclass adds, per connection:
   ``ReadTimeout`` (5 minutes for head and body in PocketBase) bounds the same thing;
 * a cap on open connections per peer address in this process, answered with 429 and closed
   before any byte is read;
-* a short drain at shutdown for keep-alive connections that are idle when it starts (below).
+* a short drain at shutdown for keep-alive connections that are idle when it starts (below);
+* one socket write per response where uvicorn makes two: the response head is held until the
+  body's first write and goes out with it (:class:`HeadWithBody`).
 
 Everything else (keep-alive timeout, WebSocket upgrade, flow control) is uvicorn's own.
 """
@@ -93,6 +95,50 @@ class ReadClock(FlowControl):
         return self._paused_total + current
 
 
+class HeadWithBody:
+    """The transport as one response's cycle sees it: the head waits for the body's first write.
+
+    uvicorn writes the status line and headers when ``http.response.start`` arrives and the
+    body when ``http.response.body`` does: two ``send`` syscalls, the larger share of a small
+    answer's server time on loopback. The head is held here and written with the first body
+    bytes in one call. An app that starts a response and then waits (a stream whose first
+    frame is late) still gets its head out at the next turn of the event loop.
+    """
+
+    __slots__ = ("_cycle", "_held", "_transport")
+
+    def __init__(self, transport: asyncio.Transport, cycle: Any) -> None:
+        self._transport = transport
+        self._cycle = cycle
+        #: None before the head; the head bytes while held; b"" once written
+        self._held: bytes | None = None
+
+    def write(self, data: bytes) -> None:
+        held = self._held
+        if held is None and self._cycle.response_started:  # the head (a 100 Continue comes before it)
+            self._held = data
+            asyncio.get_running_loop().call_soon(self.flush)
+        elif held:
+            self._held = b""
+            self._transport.writelines((held, data))
+        else:
+            self._transport.write(data)
+
+    def flush(self) -> None:
+        held = self._held
+        if held:
+            self._held = b""
+            if not self._transport.is_closing():
+                self._transport.write(held)
+
+    def close(self) -> None:
+        self.flush()
+        self._transport.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+
 class GuardedHttpToolsProtocol(HttpToolsProtocol):
     """``HttpToolsProtocol`` plus the head and body deadlines, the head size limit and the per-IP cap."""
 
@@ -156,6 +202,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._in_body, self._head_bytes = True, 0
         self._cancel_head_deadline()
         super().on_headers_complete()
+        if self.cycle is not None and not self.cycle.response_started:
+            self.cycle.transport = HeadWithBody(self.transport, self.cycle)  # type: ignore[assignment]
         if self._draining and self.cycle is not None:
             self.cycle.keep_alive = False  # answer it, then close
 

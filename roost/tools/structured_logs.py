@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import re
 import secrets
 import sys
@@ -54,7 +55,32 @@ def request_id(incoming: bytes | None) -> bytes:
     (a proxy's id then joins its log to ours), otherwise 16 random hex digits."""
     if incoming is not None and _SAFE_REQUEST_ID.fullmatch(incoming):
         return incoming
-    return secrets.token_hex(8).encode()
+    return _random_hex()
+
+
+class _RandomPool:
+    """Random bytes from the OS, 4 KiB at a time: one syscall per 512 request ids instead of one
+    each. Refilled in a forked child, so two processes never hand out the same ids."""
+
+    size = 4096
+
+    def __init__(self) -> None:
+        self.refill()
+        os.register_at_fork(after_in_child=self.refill)
+
+    def refill(self) -> None:
+        self.data, self.offset = secrets.token_bytes(self.size), 0
+
+    def hex8(self) -> bytes:
+        offset = self.offset
+        if offset + 8 > self.size:
+            self.refill()
+            offset = 0
+        self.offset = offset + 8
+        return self.data[offset : offset + 8].hex().encode()
+
+
+_random_hex = _RandomPool().hex8
 
 
 def escape_controls(text: str) -> str:

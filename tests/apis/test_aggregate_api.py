@@ -206,3 +206,31 @@ async def test_etag_and_view_collections(api: Api) -> None:
     res = await api.call("GET", "/api/collections/order_view/aggregate?groupBy=status&fields=sum(total)&sort=-sum(total)")
     assert res.status_code == 200, res.text
     assert res.json()["items"][0] == {"status": "paid", "sum(total)": 12.5}
+
+
+GQL_AGGREGATE = """query($g: String, $f: String, $filter: String, $sort: String) {
+  ordersAggregate(groupBy: $g, fields: $f, filter: $filter, sort: $sort) { page perPage totalItems totalPages items }
+}"""
+
+
+async def test_graphql_aggregates_answer_what_rest_answers(api: Api) -> None:
+    await seed_orders(api)
+    alice = await ALICE(api)
+    cases = [  # (caller, groupBy, fields, filter, sort)
+        (api.su_token, "status", "count,sum(total),max(placed)", "", "-sum(total)"),
+        (alice, "placed:month", "count,avg(total)", "total > 1", "placed:month"),
+        (None, "", "count", "", ""),
+    ]
+    for token, group_by, fields, filter_, sort in cases:
+        rest = await api.call("GET", AGG, token=token, params={"groupBy": group_by, "fields": fields, "filter": filter_, "sort": sort})
+        body = {"query": GQL_AGGREGATE, "variables": {"g": group_by, "f": fields, "filter": filter_, "sort": sort}}
+        answer = (await api.call("POST", "/api/graphql", token=token, json=body)).json()
+        assert "errors" not in answer, answer
+        assert answer["data"]["ordersAggregate"] == rest.json(), (group_by, fields)
+    # alice gets only her orders, as REST's list rule gives her
+    mine = await api.call("POST", "/api/graphql", token=alice, json={"query": GQL_AGGREGATE, "variables": {"f": "count"}})
+    assert mine.json()["data"]["ordersAggregate"]["items"] == [{"count": 3}]
+    # a hidden field is refused with the REST error code in extensions
+    refused = await api.call("POST", "/api/graphql", token=alice, json={"query": GQL_AGGREGATE, "variables": {"g": "cost"}})
+    error = refused.json()["errors"][0]
+    assert error["extensions"]["status"] == 400 and "groupBy" in error["extensions"]["data"], error

@@ -24,9 +24,9 @@ def test_invalid_names_are_rewritten_deterministically() -> None:
 
 
 def test_clashing_collection_names_get_their_id() -> None:
-    colls = [Collection(id=i, name=n) for i, n in (("id1", "posts"), ("id2", "postsList"), ("id3", "string"), ("id4", "todoList"))]
+    colls = [Collection(id=i, name=n) for i, n in (("id1", "posts"), ("id2", "postsList"), ("id3", "string"), ("id4", "todoList"), ("id5", "postsAggregate"))]
     names = collection_names(colls)
-    assert names == {"id1": "posts", "id2": "postsList_id2", "id3": "string_id3", "id4": "todoList"}
+    assert names == {"id1": "posts", "id2": "postsList_id2", "id3": "string_id3", "id4": "todoList", "id5": "postsAggregate_id5"}
     assert collection_names(reversed(colls)) == names
 
 

@@ -14,6 +14,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from roost.testing import ServiceUnavailable, make_test_app
+from roost.version import __version__
 from tests.conftest import Api, skip_or_fail
 
 TOKEN = "metrics-token-0123456789"
@@ -241,6 +242,14 @@ async def test_sent_mail_is_counted(mapi: Api, mail_sink: Any) -> None:
     assert value(scraped, "roost_mail_queue_size") == 0
 
 
+async def test_the_instance_says_its_version_and_database(mapi: Api) -> None:
+    scraped = await scrape(mapi)
+    assert [labels for (name, labels) in scraped if name == "roost_info"] == [
+        frozenset({("version", __version__), ("database", "sqlite")})
+    ]
+    assert value(scraped, "roost_info", version=__version__, database="sqlite") == 1
+
+
 async def test_the_postgresql_pool_is_measured(tmp_path: Path) -> None:
     try:
         async with make_test_app(tmp_path, backend="postgres", metrics_token=TOKEN, db_pool_size=4) as api:
@@ -252,3 +261,4 @@ async def test_the_postgresql_pool_is_measured(tmp_path: Path) -> None:
     assert value(scraped, "roost_db_pool_size") == 4
     assert value(scraped, "roost_db_pool_checked_out") == 0  # every connection went back
     assert value(scraped, "roost_db_query_duration_seconds_count") > 3
+    assert value(scraped, "roost_info", version=__version__, database="postgresql") == 1

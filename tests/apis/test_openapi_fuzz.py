@@ -127,7 +127,8 @@ def _superuser_target(method: str, path: str) -> bool:
 def test_superuser_requests_match_the_document(live: tuple[LiveServer, str]) -> None:
     server, token = live
     ops = _operations(_schema(server, token), _superuser_target)
-    # notes: list, create, view, update, delete and aggregate; note_view: list, view and aggregate
-    assert len(ops) == 9 + len(SUPERUSER_ADMIN)
+    # notes: list, create, view, update, delete, aggregate, export and import;
+    # note_view: list, view, aggregate and export
+    assert len(ops) == 12 + len(SUPERUSER_ADMIN)
     _fuzz_all(ops, server.base_url, {"Authorization": token}, 10)
     assert 200 in STATUSES[("POST", "/api/collections/notes/records")]

@@ -235,7 +235,7 @@ def test_collection_editor_creates_fields_and_rules(page: Any, roost: Served) ->
     list_rule.get_by_label("Superusers only").uncheck()
     rule = list_rule.get_by_label("List/Search rule")
     rule.press_sequentially("sta")  # the field name is suggested as it is typed
-    list_rule.get_by_role("button", name="status", exact=True).click()
+    list_rule.get_by_role("option", name="status", exact=True).click()
     assert rule.input_value() == "status"
     rule.press_sequentially(' = "published"')
     dialog.locator(".rule").nth(1).get_by_label("Superusers only").uncheck()
@@ -365,7 +365,7 @@ def test_request_logs_backups_and_crons(page: Any, roost: Served) -> None:
     page.get_by_text(re.compile(r"Page 1 of 1 · \d+ entries")).wait_for()
     assert rows.filter(has_text="/api/collections?").count() == 0
     rows.first.get_by_role("button", name=re.compile("Details")).click()
-    page.get_by_role("dialog").get_by_text('"status": 200').wait_for()
+    page.get_by_role("dialog").locator("dd", has_text="auth-with-password").wait_for()
     page.keyboard.press("Escape")
 
     page.get_by_role("link", name="Backups").click()
@@ -394,6 +394,11 @@ def test_small_screen_menu(chromium: Any, roost: Served) -> None:
         nav.get_by_role("link", name="Crons").click()
         tab.get_by_role("heading", name="Cron jobs").wait_for()
         assert not nav.is_visible()
+        tab.get_by_role("button", name="Menu").click()
+        nav.get_by_role("link", name="Logs").focus()
+        tab.keyboard.press("Escape")  # closes the menu and returns focus to its button
+        nav.wait_for(state="hidden")
+        assert tab.evaluate("document.activeElement.textContent.trim()") == "Menu"
     finally:
         context.close()
     assert problems.seen == []
@@ -408,8 +413,10 @@ def test_auth_options_then_sign_in_with_mfa(page: Any, problems: Problems) -> No
         page.get_by_label("Show system collections").check()
         page.get_by_role("button", name="Edit collection _superusers").click()
         dialog = page.get_by_role("dialog")
+        dialog.locator("summary", has_text="One-time password (OTP)").click()
         dialog.get_by_label("One-time password (OTP) sign-in").check()
-        dialog.get_by_label("Multi-factor authentication (MFA)").check()
+        dialog.locator("summary", has_text="Multi-factor authentication (MFA)").click()
+        dialog.get_by_label("Multi-factor authentication (MFA)", exact=True).check()
         dialog.get_by_role("button", name="Save changes").click()
         dialog.wait_for(state="detached")
         token = page.evaluate("localStorage.getItem('roost.dashboard.token')")

@@ -139,3 +139,9 @@ def test_the_default_format_is_text_for_a_reader_and_json_for_a_collector(
 ) -> None:
     monkeypatch.setattr("sys.stdout", _Terminal() if terminal else io.StringIO())
     assert Config(dev=dev, log_format=chosen).logs_format == expected
+
+
+def test_new_request_ids_are_distinct_hex_across_pool_refills() -> None:
+    ids = [request_id(None) for _ in range(1500)]  # about three refills of the random pool
+    assert len(set(ids)) == len(ids)
+    assert all(len(rid) == 16 and int(rid, 16) >= 0 for rid in ids)

@@ -38,13 +38,17 @@ def collection_names(collections: Iterable[Collection]) -> dict[str, str]:
     out: dict[str, str] = {}
     for coll in ordered:
         name = graphql_name(coll.name)
-        # ``<name>List`` is the list query of ``<name>``: a collection called that gets a suffix
+        # ``<name>List`` and ``<name>Aggregate`` are queries of ``<name>``: a collection called that gets a suffix
         lower = name.lower()
-        if lower in taken or upper_first(name) in RESERVED or (lower.endswith("list") and lower[:-4] in plain):
+        if lower in taken or upper_first(name) in RESERVED or _derived(lower, plain):
             name = f"{name}_{graphql_name(coll.id)}"
         taken.add(name.lower())
         out[coll.id] = name
     return out
+
+
+def _derived(lower: str, plain: set[str]) -> bool:
+    return any(lower.endswith(suffix) and lower[: -len(suffix)] in plain for suffix in ("list", "aggregate"))
 
 
 def field_names(names: Iterable[str], taken: Iterable[str] = ()) -> dict[str, str]:

@@ -35,6 +35,7 @@ from roost.core.app import App
 from roost.core.errors import BadRequest
 from roost.core.events import RequestInfo
 from roost.core.records import requests as records
+from roost.core.records.aggregate import DEFAULT_PER_PAGE, AggregateQuery, aggregate_records
 from roost.core.records.files import Upload
 from roost.core.records.present import present_records
 from roost.core.records.queries import ListQuery
@@ -102,6 +103,20 @@ async def list_(coll: Collection, _root: Any, gi: Info, **args: Any) -> dict[str
     items = await _present(gi, coll, page.items, info, through="items")
     return {"page": page.page, "perPage": page.per_page, "totalItems": page.total_items,
             "totalPages": page.total_pages, "items": items, "nextCursor": page.next_cursor}  # fmt: skip
+
+
+async def aggregate(coll: Collection, _root: Any, gi: Info, **args: Any) -> dict[str, Any]:
+    query = AggregateQuery(
+        group_by=args.get("groupBy") or "", fields=args.get("fields") or "count", filter=args.get("filter") or "",
+        sort=args.get("sort") or "", page=args.get("page") or 1, per_page=args.get("perPage") or DEFAULT_PER_PAGE,
+        skip_total=bool(args.get("skipTotal")),
+    )  # fmt: skip
+    rest = {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in args.items() if v is not None}
+    info = caller(gi, "GET", rest)
+    await check_batch_item(context(gi).app, info, coll, "list")
+    groups = await aggregate_records(context(gi).app, coll, query, info)
+    return {"page": groups.page, "perPage": groups.per_page, "totalItems": groups.total_items,
+            "totalPages": groups.total_pages, "items": groups.items}  # fmt: skip
 
 
 async def view(coll: Collection, _root: Any, gi: Info, id: str) -> dict[str, Any]:

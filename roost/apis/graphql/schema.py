@@ -98,6 +98,10 @@ def build_schema(collections: list[Collection]) -> Built:
         query[base + "List"] = GraphQLField(
             GraphQLNonNull(_page_type(record)), _LIST_ARGS, resolve=partial(resolvers.list_, coll)
         )
+        query[base + "Aggregate"] = GraphQLField(
+            GraphQLNonNull(AGGREGATE_PAGE), _AGGREGATE_ARGS, resolve=partial(resolvers.aggregate, coll),
+            description="Groups and aggregates the records the caller may list, as GET /api/collections/{c}/aggregate.",
+        )
         if not coll.is_view:
             mutation.update(_mutations(coll, upper_first(base), record))
         if coll.is_auth:
@@ -171,6 +175,21 @@ BATCH = GraphQLField(
     {"requests": GraphQLArgument(GraphQLNonNull(GraphQLList(GraphQLNonNull(_BATCH_REQUEST))))},
     resolve=batch, description="REST's `/api/batch`: the writes in one transaction, all or nothing.",
 )  # fmt: skip
+
+
+_AGGREGATE_ARGS = {
+    "groupBy": GraphQLArgument(_STR, description="Comma list of fields, a date field may take a bucket: `created:month`."),
+    "fields": GraphQLArgument(_STR, description="Comma list of `count`, `sum(f)`, `avg(f)`, `min(f)`, `max(f)` (default `count`)."),
+    "filter": GraphQLArgument(_STR), "sort": GraphQLArgument(_STR), "page": GraphQLArgument(GraphQLInt),
+    "perPage": GraphQLArgument(GraphQLInt), "skipTotal": GraphQLArgument(GraphQLBoolean),
+}  # fmt: skip
+#: one type for every collection: a group's keys are the groupBy and fields entries as sent
+AGGREGATE_PAGE = GraphQLObjectType("AggregatePage", {
+    "page": GraphQLField(_NON_NULL_INT), "perPage": GraphQLField(_NON_NULL_INT),
+    "totalItems": GraphQLField(_NON_NULL_INT), "totalPages": GraphQLField(_NON_NULL_INT),
+    "items": GraphQLField(GraphQLNonNull(GraphQLList(GraphQLNonNull(JSON))),
+                          description="One object per group, keyed by each groupBy and fields entry as sent."),
+})  # fmt: skip
 
 
 def _event_type(record: GraphQLObjectType) -> GraphQLObjectType:

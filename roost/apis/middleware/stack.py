@@ -56,6 +56,8 @@ class EdgeMiddleware:
         # opt-in (ROOST_INSTANCE_ID): which process answered, to see a load balancer spread requests
         instance = config.instance_label
         self.instance_header = [(b"x-roost-instance", instance.encode())] if instance else []
+        #: what every answer gets besides its request id and CORS headers
+        self.static_headers = [*SECURITY_HEADERS, (b"vary", b"Origin")]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -69,7 +71,7 @@ class EdgeMiddleware:
         if scope["method"] == "OPTIONS" and b"access-control-request-method" in headers:
             await self._preflight(send, headers, origin)
             return
-        extra = [*SECURITY_HEADERS, (b"vary", b"Origin"), (b"x-request-id", request_id), *self.instance_header]
+        extra = [*self.static_headers, (b"x-request-id", request_id), *self.instance_header]
         if origin is not None:
             extra.extend(self._allow_origin(origin))
         started = False

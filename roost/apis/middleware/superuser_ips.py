@@ -15,6 +15,7 @@ from roost.apis.auth.session_cookie import COOKIE
 from roost.apis.request import request_info
 from roost.core.app import App
 from roost.core.auth.superuser_ips import allowed_ips, check_superuser_ip
+from roost.core.rules.superuser_roles import check_superuser_request, superuser_roles_set
 
 _COOKIE = COOKIE.encode()
 
@@ -31,9 +32,10 @@ class SuperuserIPsMiddleware:
             scope["app"] = self.router
         if scope["type"] == "http":
             app: App = self.router.state.roost
-            if allowed_ips(app) and _has_credentials(scope):
+            if (allowed_ips(app) or superuser_roles_set(app)) and _has_credentials(scope):
                 info = await request_info(Request(scope))
                 check_superuser_ip(app, info.auth_collection, info.ip)
+                check_superuser_request(info, scope["method"], scope["path"])
         await self.app(scope, receive, send)
 
 

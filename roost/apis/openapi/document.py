@@ -80,7 +80,8 @@ def _operation(path: str, op: Op, tag: str, note: str) -> Schema:
     if params:
         out["parameters"] = params
     if op.body is not None:
-        out["requestBody"] = {"required": True, "content": _body_content(op.body)}
+        content = {media: {"schema": op.body} for media in op.body_media} or _body_content(op.body)
+        out["requestBody"] = {"required": True, "content": content}
     out["responses"] = _responses(op)
     return out
 

@@ -106,8 +106,13 @@ def field_schema(field: Field, *, write: bool = False, form: bool = False) -> Sc
 
 
 def _described(field: Field, schema: Schema) -> Schema:
-    if field.help:
-        return {**schema, "description": field.help}
+    notes = [field.help] if field.help else []
+    if field.readRule:
+        notes.append(f"Present only for callers passing its readRule `{field.readRule}` (docs/roles.md).")
+    if field.writeRule:
+        notes.append(f"Sent by a caller failing its writeRule `{field.writeRule}`: 400 validation_field_write_forbidden.")
+    if notes:
+        return {**schema, "description": " ".join(notes)}
     return schema
 
 

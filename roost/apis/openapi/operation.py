@@ -26,6 +26,8 @@ class Op:
     access: str = "guest"
     #: the JSON request body, if any
     body: Schema | None = None
+    #: media types of a request body that is not JSON (``body`` is then the schema of each)
+    body_media: tuple[str, ...] = ()
     #: the JSON body of a 200 answer; None means 204 No Content
     result: Schema | None = None
     errors: tuple[int, ...] = (400,)

@@ -28,6 +28,10 @@ def arr(items: Schema, **extra: Any) -> Schema:
     return {"type": "array", "items": items, **extra}
 
 
+#: Roost's per-field rules (docs/roles.md); absent or null means no restriction
+_FIELD_RULE: Schema = {"type": ["string", "null"], "description": "Roost field rule (docs/roles.md)."}
+
+
 def obj(required: tuple[str, ...] = (), **props: Schema) -> Schema:
     out: Schema = {"type": "object", "properties": props}
     if required:
@@ -91,8 +95,11 @@ GENERIC_SCHEMAS: dict[str, Schema] = {
         "description": "A collection definition; type-specific options (auth, view) sit beside these keys.",
         "properties": {
             "id": STR, "name": STR, "type": {"enum": ["base", "auth", "view"]}, "system": BOOL,
-            "fields": arr(obj(("name", "type"), id=STR, name=STR, type=STR, hidden=BOOL, system=BOOL)),
+            "fields": arr(obj(("name", "type"), id=STR, name=STR, type=STR, hidden=BOOL, system=BOOL,
+                              readRule=_FIELD_RULE, writeRule=_FIELD_RULE)),
             "indexes": arr(STR), "created": DATETIME, "updated": DATETIME,
+            "superuserRoles": {"type": "object", "description": "Roost, `_superusers` only: superuser id -> "
+                               "`{readonly, collections}` (docs/roles.md)."},
             **{r: {"type": ["string", "null"]} for r in ("listRule", "viewRule", "createRule", "updateRule", "deleteRule")},
         },
     },

@@ -151,6 +151,8 @@ def analyse_read(
         return ReadScope(False)
     found = [c for c in recorder.seen.values() if c is not None]
     rules.extend((c, r) for c in found if (r := c.rule("listRule")))
+    # field readRules decide which fields of a presented record the caller sees
+    rules.extend((c, f.readRule) for c in found for f in c.fields if f.readRule)
     for owner, text in rules:
         flags.visit(parse_rule(text, cache_key=(owner.id, owner.version)))
     if flags.volatile:

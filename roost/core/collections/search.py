@@ -58,8 +58,8 @@ def search_errors(coll: Collection) -> dict[str, Any]:
     bad = {}
     for n, name in enumerate(fields):
         fld = coll.get_field(name) if isinstance(name, str) else None
-        if fld is None or fld.type not in SEARCHABLE or fld.hidden or fld.is_multiple():
-            bad[str(n)] = FieldError("validation_invalid_search_field", "Must be a visible text, editor, url or single select field.")
+        if fld is None or fld.type not in SEARCHABLE or fld.hidden or fld.readRule or fld.is_multiple():
+            bad[str(n)] = FieldError("validation_invalid_search_field", "Must be a visible text, editor, url or single select field without a readRule.")
     return {OPTION: {"fields": bad}} if bad else {}
 
 

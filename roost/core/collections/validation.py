@@ -21,12 +21,14 @@ from roost.core.schema.auth_options import (
 )
 from roost.core.schema.collection import COLLECTION_TYPES, RULE_NAMES, VIEW, Collection
 from roost.core.schema.fields import Field
+from roost.core.schema.fields.base import FIELD_RULES
 from roost.core.schema.fields.relation import (
     CHANGED_COLLECTION_ERROR,
     MISSING_COLLECTION_ERROR,
     VIEW_TARGET_ERROR,
 )
 from roost.core.schema.oauth2_options import prepare_oauth2_options
+from roost.core.schema.superuser_roles import superuser_roles_errors
 
 NAME_RE = re.compile(r"^\w+$")
 RESERVED_FIELD_NAMES = {"collectionId", "collectionName", "expand"}
@@ -81,6 +83,7 @@ class CollectionValidation:
         if index_errors:
             errors["indexes"] = index_errors
         errors.update(search_errors(coll))
+        errors.update(superuser_roles_errors(coll))
         if not errors:
             errors.update(self._validate_rules(coll))
         if coll.is_auth and not errors:
@@ -176,5 +179,22 @@ class CollectionValidation:
             message = self.rule_validator(coll, rule) if self.rule_validator else None
             if message:
                 errors[name] = FieldError("validation_invalid_rule", f"Invalid rule. Raw error: {message}.")
+        field_errors = self._validate_field_rules(coll)
+        if field_errors:
+            errors["fields"] = field_errors
+        return errors
+
+    def _validate_field_rules(self, coll: Collection) -> dict[str, Any]:
+        """Roost's ``readRule``/``writeRule`` field options use the record rule language."""
+        errors: dict[str, Any] = {}
+        for index, fld in enumerate(coll.fields):
+            bad: dict[str, FieldError] = {}
+            for name in FIELD_RULES:
+                rule = getattr(fld, name)
+                message = self.rule_validator(coll, rule) if rule and self.rule_validator else None
+                if message:
+                    bad[name] = FieldError("validation_invalid_rule", f"Invalid rule. Raw error: {message}.")
+            if bad:
+                errors[str(index)] = bad
         return errors
 

@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 from functools import lru_cache
 from typing import Any
 
+import orjson
 from sqlalchemy import event, text
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -249,6 +250,9 @@ class AlchemyBackend:
             if schema:
                 settings["search_path"] = schema
             options["connect_args"]["server_settings"] = settings
+            # jsonb arrives decoded: orjson reads integers past 64 bits as floats, which every
+            # JSON encoder can write back (the standard library's would give Python ints)
+            options["json_deserializer"] = orjson.loads
         if dialect == "mysql":
             mysql = db_mysql.engine_options()
             options |= mysql | {"connect_args": options["connect_args"] | mysql["connect_args"]}

@@ -21,6 +21,7 @@ from roost.core.records.codec import Record, codec_for
 from roost.core.records.present import present_record
 from roost.core.records.queries import guard_user_expression
 from roost.core.rules.engine import compile_condition, new_binder
+from roost.core.rules.superuser_roles import superuser_reaches
 from roost.core.schema.collection import Collection
 from roost.core.schema.system import AUTH_SESSIONS
 
@@ -159,7 +160,7 @@ def _end_session_streams(hub: Subscribers, session_id: str) -> None:
 
 async def _visible(app: App, coll: Collection, record: Record, rule: str | None, filter_text: str, info: RequestInfo) -> bool:
     """Does the subscriber's rule (and optional filter) accept ``record``?"""
-    if not info.is_superuser and rule is None:
+    if (not info.is_superuser and rule is None) or not superuser_reaches(info, coll):
         return False
     conditions = []
     binder = new_binder(app)

@@ -101,7 +101,9 @@ def _invalid(param: str, message: str) -> BadRequest:
 def _field(coll: Collection, name: str, info: RequestInfo, param: str) -> Field:
     """A visible field by name; unknown and hidden fields give one error (never an oracle)."""
     fld = coll.get_field(name) if _NAME.match(name) else None
-    private = fld is not None and not info.is_superuser and (fld.hidden or (coll.is_auth and fld.type == "email"))
+    # a field behind a readRule may be readable on some records only: a sum or a group over
+    # all of them would reveal the others, so only superusers aggregate it
+    private = fld is not None and not info.is_superuser and (fld.hidden or bool(fld.readRule) or (coll.is_auth and fld.type == "email"))
     if fld is None or private:
         raise _invalid(param, f'Unknown or unsupported field "{name[:64]}".')
     return fld

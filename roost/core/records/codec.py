@@ -33,6 +33,9 @@ class Codec:
         out_names = [f.name for f in self.fields if f.name not in NEVER_OUTPUT and f.type != "password"]
         self.output_order = sorted([*out_names, "collectionId", "collectionName"])
         self.hidden = {f.name for f in self.fields if f.hidden}
+        #: field name -> readRule/writeRule for fields restricted by one (see docs/roles.md)
+        self.read_rules = {f.name: f.readRule for f in self.fields if f.readRule}
+        self.write_rules = {f.name: f.writeRule for f in self.fields if f.writeRule}
 
     def select(self, alias: str) -> str:
         return self.select_list.replace("{alias}", alias)
@@ -56,16 +59,30 @@ class Codec:
             sql_type = {"DOUBLE": "DOUBLE", "TINYINT(1)": "SIGNED"}.get(sql_type.upper(), "CHAR")
         return f"CAST(:{param} AS {sql_type})"
 
-    def export(self, record: Record, *, show_hidden: bool, show_email: bool) -> dict[str, Any]:
-        """The record's public JSON (keys in PocketBase's alphabetical order)."""
+    def export(
+        self,
+        record: Record,
+        *,
+        show_hidden: bool,
+        show_email: bool,
+        unreadable: frozenset[str] = frozenset(),
+    ) -> dict[str, Any]:
+        """The record's public JSON (keys in PocketBase's alphabetical order).
+
+        ``unreadable`` names fields whose readRule the caller fails; they are left out like
+        hidden fields.
+        """
         coll = self.collection
+        hidden: frozenset[str] | set[str] = frozenset() if show_hidden else self.hidden
+        if unreadable:
+            hidden = hidden | unreadable
         out: dict[str, Any] = {}
         for key in self.output_order:
             if key == "collectionId":
                 out[key] = coll.id
             elif key == "collectionName":
                 out[key] = coll.name
-            elif (key in self.hidden and not show_hidden) or (key == "email" and coll.is_auth and not show_email and not record.get("emailVisibility")):
+            elif key in hidden or (key == "email" and coll.is_auth and not show_email and not record.get("emailVisibility")):
                 continue
             else:
                 out[key] = record.get(key)

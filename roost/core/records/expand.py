@@ -20,6 +20,7 @@ from roost.core.errors import BadRequest, RoostError
 from roost.core.events import RequestInfo
 from roost.core.records.codec import Record, codec_for
 from roost.core.rules.engine import compile_condition
+from roost.core.rules.superuser_roles import superuser_reaches
 from roost.core.schema.collection import Collection
 
 if TYPE_CHECKING:
@@ -172,6 +173,8 @@ async def _fetch_related(
 
 
 async def _query(app: App, target: Collection, cond: str, params: dict[str, Any], info: RequestInfo) -> dict[str, Record]:
+    if info.is_superuser and not superuser_reaches(info, target):
+        return {}
     if not info.is_superuser:
         rule = target.rule("viewRule")
         if rule is None or (info.api_key is not None and not info.api_key.allows(target, "view")):

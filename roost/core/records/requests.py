@@ -20,7 +20,12 @@ from typing import TYPE_CHECKING, Any
 from roost.core.errors import BadRequest, NotFound
 from roost.core.events import RecordRequestEvent, RecordsListRequestEvent, RequestInfo
 from roost.core.records import queries, save
-from roost.core.records.access import manages, rule_matches_new, rule_matches_stored
+from roost.core.records.access import (
+    manages,
+    rule_matches_new,
+    rule_matches_stored,
+    write_denied,
+)
 from roost.core.records.body import auth_body_errors, load_body, split_modifier
 from roost.core.records.codec import Record
 from roost.core.records.files import FilePlan, Upload, apply_uploads
@@ -108,6 +113,7 @@ async def _create(
     pre = auth_body_errors(coll, record, None, resolved, is_manager=manager, old_password_ok=None)
     if rule and not pre and not await rule_matches_new(app, coll, record, rule, info):
         raise BadRequest("Failed to create record.")
+    pre.update(await write_denied(app, coll, None, record, _sent(resolved, plan), info))
     if pre or upload_errors:
         await validate_record(
             app, coll, record, None, {**pre, **upload_errors}, {n for n, _ in plan.new}
@@ -134,6 +140,11 @@ async def update_record(
     # each other's results (a batch's open transaction is joined, and the lock taken in it)
     async with app.db.transaction():
         return await _update(app, coll, record_id, rule, body, info, files, lock=True)
+
+
+def _sent(resolved: dict[str, Any], plan: FilePlan) -> set[str]:
+    """The fields a write body names (values and uploads), for the field writeRules."""
+    return {*resolved, *(name for name, _ in plan.new)}
 
 
 def builds_on_stored(body: dict[str, Any], files: dict[str, list[Upload]] | None) -> bool:
@@ -192,6 +203,8 @@ async def _save_update(
     pre = auth_body_errors(
         coll, record, original, resolved, is_manager=manager, old_password_ok=old_ok
     )
+    sent = _sent(resolved, plan)
+    pre.update(await write_denied(app, coll, str(original["id"]), record, sent, info))
     if pre or upload_errors:
         await validate_record(
             app, coll, record, original, {**pre, **upload_errors}, {n for n, _ in plan.new}

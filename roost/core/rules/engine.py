@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from roost.core.errors import BadRequest, Forbidden
 from roost.core.events import RequestInfo
 from roost.core.rules.resolver import RecordFieldResolver
+from roost.core.rules.superuser_roles import check_superuser_records
 from roost.core.schema.api_keys import RULE_OPERATIONS
 from roost.core.schema.collection import Collection
 from roost.tools.filter import (
@@ -40,6 +41,7 @@ def require_rule(coll: Collection, rule_name: str, info: RequestInfo) -> str | N
     Returns None when the caller is a superuser (no condition at all).
     """
     if info.is_superuser:
+        check_superuser_records(info, coll, rule_name)
         return None
     if info.api_key is not None and not info.api_key.allows(coll, RULE_OPERATIONS[rule_name]):
         raise Forbidden(KEY_OUT_OF_SCOPE)

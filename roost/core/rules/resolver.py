@@ -68,6 +68,10 @@ def _has_unique_index(collection: Collection, column: str) -> bool:
     return any((m := _UNIQUE_RE.match(idx)) and m.group(1) == column for idx in collection.indexes)
 
 
+def _when(condition: str | None, value: str) -> str:
+    return f"(CASE WHEN {condition} THEN {value} END)" if condition else value
+
+
 def _is_json_storage(fld: Field) -> bool:
     return fld.type in ("json", "geoPoint") or fld.is_multiple()
 
@@ -172,7 +176,8 @@ class RecordFieldResolver:
             if fld is not None and fld.type in ("json", "geoPoint"):
                 column = f"{path.alias}.{self.quote(fld.name)}"
                 value = self.dialect.json_extract(column, props[index + 1 :], binder.bind)
-                return Operand(sql=value, kind=JSON)
+                readable = self._read_condition(path, fld, binder)
+                return Operand(sql=_when(readable, value), kind=JSON, guard=readable)
             if path.hops >= MAX_NESTED_RELATIONS:
                 raise FilterError("Max nested relations reached.")
             if fld is None:
@@ -213,6 +218,7 @@ class RecordFieldResolver:
     def _relation(self, path: Path, fld: Field, binder: Binder) -> None:
         target = self._target(path, str(getattr(fld, "collectionId", "")))
         column = f"{path.alias}.{self.quote(fld.name)}"
+        readable = self._read_condition(path, fld, binder)
         if fld.is_multiple():
             each_alias = self.join(path, f"{fld.name}:each", binder)
             each, value = self.dialect.json_each(column, each_alias, True)
@@ -223,6 +229,8 @@ class RecordFieldResolver:
             value = column
         alias = self.join(path, fld.name, binder)
         rule = self._rule_condition(path, target, alias, binder)
+        if readable:  # an unreadable relation leads nowhere
+            rule = f"{rule} AND {readable}"
         on = f"{alias}.{self.quote('id')} = {value}{rule}"
         self.add_join(path, f"{self.quote(target.table)} AS {alias}", on)
         path.collection, path.alias, path.hops = target, alias, path.hops + 1
@@ -246,6 +254,9 @@ class RecordFieldResolver:
         current_id = f"{path.alias}.{self.quote('id')}"
         alias = self.join(path, prop, binder)
         rule = self._rule_condition(path, target, alias, binder)
+        readable = self._read_condition(Path(back, alias, "", True, True), back_field, binder)
+        if readable:  # a related row whose link the caller cannot read is not related for them
+            rule = f"{rule} AND {readable}"
         back_column = f"{alias}.{self.quote(back_field.name)}"
         if back_field.is_multiple():
             each, value = self.dialect.json_each(back_column, binder.alias("j"), True)
@@ -269,19 +280,21 @@ class RecordFieldResolver:
         if fld.hidden and not path.allow_hidden:
             raise FilterError(f"Non-filterable field {name!r}.")
         column = f"{path.alias}.{self.quote(fld.name)}"
+        readable = self._read_condition(path, fld, binder)
         # like PocketBase, a modifier a field type does not support is ignored
         if modifier == "length" and fld.type in MULTI_VALUE_TYPES:
             length = self.dialect.json_array_length(column, _is_json_storage(fld))
-            return Operand(sql=length, kind=NUMBER, expression=True)
+            return Operand(sql=_when(readable, length), kind=NUMBER, expression=True, guard=readable)
         if modifier == "each" and fld.type in MULTI_VALUE_TYPES:
             alias = self.join(path, f"{fld.name}:each", binder)
             each, value = self.dialect.json_each(column, alias, _is_json_storage(fld))
-            self.add_join(path, each, "1=1")
+            self.add_join(path, each, readable or "1=1")
             path.multi = True
-            return Operand(sql=value, kind=TEXT, expression=True)
-        guard = None
+            return Operand(sql=value, kind=TEXT, expression=True, guard=readable)
+        guard = readable
         if name == "email" and path.collection.is_auth and not path.allow_hidden:
-            guard = f"{path.alias}.{self.quote('emailVisibility')} = TRUE"
+            visible = f"{path.alias}.{self.quote('emailVisibility')} = TRUE"
+            guard = f"{visible} AND {readable}" if readable else visible
         kind = _KINDS.get(fld.type, TEXT)
         if kind == JSON:
             value = self.dialect.json_extract(column, [], binder.bind)
@@ -292,7 +305,30 @@ class RecordFieldResolver:
         if modifier == "lower":
             value = self.dialect.lower(self.dialect.to_text(value, kind))
             kind = JSON if kind == JSON and not self.dialect.typed else TEXT
-        return Operand(sql=value, kind=kind, guard=guard, expression=modifier == "lower")
+        expression = modifier == "lower" or readable is not None
+        return Operand(sql=_when(readable, value), kind=kind, guard=guard, expression=expression)
+
+    def _read_condition(self, path: Path, fld: Field, binder: Binder) -> str | None:
+        """SQL true where the caller passes ``fld``'s readRule; None when nothing restricts it.
+
+        Only user filters and sorts (``allow_hidden`` off) are constrained, on every path
+        including ``@collection`` ones: where the rule fails the field reads as NULL and every
+        comparison on it is false, so a filter or sort never reveals a value the caller could
+        not read (see docs/roles.md).
+        """
+        rule = fld.readRule
+        if self.allow_hidden or not rule:
+            return None
+        sub = RecordFieldResolver(
+            self.lookup,
+            path.collection,
+            alias=path.alias,
+            info=self.info,
+            allow_hidden=True,
+            dialect=self.dialect.name,
+        )
+        tree = parse_rule(rule, cache_key=(path.collection.id, path.collection.version))
+        return f"({compile_filter(tree, sub, binder=binder).sql})"
 
     def column_operand(self, name: str, binder: Binder) -> Operand:
         """The stored value of base field ``name`` (hidden fields allowed)."""

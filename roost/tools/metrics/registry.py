@@ -66,7 +66,13 @@ class Metrics:
         self._mail = {outcome: mail.labels(outcome) for outcome in ("sent", "failed", "dropped")}
         self.mail_queue = Gauge("roost_mail_queue_size", "E-mails waiting to be sent.",
                                 registry=r, multiprocess_mode="livesum")  # fmt: skip
+        self._info = Gauge("roost_info", "Always 1: the Roost version and the database this instance runs on.",
+                           ("version", "database"), registry=r, multiprocess_mode="max")  # fmt: skip
         self._http_children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
+    def describe(self, version: str, database: str) -> None:
+        """Record what this instance is (``roost_info``): its version and database kind."""
+        self._info.labels(version, database).set(1)
 
     # ----- HTTP ----------------------------------------------------------------------------------
     def request_started(self) -> None:
@@ -139,6 +145,9 @@ class NullMetrics(Metrics):
 
     def __init__(self) -> None:  # no registry, no metric objects
         self.registry = CollectorRegistry(auto_describe=True)
+
+    def describe(self, version: str, database: str) -> None:
+        pass
 
     def request_started(self) -> None:
         pass

@@ -87,6 +87,8 @@ class Field:
         hidden: bool = False,
         presentable: bool = False,
         help: str = "",
+        readRule: str | None = None,
+        writeRule: str | None = None,
         **options: Any,
     ) -> None:
         self.name = name
@@ -95,6 +97,10 @@ class Field:
         self.hidden = hidden
         self.presentable = presentable
         self.help = help
+        #: Roost's field rules (None: no restriction); output only when set, so collections
+        #: without them keep PocketBase's exact field JSON (see docs/roles.md)
+        self.readRule = readRule
+        self.writeRule = writeRule
         self.options: dict[str, Any] = {k: options.get(k, v) for k, v in self.OPTIONS.items()}
         for key, value in self.options.items():
             setattr(self, key, value)
@@ -137,6 +143,9 @@ class Field:
         }
         for key in self.OPTIONS:
             out[key] = getattr(self, key)
+        for key in FIELD_RULES:
+            if getattr(self, key) is not None:
+                out[key] = getattr(self, key)
         return out
 
     def validate_definition(self, collection: FieldCollection) -> dict[str, FieldError]:
@@ -193,7 +202,12 @@ _COMMON_SPECS = {
     "hidden": "bool",
     "presentable": "bool",
     "help": "str",
+    "readRule": "str",
+    "writeRule": "str",
 }
+
+#: Roost's per-field access rules (field options next to the type's own)
+FIELD_RULES = ("readRule", "writeRule")
 
 
 def _spec_of(default: Any) -> str:
@@ -242,16 +256,21 @@ def sentenize(message: str) -> str:
 
 
 def go_number(value: float) -> int | float:
-    """Return ``value`` as Go's JSON encoder would print it: integral floats below 1e21 as ints.
+    """Return ``value`` as Go's JSON encoder would print it: integral floats as ints (below 2**63).
 
     ``repr`` is used so that e.g. ``2.0**60`` becomes ``1152921504606847000`` (Go prints the
     shortest round-trip digits padded with zeros), not ``1152921504606846976``.
     """
     if value != value or value in (float("inf"), float("-inf")):
         return value
-    if value == int(value) and abs(value) < 1e21:
+    if value == int(value) and abs(value) < _INT_LIMIT:
         return int(Decimal(repr(float(value))))
     return value
+
+
+#: Go prints integral floats below 1e21 without an exponent; Roost does so below 2**63, as JSON
+#: encoders (orjson) take integers of 64 bits only: ``1e20`` is answered as ``1e20``, the same number
+_INT_LIMIT = 2.0**63
 
 
 def go_float_str(value: float) -> str:
