@@ -22,7 +22,7 @@ from roost.apis.graphql.schema import schema_sdl
 from roost.apis.openapi.document import build_document
 from roost.cli_data import CliKit
 from roost.cli_data import register as register_data_commands
-from roost.config import Config
+from roost.config import Config, cpu_count
 from roost.core.app import App
 from roost.core.auth.installer import installer_token
 from roost.core.db.facade import DatabaseUnavailable
@@ -172,8 +172,11 @@ SERVE_FIELDS: set[str] = set()
 @setting("--origins", field="origins", help="CORS allow-list: comma-separated origins, * for any (default *)")
 @setting("--dir", field="data_dir", help=DIR_HELP)
 @setting("--db-url", field="db_url", help="database URL (postgresql://..., mysql://...); default embedded SQLite in --dir")
-@setting("--workers", field="workers", type=int, help="worker processes (needs a cross-process broker)")
-@setting("--redis-url", field="redis_url", help="Redis URL for the cross-process broker (redis://host:6379/0)")
+@setting("--workers", field="workers", type=int,
+         help="worker processes (default: one per usable core; 1 with --dev, hooks watching or plugins). "
+              "Without --redis-url the workers share an embedded hub in the serving process")
+@setting("--redis-url", field="redis_url",
+         help="Redis URL for the cross-process broker and shared state of several machines (redis://host:6379/0)")
 @setting("--cache-url", field="cache_url", help="response cache: memory://, redis://host:6379/0 or memcached://host:11211")
 @setting("--db-pool-size", field="db_pool_size", type=int,
          help="pooled PostgreSQL/MySQL connections per worker (default: derived from cores and --workers)")
@@ -219,17 +222,13 @@ def serve(server: Any, /, encryption_env: str | None, **options: Any) -> None:
     config = _config(encryption_env=encryption_env, **options)
     plugins = getattr(server, "plugins", [])
     custom = bool(plugins or getattr(server, "registrations", None))
+    config = _with_default_workers(config, custom)
     if custom and config.workers > 1:
         _fail("--workers above 1 builds the app in each worker process from ROOST_* settings, without plugins; "
               "serve an app with plugins in one process per instance.")
-    if config.workers > 1 and not _has_cross_process_broker(config):
-        _fail(
-            "--workers above 1 needs a cross-process broker: pass --redis-url redis://..., "
-            "or use a PostgreSQL --db-url (LISTEN/NOTIFY). Realtime events and collection changes "
-            "would otherwise stay inside one worker."
-        )
-    if config.workers > 1 and config.cache_url.startswith("memory://"):
-        _fail("--cache-url memory:// keeps one cache per process; with --workers use redis:// or memcached://.")
+    if config.workers > 1 and config.redis_url and config.cache_url.startswith("memory://"):
+        _fail("--cache-url memory:// keeps one cache per process; with --workers and --redis-url use "
+              "redis:// or memcached://.")
     _check_tls(config)
     _check_dir(config)
     try:
@@ -244,8 +243,8 @@ def serve(server: Any, /, encryption_env: str | None, **options: Any) -> None:
     database = config.database_url.split("://")[0]
     base = f"{scheme}://{config.listen_address}"
     log = logging.getLogger("roost")
-    log.info("Roost %s serving %s/api/ (data: %s)", __version__, base, database,
-             extra={"version": __version__, "url": f"{base}/", "database": database})  # fmt: skip
+    log.info("Roost %s serving %s/api/ (data: %s, workers: %d)", __version__, base, database, config.workers,
+             extra={"version": __version__, "url": f"{base}/", "database": database, "workers": config.workers})  # fmt: skip
     log.info("Dashboard: %s/_/", base, extra={"url": f"{base}/_/"})
     if installer:  # a warning, so that --logLevel warning still shows the way in
         link = f"{base}/_/#/install/{installer}"
@@ -257,7 +256,7 @@ def serve(server: Any, /, encryption_env: str | None, **options: Any) -> None:
 
 
 serve.epilog = "\b\nAlso read from the environment:\n" + "\n".join(
-    f"  {env_name(field)}" for field in Config.model_fields if field not in SERVE_FIELDS
+    f"  {env_name(field)}" for field in Config.model_fields if field not in SERVE_FIELDS | {"hub_url"}
 ) + "\n  OTEL_* (tracing with roost[otel]: OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_SERVICE_NAME ...; docs/operations.md)"
 
 
@@ -285,8 +284,16 @@ def _check_tls(config: Config) -> None:
         _fail(f"--tlsCert/--tlsKey do not make a usable certificate and key ({exc}).")
 
 
-def _has_cross_process_broker(config: Config) -> bool:
-    return bool(config.redis_url) or config.database_url.startswith("postgresql")
+def _with_default_workers(config: Config, custom: bool) -> Config:
+    """One worker per usable core unless ``--workers``/``ROOST_WORKERS`` says otherwise.
+
+    One worker when the app has plugins or registrations (each worker would build the app from
+    the ROOST_* settings alone, without them) and in dev mode or with hooks watching (a reload
+    then reaches every request at once)."""
+    if "workers" in config.model_fields_set:
+        return config
+    workers = 1 if custom or config.dev or config.watch_hooks else cpu_count()
+    return config.model_copy(update={"workers": workers})
 
 
 async def _probe(config: Config) -> str | None:

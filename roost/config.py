@@ -31,6 +31,9 @@ class Config(BaseSettings):
     workers: int = 1
     #: Redis URL for the cross-process broker (realtime fan-out, cache coherence)
     redis_url: str = ""
+    #: the embedded hub of ``roost serve``'s workers (``hub:///path``), set by the serving parent
+    #: process when it starts several workers without ``redis_url``; not a user setting
+    hub_url: str = ""
     dev: bool = False
     #: response cache for record lists and views: memory://, redis://... or memcached://...; empty = off
     cache_url: str = ""

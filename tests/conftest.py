@@ -12,6 +12,10 @@ import pytest
 from roost.testing import ServiceUnavailable, TestApp, make_test_app
 from roost.testing.databases import MYSQL_URL, PG_URL, pg_available
 
+# every `roost serve` the suite starts keeps to one process unless its test asks for more (the
+# default is one worker per core); tests of that default remove the variable
+os.environ.setdefault("ROOST_WORKERS", "1")
+
 __all__ = ["MYSQL_URL", "PG_URL", "Api", "long_run", "services_required", "skip_or_fail"]
 
 
@@ -103,3 +107,14 @@ async def mail_api(api: Api, mail_sink: Any) -> Api:
     })  # fmt: skip
     assert res.status_code == 200, res.text
     return api
+
+
+@pytest.fixture(scope="session")
+def hub_url() -> Any:
+    """The URL of an embedded hub (as ``roost serve`` runs for its workers), shared by the session."""
+    from roost.tools.hub import HubThread
+
+    hub = HubThread()
+    hub.start()
+    yield hub.url
+    hub.stop()

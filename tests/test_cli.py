@@ -60,9 +60,10 @@ def test_unwritable_data_dir_is_a_clear_error(tmp_path: Path) -> None:
     assert out.returncode == 1 and "not writable" in out.stderr and "Traceback" not in out.stderr
 
 
-def test_workers_without_a_broker_are_refused(tmp_path: Path) -> None:
-    out = run("serve", "--dir", str(tmp_path), "--workers", "2")
-    assert out.returncode == 1 and "broker" in out.stderr
+def test_a_memory_cache_per_worker_beside_redis_is_refused(tmp_path: Path) -> None:
+    out = run("serve", "--dir", str(tmp_path), "--workers", "2", "--redis-url", "redis://127.0.0.1:1/0",
+              "--cache-url", "memory://")  # fmt: skip
+    assert out.returncode == 1 and "memory://" in out.stderr
 
 
 def test_backup_create_list_and_restore(tmp_path: Path) -> None:

@@ -19,6 +19,7 @@ ROOT = Path(roost.__file__).parent
 DEFERRED = {
     ("roost.core.db.facade", "roost.core.db.sqlite"),
     ("roost.core.db.facade", "roost.core.db.alchemy"),
+    ("roost.core.db.facade", "roost.core.db.postgres"),
     ("roost.tools.broker", "roost.tools.broker.redis"),
     ("roost.tools.broker", "roost.tools.broker.postgres"),
     ("roost.tools.broker.postgres", "asyncpg"),
@@ -39,7 +40,7 @@ DEFERRED = {
     ("roost.tools.tracing.provider", "opentelemetry.exporter.otlp.proto.grpc.trace_exporter"),
     ("roost.apis", "roost.apis.middleware.tracing"),
     ("roost.core.db.facade", "roost.core.db.traced_sqlite"),
-    ("roost.core.db.facade", "roost.core.db.traced_alchemy"),
+    ("roost.core.db.facade", "roost.core.db.traced_postgres"),
     ("roost.core.db.facade", "roost.core.db.sql_log"),  # --dev only: the SQLite statement log
     ("roost.tools.hook", "roost.tools.tracing.spans"),
     ("roost.tools.security.outbound", "roost.tools.tracing.spans"),

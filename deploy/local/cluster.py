@@ -253,7 +253,8 @@ def start_cluster(
             log_path = state_dir / f"roost-{n}.log"
             with log_path.open("ab") as log:
                 process = subprocess.Popen(
-                    [*roost, "serve", "--http", f"127.0.0.1:{instance_port}", "--dir", str(data_dir)],
+                    # one process per instance: the cluster shows instances joined by Redis
+                    [*roost, "serve", "--http", f"127.0.0.1:{instance_port}", "--dir", str(data_dir), "--workers", "1"],
                     cwd=state_dir, env=dict(env, ROOST_INSTANCE_ID=f"roost-{n}"), stdout=log, stderr=subprocess.STDOUT,
                     stdin=subprocess.DEVNULL, start_new_session=True,
                 )

@@ -37,7 +37,7 @@ from roost.core.schema.fields.date import now_string
 from roost.core.settings import Settings
 from roost.core.settings_admin import reloaded
 from roost.migrations.system import SYSTEM_MIGRATIONS
-from roost.tools.cache import create_cache
+from roost.tools.cache import Cache, create_cache
 from roost.tools.image import Thumbnailer
 from roost.tools.mailer import Mailer
 from roost.tools.metrics import create_metrics
@@ -85,9 +85,9 @@ class App:
         self.backups = Backups(self, self._reload_after_restore)
         register_backups(self, self.backups)
         #: short-lived shared state: resend throttles, OTP attempt counters
-        self.store: Store = create_store(config.redis_url)
+        self.store: Store = create_store(config.redis_url or config.hub_url)
         #: window counters of rate limits and login throttling
-        self.counters: CounterStore = counter_store(config.redis_url)
+        self.counters: CounterStore = counter_store(config.redis_url or config.hub_url)
         #: the OAuth2 client side (HTTP settings, caches, redirect delivery)
         self.oauth2 = OAuth2Runtime(redirect_sink=_oauth2_redirect_to_realtime)
         #: set to deliver every mail through this mailer; None = SMTP from the settings
@@ -102,7 +102,7 @@ class App:
         #: is the database (and a cross-process broker) reachable? cached for the health check
         self.readiness = Readiness(self.db, lambda: self.cluster.broker)
         #: cached list and view responses (off unless ``cache_url`` is set)
-        self.response_cache = ResponseCache(self, create_cache(config.cache_url) if config.cache_url else None, config.cache_ttl)
+        self.response_cache = ResponseCache(self, _cache_backend(config), config.cache_ttl)
 
     @property
     def dialect(self) -> str:
@@ -189,3 +189,13 @@ def dumps(value: Any) -> bytes:
 
 
 __all__ = ["App", "now_string"]
+
+
+def _cache_backend(config: Config) -> Cache | None:
+    """The response cache's backend; ``memory://`` under workers joined by the embedded hub keeps
+    bodies per process and the version counters on the hub (see ``roost.tools.cache.hub``)."""
+    if not config.cache_url:
+        return None
+    if config.cache_url.startswith("memory://") and config.hub_url and not config.redis_url:
+        return create_cache(config.hub_url)
+    return create_cache(config.cache_url)

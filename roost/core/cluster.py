@@ -40,13 +40,14 @@ ANNOUNCE_RETRY_DELAYS = (0.25, 0.5, 1.0, 2.0, 5.0)
 
 
 def broker_url_for(app: App) -> str:
-    """Redis when configured, else PostgreSQL LISTEN/NOTIFY on a PostgreSQL database, else memory."""
+    """Redis when configured, else PostgreSQL LISTEN/NOTIFY on a PostgreSQL database, else the
+    embedded hub of ``roost serve``'s workers, else memory."""
     if app.config.redis_url:
         return app.config.redis_url
     url = app.config.db_url.strip()
     if app.dialect == "postgresql" and url.startswith(("postgresql://", "postgres://")):
         return url
-    return ""
+    return app.config.hub_url
 
 
 def channel_prefix(app: App) -> str:

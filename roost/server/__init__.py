@@ -21,6 +21,7 @@ from uvicorn.supervisors import Multiprocess
 from roost.config import Config
 from roost.server.protocol import ConnectionGuard
 from roost.tools import tracing
+from roost.tools.hub import HubThread
 from roost.tools.metrics import multiprocess as metrics_dir
 from roost.tools.structured_logs import configure as configure_logs
 
@@ -28,6 +29,9 @@ from roost.tools.structured_logs import configure as configure_logs
 #: each worker process builds its own app (configuration from the environment)
 WORKER_FACTORY = "roost.app:worker_asgi"
 PROTOCOL = "roost.server.protocol:GuardedHttpToolsProtocol"
+#: seconds a worker may take to answer the supervisor's health ping before it is killed and
+#: replaced; uvicorn's 5 s killed workers still importing on a busy machine, over and over
+WORKER_HEALTHCHECK_TIMEOUT = 30
 
 
 class ServerConfig(uvicorn.Config):
@@ -50,7 +54,7 @@ class ServerConfig(uvicorn.Config):
         super().__init__(
             app, host=host or "127.0.0.1", port=int(port), workers=config.workers, http=PROTOCOL,
             proxy_headers=False, ws_max_size=config.ws_max_message, log_level="warning", access_log=False,
-            **options,
+            timeout_worker_healthcheck=WORKER_HEALTHCHECK_TIMEOUT, **options,
         )  # fmt: skip
         self.connection_guard = ConnectionGuard(
             header_timeout=config.header_timeout,
@@ -111,21 +115,32 @@ class Supervisor(Multiprocess):
 
 def _serve_workers(config: Config, server_config: ServerConfig) -> None:
     """Run the workers; with metrics on, in prometheus-client's multiprocess mode, with a
-    directory set up before any worker starts and removed when the server stops."""
+    directory set up before any worker starts and removed when the server stops.
+
+    Without ``redis_url`` the workers share this process's embedded hub (broker, store,
+    rate-limit and cache counters), which lives as long as the supervisor."""
     made = None
     if config.metrics:
         path, ours = metrics_dir.prepare_dir()
         made = path if ours else None
+    hub = None
+    if not config.redis_url:
+        hub = HubThread()
+        hub.start()
+        os.environ["ROOST_HUB_URL"] = hub.url
     try:
         Supervisor(server_config, sockets=[server_config.bind_socket()]).run()
     finally:
+        if hub is not None:
+            hub.stop()
+            os.environ.pop("ROOST_HUB_URL", None)
         if made is not None:
             metrics_dir.remove_dir(made)
 
 
 def export_config(config: Config) -> None:
     """Hand the configuration to the worker processes as ROOST_* variables."""
-    for key, value in config.model_dump(exclude={"workers"}).items():
+    for key, value in config.model_dump(exclude={"workers", "hub_url"}).items():
         if value not in (None, ""):
             os.environ[f"ROOST_{key.upper()}"] = str(value)
     # each worker sees workers=1; hand it its share of the pool budget, resolved here

@@ -8,7 +8,6 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
-from sqlalchemy import event
 
 from tests.conftest import Api
 
@@ -23,28 +22,22 @@ def backend() -> str:
 
 @contextmanager
 def counted_statements(api: Api) -> Iterator[list[str]]:
-    """Every statement asyncpg sends while the block runs (reads skip SQLAlchemy's cursor layer,
-    so the count is taken at the driver: a query logger on each connection checked out)."""
-    engine = api.app.db._backend._engine.sync_engine  # type: ignore[attr-defined]
+    """Every statement the PostgreSQL driver sends while the block runs (a recording connection
+    class in place of the one the backend picked when it opened)."""
+    backend = api.app.db._backend  # type: ignore[attr-defined]
     seen: list[str] = []
-    logged: list[Any] = []
+    picked = backend._connection
 
-    def log(record: Any) -> None:
-        seen.append(record.query)
+    class Recording(picked):  # type: ignore[misc, valid-type]
+        async def _run(self, method: str, sql: str, params: Any) -> Any:
+            seen.append(sql)
+            return await super()._run(method, sql, params)
 
-    def checkout(dbapi_connection: Any, *_args: Any) -> None:
-        driver = dbapi_connection.driver_connection
-        if driver not in logged:
-            driver.add_query_logger(log)
-            logged.append(driver)
-
-    event.listen(engine, "checkout", checkout)
+    backend._connection = Recording
     try:
         yield seen
     finally:
-        event.remove(engine, "checkout", checkout)
-        for driver in logged:
-            driver.remove_query_logger(log)
+        backend._connection = picked
 
 
 async def _batch(api: Api, collection: str, bodies: list[dict[str, Any]]) -> list[str]:

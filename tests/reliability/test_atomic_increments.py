@@ -111,13 +111,13 @@ async def test_increments_inside_concurrent_batches(api: Api, counter: str) -> N
 # --- a live server with two worker processes on one SQLite file ------------------------------
 
 
-@pytest.fixture
-def two_workers(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    """``roost serve --workers 2`` on SQLite; the workers talk through Redis (their broker)."""
+@pytest.fixture(params=["redis", "hub"])
+def two_workers(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """``roost serve --workers 2`` on SQLite; the workers talk through Redis or the embedded hub."""
     from tests.e2e.servers import RoostNotReady, ServiceUnavailable, start_server
 
     monkeypatch.setenv("ROOST_WORKERS", "2")
-    monkeypatch.setenv("ROOST_REDIS_URL", REDIS_URL)
+    monkeypatch.setenv("ROOST_REDIS_URL", REDIS_URL if request.param == "redis" else "")
     try:
         server = start_server("roost")
     except (RoostNotReady, ServiceUnavailable) as exc:

@@ -29,13 +29,15 @@ SIGNED_IN = '@request.auth.id != ""'
 WAIT = 10.0
 
 
-@pytest.fixture(params=["one-worker", "two-workers"])
+@pytest.fixture(params=["one-worker", "two-workers", "two-workers-hub"])
 def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LiveServer]:
     flags: tuple[str, ...] = ()
     if request.param == "two-workers":
         if not _redis_reachable():
             skip_or_fail("Redis not reachable at 127.0.0.1:6379")
         flags = ("--workers", "2", "--redis-url", REDIS_URL)
+    if request.param == "two-workers-hub":
+        flags = ("--workers", "2")
     with roost_process(tmp_path, *flags) as live:
         yield live
 

@@ -1,4 +1,4 @@
-"""One contract, every broker: memory, Redis pub/sub and PostgreSQL LISTEN/NOTIFY."""
+"""One contract, every broker: memory, Redis pub/sub, PostgreSQL LISTEN/NOTIFY and the embedded hub."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from tests.conftest import PG_URL, skip_or_fail
 from tests.reliability.fault_proxy import FaultProxy
 
 REDIS_URL = os.environ.get("ROOST_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-URLS = {"memory": "", "redis": REDIS_URL, "postgres": PG_URL}
+URLS = {"memory": "", "redis": REDIS_URL, "postgres": PG_URL, "hub": ""}
 
 
 async def _started(url: str) -> Broker:
@@ -32,7 +32,7 @@ async def _started(url: str) -> Broker:
 async def brokers(request: pytest.FixtureRequest) -> AsyncIterator[Callable[[], Broker]]:
     """A factory of started brokers of one kind (two of them stand for two processes)."""
     made: list[Broker] = []
-    url = URLS[request.param]
+    url = request.getfixturevalue("hub_url") if request.param == "hub" else URLS[request.param]
     first = await _started(url)
     made.append(first)
     pending = [first]

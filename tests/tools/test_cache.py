@@ -1,4 +1,4 @@
-"""One contract, every response-cache backend: memory, Redis and memcached."""
+"""One contract, every response-cache backend: memory, Redis, memcached and the embedded hub."""
 
 from __future__ import annotations
 
@@ -18,9 +18,10 @@ def memcached_url() -> Iterator[str]:
         yield url
 
 
-@pytest.fixture(params=["memory", "redis", "memcached"])
+@pytest.fixture(params=["memory", "redis", "memcached", "hub"])
 async def cache(request: pytest.FixtureRequest) -> AsyncIterator[Cache]:
-    url = {"memory": "memory://", "redis": REDIS_URL}.get(request.param) or request.getfixturevalue("memcached_url")
+    fixture = {"memcached": "memcached_url", "hub": "hub_url"}.get(request.param)
+    url = request.getfixturevalue(fixture) if fixture else {"memory": "memory://", "redis": REDIS_URL}[request.param]
     backend = create_cache(url)
     try:
         await backend.start()

@@ -53,11 +53,18 @@ async def test_memory_mailer_keeps_messages() -> None:
 REDIS_URL = os.environ.get("ROOST_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", "redis", "hub"])
 async def store(request: pytest.FixtureRequest) -> AsyncIterator[Store]:
     """The same contract for every store; Redis skips (or fails when required) if unreachable."""
     if request.param == "memory":
         yield MemoryStore()
+        return
+    if request.param == "hub":
+        from roost.tools.store.hub import HubStore
+
+        hub_store = HubStore(request.getfixturevalue("hub_url"), prefix=f"test:{secrets.token_hex(6)}:")
+        yield hub_store
+        await hub_store.close()
         return
     from redis.asyncio import Redis
 

@@ -17,10 +17,11 @@ from tests.conftest import skip_or_fail
 REDIS_URL = os.environ.get("ROOST_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
-@pytest.fixture(params=["memory", "redis"])
+@pytest.fixture(params=["memory", "redis", "hub"])
 async def store(request: pytest.FixtureRequest) -> AsyncIterator[CounterStore]:
     namespace = "roost-test-" + secrets.token_hex(6)
-    made = counter_store("" if request.param == "memory" else REDIS_URL, namespace=namespace)
+    url = {"memory": "", "redis": REDIS_URL}.get(request.param) or request.getfixturevalue("hub_url")
+    made = counter_store(url, namespace=namespace)
     if request.param == "redis" and not await made.ping():
         await made.close()
         skip_or_fail(f"Redis not reachable at {REDIS_URL}")

@@ -2,7 +2,9 @@
 
 * SQLite (the embedded default) uses :mod:`roost.core.db.sqlite`: the ``sqlite3`` module on the
   event loop, one reader, one serialised writer.
-* PostgreSQL (and any other SQLAlchemy URL) uses :mod:`roost.core.db.alchemy`.
+* PostgreSQL uses :mod:`roost.core.db.postgres`: an asyncpg pool, prepared statements, reads
+  in autocommit.
+* MySQL/MariaDB (and any other SQLAlchemy URL) uses :mod:`roost.core.db.alchemy`.
 
 Both hand out connections with the same methods (``fetch_all``, ``fetch_one``, ``fetch_value``,
 ``execute``, ``execute_ddl``, ``savepoint``); SQL uses ``:name`` placeholders and user values are
@@ -85,12 +87,19 @@ class Database:
                 url.split(":///", 1)[1], query_timeout=query_timeout, metrics=metrics,
                 connection_class=lambda: _sqlite_connection(trace_sql),
             )  # fmt: skip
+        elif self.dialect == "postgresql":
+            from roost.core.db.postgres import PgBackend
+
+            self._backend = PgBackend(
+                url, schema=schema, pool_size=pool_size, query_timeout=query_timeout,
+                connection_class=_pg_connection, trace_sql=trace_sql, metrics=metrics,
+            )  # fmt: skip
         else:
             from roost.core.db.alchemy import AlchemyBackend
 
             self._backend = AlchemyBackend(
                 url, self.dialect, schema=schema, pool_size=pool_size, query_timeout=query_timeout,
-                connection_class=_alchemy_connection, trace_sql=trace_sql, metrics=metrics,
+                trace_sql=trace_sql, metrics=metrics,
             )  # fmt: skip
 
     async def ping(self) -> None:
@@ -189,15 +198,16 @@ def _sqlite_connection(log_sql: bool = False) -> type[Any]:
     return LoggedSqliteConnection if base is SqliteConnection else type("LoggedTracedSqliteConnection", (LoggedSqliteConnection, base), {})
 
 
-def _alchemy_connection() -> type[Any]:
-    """The SQLAlchemy connection class; while tracing is on, PostgreSQL's direct reads get spans too."""
+def _pg_connection() -> type[Any]:
+    """The PostgreSQL connection class, with a span per statement while tracing is on (MySQL's
+    statements get theirs from SQLAlchemy's cursor events)."""
     if tracing.active:
-        from roost.core.db.traced_alchemy import TracedAlchemyConnection
+        from roost.core.db.traced_postgres import TracedPgConnection
 
-        return TracedAlchemyConnection
-    from roost.core.db.alchemy import AlchemyConnection
+        return TracedPgConnection
+    from roost.core.db.postgres import PgConnection
 
-    return AlchemyConnection
+    return PgConnection
 
 
 def quote_ident(name: str, dialect: str) -> str:

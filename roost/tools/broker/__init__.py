@@ -7,7 +7,8 @@ from roost.tools.broker.memory import MemoryBroker
 
 
 def create_broker(url: str = "") -> Broker:
-    """A broker for ``url``: ``redis://``/``rediss://``, ``postgresql://``, or '' for in-memory."""
+    """A broker for ``url``: ``redis://``/``rediss://``, ``postgresql://``, ``hub://`` (the
+    embedded hub of ``roost serve``'s workers), or '' for in-memory."""
     if url.startswith(("redis://", "rediss://", "unix://")):
         from roost.tools.broker.redis import RedisBroker
 
@@ -16,6 +17,10 @@ def create_broker(url: str = "") -> Broker:
         from roost.tools.broker.postgres import PostgresBroker
 
         return PostgresBroker(url)
+    if url.startswith("hub://"):
+        from roost.tools.broker.hub import HubBroker
+
+        return HubBroker(url)
     if url in ("", "memory://"):
         return MemoryBroker()
     raise BrokerError(f"unsupported broker URL: {url.split('://')[0]}://")

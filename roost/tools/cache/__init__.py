@@ -16,6 +16,10 @@ def create_cache(url: str) -> Cache:
         from roost.tools.cache.memcached import MemcachedCache
 
         return MemcachedCache(url)
+    if url.startswith("hub://"):
+        from roost.tools.cache.hub import HubCache
+
+        return HubCache(url)
     if url.startswith("memory://"):
         return MemoryCache()
     raise CacheError(f"unsupported cache URL: {url.split('://')[0]}://")

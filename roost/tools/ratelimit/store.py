@@ -144,7 +144,7 @@ class CounterStore:
 
 async def _close_storage(storage: Storage) -> None:
     client = getattr(getattr(storage, "bridge", None), "storage", None)
-    close = getattr(client, "aclose", None)
+    close = getattr(client, "aclose", None) or getattr(storage, "aclose", None)
     if close is not None:
         try:
             await close()
@@ -153,10 +153,15 @@ async def _close_storage(storage: Storage) -> None:
 
 
 def counter_store(redis_url: str = "", *, namespace: str = "roost") -> CounterStore:
-    """A memory store, or a Redis-backed one for ``redis://`` / ``rediss://`` URLs."""
+    """A memory store, a Redis-backed one for ``redis://`` / ``rediss://`` URLs, or one on the
+    embedded hub for ``hub://`` (the workers of one ``roost serve``)."""
     url = redis_url.strip()
     if not url:
         return CounterStore(namespace=namespace)
+    if url.startswith("hub://"):
+        from roost.tools.ratelimit.hub import HubStorage
+
+        return CounterStore(HubStorage(url), namespace=namespace)
     if not url.startswith(("redis://", "rediss://", "unix://")):
         raise ValueError(f"unsupported redis URL {url!r} (expected redis://, rediss:// or unix://)")
     if url.startswith("unix://"):

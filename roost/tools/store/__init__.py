@@ -7,7 +7,12 @@ from roost.tools.store.memory import MemoryStore
 
 
 def create_store(redis_url: str = "") -> Store:
-    """Redis when a URL is configured (state shared by every instance), else this process's memory."""
+    """Redis when a URL is configured (state shared by every instance), the embedded hub for a
+    ``hub://`` URL (shared by the workers of one machine), else this process's memory."""
+    if redis_url.startswith("hub://"):
+        from roost.tools.store.hub import HubStore
+
+        return HubStore(redis_url)
     if redis_url:
         from roost.tools.store.redis import RedisStore
 

@@ -1,0 +1,342 @@
+"""The PostgreSQL driver: an asyncpg pool, with no SQLAlchemy on the request path.
+
+Every statement is one round trip on a prepared statement from asyncpg's per-connection cache
+(``:name`` placeholders become ``$n`` once per SQL string). Reads run outside any transaction
+(autocommit: no ``BEGIN``/``ROLLBACK`` around them), a write transaction is ``BEGIN``, its
+statements and ``COMMIT``, and a connection goes back to the pool without asyncpg's default reset
+query: Roost keeps no session state on pooled connections (no ``SET``, ``LISTEN``, advisory locks
+or cursors; the LISTEN/NOTIFY broker has its own connections), and an open transaction is still
+rolled back on release.
+
+Connection-level guarantees are those of the former SQLAlchemy path: a pool that stays exhausted
+for ``POOL_TIMEOUT`` seconds, a refused or slow connect and a connection lost mid-statement are
+``DatabaseUnavailable`` (503); a pooled connection the server closed is replaced when checked out;
+``statement_timeout`` (the query timeout) is a server setting of every connection, so the server
+stops a statement past it, also one whose request was cancelled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager, suppress
+from typing import Any
+
+import asyncpg
+import orjson
+from sqlalchemy.engine import make_url
+
+from roost.core.db.base import (
+    DatabaseUnavailable,
+    QueryError,
+    QueryTimeout,
+    Row,
+    UniqueViolation,
+    UnstorableText,
+)
+from roost.core.db.liveness import CONNECT_TIMEOUT, POOL_TIMEOUT, connection_lost
+from roost.core.db.placeholders import numbered
+from roost.core.db.sql_log import log_statement
+from roost.tools.metrics import Metrics, NullMetrics
+
+_UNIQUE_KEY = re.compile(r"Key \((.+?)\)=")
+#: PostgreSQL's SQLSTATEs for text it cannot store (a NUL byte: 22021 in text, 22P05 in jsonb)
+_UNSTORABLE_TEXT = frozenset({"22021", "22P05"})
+#: query_canceled: statement_timeout, or a cancel request
+_CANCELED = "57014"
+#: prepared statements kept per connection (asyncpg's default is 100; record SQL varies by collection)
+STATEMENT_CACHE = 1024
+#: seconds closing the pool waits for connections still in use
+CLOSE_TIMEOUT = 5.0
+
+
+def connect_options(url: str, *, schema: str = "", query_timeout: float = 0.0) -> dict[str, Any]:
+    """``asyncpg.connect`` keywords for a ``postgresql+asyncpg://`` URL: its host, user and query
+    options (``ssl=``, as :func:`roost.config.asyncpg_ssl` writes it) plus Roost's server settings."""
+    parsed = make_url(url)
+    options: dict[str, Any] = {
+        k: v for k, v in parsed.translate_connect_args(username="user").items() if v is not None
+    }
+    options |= dict(parsed.query)
+    if "port" in options:
+        options["port"] = int(options["port"])
+    # the server stops any statement past the query timeout, also one whose client is gone
+    settings = {"statement_timeout": str(round(query_timeout * 1000))}
+    if schema:
+        settings["search_path"] = schema
+    return options | {
+        "server_settings": settings,
+        "timeout": CONNECT_TIMEOUT,
+        "statement_cache_size": STATEMENT_CACHE,
+    }
+
+
+async def _set_codecs(conn: asyncpg.Connection) -> None:
+    """JSON columns arrive decoded and are sent as JSON text. orjson reads integers past 64 bits
+    as floats, which every JSON encoder can write back (the standard library's would give Python
+    ints)."""
+    for name in ("json", "jsonb"):
+        await conn.set_type_codec(
+            name, encoder=_identity, decoder=orjson.loads, schema="pg_catalog", format="text"
+        )
+
+
+def _identity(value: str) -> str:
+    return value
+
+
+async def _keep_session(_conn: asyncpg.Connection) -> None:
+    """The pool's reset: nothing beyond asyncpg's own rollback of an open transaction."""
+
+
+def _closed(conn: asyncpg.Connection) -> bool:
+    try:
+        return bool(conn.is_closed())
+    except asyncpg.InterfaceError:  # the pool took back the connection when it was lost
+        return True
+
+
+def _terminate(conn: asyncpg.Connection) -> None:
+    """Close a connection whose link is lost, so it never goes back into the pool as healthy."""
+    if not _closed(conn):
+        conn.terminate()
+
+
+def _row_count(status: str) -> int:
+    count = status.rpartition(" ")[2]
+    return int(count) if count.isdigit() else 0
+
+
+def _unique_violation(exc: BaseException) -> UniqueViolation:
+    key = _UNIQUE_KEY.search(f"{exc} {getattr(exc, 'detail', '') or ''}")
+    if not key:
+        return UniqueViolation([])
+    return UniqueViolation(
+        [c.strip().strip('"').removeprefix("lower(").rstrip(")") for c in key.group(1).split(",")]
+    )
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _query_error(exc: BaseException) -> Exception:
+    if isinstance(exc, asyncpg.UniqueViolationError):
+        return _unique_violation(exc)
+    sqlstate = getattr(exc, "sqlstate", None)
+    if sqlstate in _UNSTORABLE_TEXT:
+        return UnstorableText()
+    if sqlstate == _CANCELED:
+        return QueryTimeout()
+    return QueryError(_short(exc))
+
+
+class PgConnection:
+    """One pooled asyncpg connection, inside a write transaction or for reads in autocommit."""
+
+    dialect = "postgresql"
+
+    def __init__(
+        self, conn: asyncpg.Connection, *, trace_sql: bool = False, metrics: Metrics | None = None
+    ) -> None:
+        self._conn = conn
+        self._trace = trace_sql
+        self._metrics = metrics
+        self.after_commit: list[Callable[[], Awaitable[None]]] = []
+        self.after_rollback: list[Callable[[], Awaitable[None]]] = []
+
+    async def _run(self, method: str, sql: str, params: Mapping[str, Any] | None) -> Any:
+        text, names = numbered(sql)
+        values = params or {}
+        try:
+            args = [values[n] for n in names]
+        except KeyError as exc:
+            raise QueryError(f"missing parameter {exc}") from exc
+        return await self._send(method, text, args)
+
+    async def _send(self, method: str, text: str, args: list[Any]) -> Any:
+        started = time.perf_counter()
+        try:
+            result = await getattr(self._conn, method)(text, *args)
+        except Exception as exc:  # asyncpg's errors: bad SQL or values, a lost connection
+            self._finished(text, args, started, failed=True)
+            if connection_lost(exc):
+                _terminate(self._conn)
+                raise DatabaseUnavailable() from exc
+            raise _query_error(exc) from exc
+        self._finished(text, args, started)
+        return result
+
+    def _finished(
+        self, text: str, args: list[Any], started: float, *, failed: bool = False
+    ) -> None:
+        if self._trace:
+            log_statement(text, args, time.perf_counter() - started, failed=failed)
+        if self._metrics is not None and not failed:
+            self._metrics.query_finished(time.perf_counter() - started)
+
+    async def fetch_all(self, sql: str, params: Mapping[str, Any] | None = None) -> list[Row]:
+        return [dict(row) for row in await self._run("fetch", sql, params)]
+
+    async def fetch_one(self, sql: str, params: Mapping[str, Any] | None = None) -> Row | None:
+        row = await self._run("fetchrow", sql, params)
+        return None if row is None else dict(row)
+
+    async def fetch_value(self, sql: str, params: Mapping[str, Any] | None = None) -> Any:
+        return await self._run("fetchval", sql, params)
+
+    async def execute(
+        self, sql: str, params: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None
+    ) -> int:
+        if params is None or isinstance(params, Mapping):
+            return _row_count(await self._run("execute", sql, params))
+        if not params:
+            return 0
+        text, names = numbered(sql)
+        try:
+            rows = [[p[n] for n in names] for p in params]
+        except KeyError as exc:
+            raise QueryError(f"missing parameter {exc}") from exc
+        started = time.perf_counter()
+        try:
+            await self._conn.executemany(text, rows)
+        except Exception as exc:
+            self._finished(text, rows, started, failed=True)
+            if connection_lost(exc):
+                _terminate(self._conn)
+                raise DatabaseUnavailable() from exc
+            raise _query_error(exc) from exc
+        self._finished(text, rows, started)
+        return len(rows)
+
+    async def execute_ddl(self, sql: str) -> None:
+        # schema changes (an index on a big table) may outlast the query timeout
+        await self._send("execute", "SET LOCAL statement_timeout = 0", [])
+        await self._send("execute", sql, [])  # as written: no placeholders in DDL
+
+    @asynccontextmanager
+    async def savepoint(self) -> AsyncIterator[None]:
+        try:
+            async with self._conn.transaction():
+                yield
+        except Exception as exc:
+            if connection_lost(exc):
+                raise DatabaseUnavailable() from exc
+            raise
+
+
+class PgBackend:
+    """An asyncpg pool shared by reads and writes.
+
+    ``pool_size`` connections stay open, and as many again may be opened for bursts (idle ones are
+    closed after ``IDLE_LIFETIME`` seconds). Connections open on first use.
+    """
+
+    IDLE_LIFETIME = 300.0
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        schema: str = "",
+        pool_size: int = 10,
+        query_timeout: float = 0.0,
+        connection_class: Callable[[], type[PgConnection]] = lambda: PgConnection,
+        trace_sql: bool = False,
+        metrics: Metrics | None = None,
+    ) -> None:
+        self._options = connect_options(url, schema=schema, query_timeout=query_timeout)
+        self._pool_size = pool_size
+        #: picks the connection class when the pool opens (a traced one while tracing is on)
+        self._connection_class = connection_class
+        self._connection = PgConnection
+        self._trace = trace_sql
+        self._metrics = metrics or NullMetrics()
+        self._metrics.pool_sized(pool_size)
+        self._pool: asyncpg.Pool | None = None
+        self._opening = asyncio.Lock()
+
+    async def _open(self) -> asyncpg.Pool:
+        async with self._opening:
+            if self._pool is None:
+                self._connection = self._connection_class()
+                pool = asyncpg.create_pool(
+                    min_size=0, max_size=2 * self._pool_size, max_inactive_connection_lifetime=self.IDLE_LIFETIME,
+                    init=_set_codecs, reset=_keep_session, **self._options,
+                )  # fmt: skip
+                self._pool = await pool
+            return self._pool
+
+    async def ping(self) -> None:
+        try:
+            async with self._checkout() as conn:
+                await conn.fetchval("SELECT 1")
+        except DatabaseUnavailable as exc:
+            raise DatabaseUnavailable(
+                f"Cannot open the database: {_short(exc.__cause__ or exc)}"
+            ) from exc
+
+    @asynccontextmanager
+    async def _checkout(self) -> AsyncIterator[asyncpg.Connection]:
+        pool = self._pool or await self._open()
+        try:
+            conn = await pool.acquire(timeout=POOL_TIMEOUT)
+        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            raise DatabaseUnavailable() from exc
+        metrics = self._metrics.enabled
+        if metrics:
+            self._metrics.connection_checked_out()
+        try:
+            yield conn
+        finally:
+            # a failed release has terminated the connection; the pool opens a new one
+            with suppress(Exception):
+                await pool.release(conn)
+            if metrics:
+                self._metrics.connection_checked_in()
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[PgConnection]:
+        async with self._checkout() as conn:
+            yield self._connection(conn, trace_sql=self._trace, metrics=self._measured)
+
+    @asynccontextmanager
+    async def begin(self) -> AsyncIterator[PgConnection]:
+        async with self._checkout() as conn:
+            transaction = conn.transaction()
+            await self._control(transaction.start())
+            try:
+                yield self._connection(conn, trace_sql=self._trace, metrics=self._measured)
+            except BaseException:
+                if not _closed(conn):
+                    # if this fails, the release rolls back or terminates the connection
+                    with suppress(Exception):
+                        await transaction.rollback()
+                raise
+            await self._control(transaction.commit())
+
+    @staticmethod
+    async def _control(step: Awaitable[None]) -> None:
+        """``BEGIN`` or ``COMMIT``: a lost connection there is an outage too."""
+        try:
+            await step
+        except Exception as exc:
+            if connection_lost(exc):
+                raise DatabaseUnavailable() from exc
+            raise _query_error(exc) from exc
+
+    @property
+    def _measured(self) -> Metrics | None:
+        return self._metrics if self._metrics.enabled else None
+
+    async def close(self) -> None:
+        if self._pool is None:
+            return
+        try:
+            async with asyncio.timeout(CLOSE_TIMEOUT):
+                await self._pool.close()
+        except TimeoutError:
+            self._pool.terminate()  # a statement still running: shutdown does not wait on it

@@ -1,0 +1,150 @@
+"""The embedded hub's wire format and server, through real Unix sockets."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import stat
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from roost.tools.broker import BrokerError, create_broker
+from roost.tools.hub import Hub, HubClient, HubError, HubThread
+from roost.tools.hub import protocol as p
+from roost.tools.store import create_store
+
+
+def test_frames_round_trip_binary_and_empty_fields() -> None:
+    fields = [b"", b"\x00\xff" * 1000, "é".encode()]
+    frame = p.encode(p.SET, 7, *fields)
+    assert p.decode(frame[4:]) == (p.SET, 7, fields)
+    assert p.decode(p.encode(p.PING, 1)[4:]) == (p.PING, 1, [])
+
+
+@pytest.mark.parametrize(
+    "body", [b"\x01", p.encode(p.GET, 1, b"key")[4:-1], b"\x0a\x00\x00\x00\x01\x00\x00"]
+)
+def test_truncated_frames_are_refused(body: bytes) -> None:
+    with pytest.raises(p.ProtocolError):
+        p.decode(body)
+
+
+@pytest.fixture
+async def hub(tmp_path: Path) -> AsyncIterator[tuple[Hub, str]]:
+    server = Hub()
+    path = str(tmp_path / "hub.sock")
+    await server.start(path)
+    yield server, path
+    await server.close()
+
+
+def test_the_socket_is_private_to_its_user() -> None:
+    thread = HubThread()
+    thread.start()
+    try:
+        assert stat.S_IMODE(os.stat(thread.directory).st_mode) == 0o700
+        assert stat.S_IMODE(os.stat(thread.path).st_mode) == 0o600
+    finally:
+        thread.stop()
+    assert not os.path.exists(thread.directory)
+
+
+async def test_increments_from_many_connections_are_exact(hub: tuple[Hub, str]) -> None:
+    stores = [create_store("hub://" + hub[1]) for _ in range(4)]
+    counts = await asyncio.gather(*(s.incr("n", 60) for s in stores for _ in range(50)))
+    assert sorted(counts) == list(range(1, 201))
+    assert await stores[0].get("n") == "200"
+
+
+async def test_a_bad_request_is_an_error_not_a_lost_connection(hub: tuple[Hub, str]) -> None:
+    client = HubClient("hub://" + hub[1])
+    with pytest.raises(HubError, match="bad request"):
+        await client.request(p.INCR, b"key", b"not a number", b"1")
+    with pytest.raises(HubError, match="unknown operation"):
+        await client.request(99)
+    assert await client.request(p.PING) == []
+    await client.close()
+
+
+async def test_an_oversized_frame_closes_only_that_connection(hub: tuple[Hub, str]) -> None:
+    reader, writer = await asyncio.open_unix_connection(hub[1])
+    writer.write((p.MAX_FRAME + 1).to_bytes(4, "big"))
+    assert await reader.read() == b""
+    writer.close()
+    client = HubClient("hub://" + hub[1])
+    assert await client.request(p.PING) == []
+    await client.close()
+
+
+async def test_an_unreachable_hub_is_a_clear_error(tmp_path: Path) -> None:
+    broker = create_broker(f"hub://{tmp_path}/missing.sock")
+    with pytest.raises(BrokerError, match="cannot reach the hub"):
+        await broker.start()
+    with pytest.raises(HubError, match="not a hub URL"):
+        HubClient("redis://x")
+
+
+async def test_a_broker_resubscribes_and_reports_when_the_hub_comes_back(tmp_path: Path) -> None:
+    path = str(tmp_path / "hub.sock")
+    first = Hub()
+    await first.start(path)
+    broker = create_broker("hub://" + path)
+    await broker.start()
+    received: list[bytes] = []
+    reconnected = asyncio.Event()
+
+    async def on_message(payload: bytes) -> None:
+        received.append(payload)
+
+    async def on_reconnect() -> None:
+        reconnected.set()
+
+    await broker.subscribe("c", on_message)
+    broker.on_reconnect(on_reconnect)
+    await first.close()
+    with pytest.raises(BrokerError):
+        await broker.ping()
+    second = Hub()
+    await second.start(path)
+    async with asyncio.timeout(10):
+        await reconnected.wait()
+    await broker.ping()
+    await broker.publish("c", b"after")
+    async with asyncio.timeout(5):
+        while received != [b"after"]:
+            await asyncio.sleep(0.01)
+    await broker.close()
+    await second.close()
+
+
+async def test_keys_expire_and_report_their_remaining_time(hub: tuple[Hub, str]) -> None:
+    client = HubClient("hub://" + hub[1])
+    await client.request(p.SET, b"k", b"v", b"0.2")
+    remaining = float((await client.request(p.EXPIRY, b"k"))[0])
+    assert 0 < remaining <= 0.2
+    await asyncio.sleep(0.3)
+    assert await client.request(p.GET, b"k") == []
+    assert await client.request(p.EXPIRY, b"k") == [b"0.0"]
+    await client.close()
+
+
+def test_a_killed_hubs_directory_is_removed_by_the_next_hub(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tempfile
+
+    from roost.tools.hub import server
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    dead = tmp_path / "roost-hub-dead"
+    dead.mkdir()
+    (dead / "hub.sock").write_text("")  # a socket file nobody listens on any more
+    os.utime(dead, (0, 0))
+    live = HubThread()
+    live.start()
+    os.utime(live.directory, (0, 0))
+    server.remove_stale_hubs()
+    assert not dead.exists() and os.path.exists(live.path)
+    live.stop()
