@@ -94,6 +94,7 @@ class RoostProcess:
             except httpx.HTTPError:
                 pass
             time.sleep(0.05)
+        self.kill9()  # never leave a server that missed its deadline running past the test
         raise RuntimeError(f"roost did not become healthy:\n{self.log_tail()}")
 
     def worker_pids(self) -> list[int]:
