@@ -2,6 +2,7 @@ import { render } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import { api, auth, SUPERUSERS } from "./api.js";
 import { ApiDocs } from "./apidocs.jsx";
+import { ApiKeys } from "./apikeys.jsx";
 import { Install, Login } from "./auth.jsx";
 import { Collections } from "./collections.jsx";
 import { Confirm } from "./confirm.jsx";
@@ -20,6 +21,7 @@ applyStoredTheme();
 const NAV = [
   { to: "/collections", label: "Collections" },
   { to: "/superusers", label: "Superusers" },
+  { to: "/keys", label: "API keys" },
   { to: "/logs", label: "Logs" },
   { to: "/instance", label: "Instance" },
   { to: "/settings", label: "Settings" },
@@ -101,6 +103,7 @@ function App() {
   else if (path === "/collections") page = <Collections />;
   else if (settings && (!settings[1] || SETTINGS_TABS.some(([key]) => key === settings[1]))) page = <Settings tab={settings[1] || "application"} />;
   else if (path === "/superusers") page = <Superusers />;
+  else if (path === "/keys") page = <ApiKeys />;
   else if (path === "/logs") page = <Logs />;
   else if (path === "/instance") page = <Instance />;
   else if (path === "/backups") page = <Backups />;

@@ -1,0 +1,90 @@
+"""The dashboard's pages for the data-API additions in Chromium against ``roost serve``: API keys
+(create with the key shown once, use it, revoke), checked through the public API and by the key's
+effect on requests.
+
+The fixtures are the ones of ``test_dashboard_browser``: each test fails on a console error, a
+failed request or an HTTP error answer it does not provoke on purpose.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import httpx
+
+from . import test_dashboard_browser as dashboard
+from .test_dashboard_browser import Problems, Served, sign_in, superuser_client
+
+chromium = dashboard.chromium
+page = dashboard.page
+problems = dashboard.problems
+roost = dashboard.roost
+
+
+def test_api_keys_create_show_once_copy_use_and_revoke(page: Any, problems: Problems, roost: Served) -> None:
+    problems.allowed += ["POST http://127.0.0.1", "status of 400"]
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    sign_in(page, roost.url)
+    page.get_by_role("link", name="API keys").click()
+    page.get_by_role("heading", name="API keys").wait_for()
+    page.get_by_text("No API keys yet.").wait_for()
+
+    # refused: no name, a malformed scope, a bad IP and a past expiry, each beside its input
+    page.get_by_role("button", name="New API key").click()
+    dialog = page.get_by_role("dialog", name="New API key")
+    dialog.get_by_label("Scopes").fill("posts:frobnicate")
+    dialog.get_by_label("Expires (UTC, optional)").fill("2001-01-01T00:00")
+    dialog.get_by_label("Allowed IPs (optional)").fill("not-an-ip")
+    dialog.get_by_role("button", name="Create key").click()
+    name = dialog.get_by_label("Name")
+    name.and_(page.locator("[aria-invalid=true]")).wait_for()
+    assert page.locator(f"#{name.get_attribute('aria-describedby')}").text_content() == "Cannot be blank."
+    for label in ("Scopes", "Expires (UTC, optional)", "Allowed IPs (optional)"):
+        assert dialog.get_by_label(label).get_attribute("aria-invalid") == "true", label
+    page.wait_for_function("document.activeElement && document.activeElement.getAttribute('aria-invalid') === 'true'")
+
+    dialog.get_by_label("Name").fill("nightly export")
+    dialog.get_by_label("Scopes").fill("users:list, users:view")
+    dialog.get_by_label("Expires (UTC, optional)").fill("2099-06-30T12:30")
+    dialog.get_by_label("Allowed IPs (optional)").fill("127.0.0.1 10.0.0.0/8")
+    dialog.get_by_role("button", name="Create key").click()
+    dialog.wait_for(state="detached")
+    shown = page.get_by_label("New API key")
+    key = shown.input_value()
+    assert re.fullmatch(r"rk_[A-Za-z0-9_-]{43}", key)
+    page.get_by_role("button", name="Copy").click()
+    page.get_by_text("Copied.").wait_for()
+    assert page.evaluate("navigator.clipboard.readText()") == key
+
+    with superuser_client(roost.url) as su:
+        [saved] = su.get("/api/keys").json()
+    assert saved["name"] == "nightly export" and saved["scopes"] == ["users:list", "users:view"]
+    assert saved["allowedIPs"] == ["127.0.0.1", "10.0.0.0/8"] and saved["expires"] == "2099-06-30 12:30:00.000Z"
+    row = page.locator("table.grid tbody tr", has_text="nightly export")
+    assert saved["prefix"] in row.text_content() and key not in row.text_content()
+
+    # the key works for its scopes, not beyond them
+    listed = httpx.get(f"{roost.url}/api/collections/users/records", headers={"X-API-Key": key})
+    assert listed.status_code == 200, listed.text
+    created = httpx.post(f"{roost.url}/api/collections/users/records", headers={"X-API-Key": key},
+                         json={"email": "k@example.com", "password": "key-pass-12", "passwordConfirm": "key-pass-12"})  # fmt: skip
+    assert created.status_code == 403
+
+    # shown once: after "Done" (or a reload) the key is gone from the page
+    page.get_by_role("button", name="Done").click()
+    assert page.get_by_label("New API key").count() == 0
+    page.reload()
+    row.wait_for()
+    assert key not in page.content()
+
+    # revoke asks first; "Keep" keeps it
+    page.get_by_role("button", name="Revoke API key nightly export").click()
+    page.get_by_role("button", name="Keep").click()
+    assert httpx.get(f"{roost.url}/api/collections/users/records", headers={"X-API-Key": key}).status_code == 200
+    page.get_by_role("button", name="Revoke API key nightly export").click()
+    page.get_by_role("button", name="Really revoke nightly export").click()
+    page.get_by_text("No API keys yet.").wait_for()
+    assert httpx.get(f"{roost.url}/api/collections/users/records", headers={"X-API-Key": key}).status_code == 401
+    with superuser_client(roost.url) as su:
+        assert su.get("/api/keys").json() == []
