@@ -195,7 +195,7 @@ function CollectionEditor({ collection, collections, onClose, onSaved }) {
             {draft.fields.map((field, index) => (
               <FieldEditor key={field.id || `new-${index}`} index={index} field={field} error={error}
                 number={draft.fields.slice(0, index + 1).filter((f) => !f.system).length}
-                collections={collections} onChange={(f) => setField(index, f)} onRemove={() => removeField(index)} />
+                collections={collections} words={words} onChange={(f) => setField(index, f)} onRemove={() => removeField(index)} />
             ))}
             <div class="row end">
               <Field label="New field type">
@@ -264,7 +264,31 @@ function RuleInput({ name, label, value, error, onChange, words = [] }) {
   );
 }
 
-function FieldEditor({ index, number, field, error, collections, onChange, onRemove }) {
+// Roost's field rules: who may read the field and who may send it (an empty rule is dropped from
+// the field, which then has no restriction, and its JSON stays as PocketBase clients know it)
+function FieldRules({ field, at, error, words, onChange }) {
+  const set = (key) => (value) => {
+    const next = { ...field };
+    if (value.trim()) next[key] = value;
+    else delete next[key];
+    onChange(next);
+  };
+  const name = field.name || "this field";
+  return (
+    <div class="row">
+      {[["readRule", `Read rule of ${name}`], ["writeRule", `Write rule of ${name}`]].map(([key, label]) => (
+        <Field key={key} label={label} error={error} path={`${at}.${key}`}>
+          {(id, describedBy) => (
+            <SuggestInput id={id} class="mono" words={words} value={field[key] || ""} describedBy={describedBy}
+              onInput={set(key)} placeholder="no restriction" />
+          )}
+        </Field>
+      ))}
+    </div>
+  );
+}
+
+function FieldEditor({ index, number, field, error, collections, words, onChange, onRemove }) {
   const at = `fields.${index}`;
   const set = (key) => (value) => onChange({ ...field, [key]: value });
   if (field.system) {
@@ -286,6 +310,7 @@ function FieldEditor({ index, number, field, error, collections, onChange, onRem
         <Check label="Hidden" checked={field.hidden} onChange={set("hidden")} />
         <Check label="Presentable" checked={field.presentable} onChange={set("presentable")} />
       </div>
+      <FieldRules field={field} at={at} error={error} words={words} onChange={onChange} />
       {field.type === "select" && (
         <div class="row">
           <ListInput label="Values (comma separated)" value={field.values} onChange={set("values")} error={error} path={`${at}.values`} />

@@ -88,3 +88,49 @@ def test_api_keys_create_show_once_copy_use_and_revoke(page: Any, problems: Prob
     assert httpx.get(f"{roost.url}/api/collections/users/records", headers={"X-API-Key": key}).status_code == 401
     with superuser_client(roost.url) as su:
         assert su.get("/api/keys").json() == []
+
+
+def test_field_rules_in_the_collection_editor(page: Any, problems: Problems, roost: Served) -> None:
+    problems.allowed += ["PATCH http://127.0.0.1", "status of 400"]
+    with superuser_client(roost.url) as su:
+        made = su.post("/api/collections", json={"name": "staff", "type": "base", "listRule": "", "viewRule": "",
+                       "fields": [{"name": "title", "type": "text"}, {"name": "salary", "type": "number"}]})  # fmt: skip
+        assert made.status_code == 200, made.text
+        assert su.post("/api/collections/staff/records", json={"title": "Ann", "salary": 5}).status_code == 200
+    sign_in(page, roost.url)
+    page.get_by_role("button", name="Edit collection staff").click()
+    dialog = page.get_by_role("dialog")
+
+    # a rule that does not compile is refused beside its input, and nothing is saved
+    write = dialog.get_by_label("Write rule of title")
+    write.fill("nosuchfield = 1")
+    dialog.get_by_role("button", name="Save changes").click()
+    write.and_(page.locator("[aria-invalid=true]")).wait_for()
+    assert page.locator(f"#{write.get_attribute('aria-describedby')}").text_content()
+    write.fill("")
+
+    read = dialog.get_by_label("Read rule of salary")
+    read.press_sequentially("@request.auth.i")  # the rule input suggests as it is typed
+    dialog.get_by_role("option", name="@request.auth.id", exact=True).click()
+    read.press_sequentially(' != ""')
+    dialog.get_by_label("Write rule of salary").fill('@request.auth.collectionName = "_superusers"')
+    dialog.get_by_role("button", name="Save changes").click()
+    dialog.wait_for(state="detached")
+
+    with superuser_client(roost.url) as su:
+        fields = {f["name"]: f for f in su.get("/api/collections/staff").json()["fields"]}
+    assert fields["salary"]["readRule"] == '@request.auth.id != ""'
+    assert fields["salary"]["writeRule"] == '@request.auth.collectionName = "_superusers"'
+    assert "readRule" not in fields["title"] and "writeRule" not in fields["title"]  # empty: no restriction, not sent
+    [guest_view] = httpx.get(f"{roost.url}/api/collections/staff/records").json()["items"]
+    assert guest_view["title"] == "Ann" and "salary" not in guest_view  # the read rule is in force
+
+    # emptying a rule removes it
+    page.get_by_role("button", name="Edit collection staff").click()
+    dialog.get_by_label("Read rule of salary").fill("")
+    dialog.get_by_role("button", name="Save changes").click()
+    dialog.wait_for(state="detached")
+    with superuser_client(roost.url) as su:
+        fields = {f["name"]: f for f in su.get("/api/collections/staff").json()["fields"]}
+    assert "readRule" not in fields["salary"] and fields["salary"]["writeRule"]
+    assert httpx.get(f"{roost.url}/api/collections/staff/records").json()["items"][0]["salary"] == 5
