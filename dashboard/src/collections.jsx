@@ -220,6 +220,8 @@ function CollectionEditor({ collection, collections, onClose, onSaved }) {
           ))}
         </fieldset>
 
+        {draft.type !== "view" && <SearchOption draft={draft} setDraft={setDraft} error={error} />}
+
         {draft.type === "auth" && <AuthOptions draft={draft} setDraft={setDraft} error={error} words={words} Rule={RuleInput} />}
 
         {draft.type !== "view" && (
@@ -245,6 +247,40 @@ function CollectionEditor({ collection, collections, onClose, onSaved }) {
         </div>
       </form>
     </Dialog>
+  );
+}
+
+const SEARCHABLE = new Set(["text", "editor", "url", "select"]);
+
+// Roost's `search` option: the text fields of the collection's full-text index. Unticking the
+// last one sends {"fields": []}, which removes the index (and the key); a collection that never
+// had it does not send the key at all.
+function SearchOption({ draft, setDraft, error }) {
+  const chosen = draft.search?.fields || [];
+  const eligible = (f) => SEARCHABLE.has(f.type) && !f.system && !f.hidden && !f.readRule && !(f.type === "select" && f.maxSelect > 1);
+  const candidates = draft.fields.filter((f) => f.name && (chosen.includes(f.name) || eligible(f)));
+  const toggle = (name, on) => setDraft({ ...draft, search: { fields: on ? [...chosen, name] : chosen.filter((n) => n !== name) } });
+  const whole = fieldError(error, "search");
+  return (
+    <fieldset>
+      <legend>Full-text search</legend>
+      <p class="muted small">The fields searched by the records list's <code>search</code> parameter (visible text, editor, URL and
+        single select fields without a read rule).</p>
+      {candidates.length ? (
+        <div class="row wrap">
+          {candidates.map((f) => {
+            const message = fieldError(error, `search.fields.${chosen.indexOf(f.name)}`);
+            return (
+              <div key={f.name} class={message ? "invalid" : undefined}>
+                <Check label={`Search ${f.name}`} checked={chosen.includes(f.name)} onChange={(on) => toggle(f.name, on)} />
+                {message && <small class="error" role="alert">{message}</small>}
+              </div>
+            );
+          })}
+        </div>
+      ) : <p class="muted small">No text fields to search yet.</p>}
+      {whole && <small class="error" role="alert">{whole}</small>}
+    </fieldset>
   );
 }
 

@@ -17,8 +17,9 @@ export function Records({ name }) {
   const [collection, setCollection] = useState(null);
   const [collections, setCollections] = useState([]);
   const [page, setPage] = useState(null);
-  const [query, setQuery] = useState({ page: 1, sort: "", filter: "" });
+  const [query, setQuery] = useState({ page: 1, sort: "", filter: "", search: "" });
   const [filterText, setFilterText] = useState("");
+  const [searchText, setSearchText] = useState("");
   const [editing, setEditing] = useState(null);
   const [columns, setColumns] = useState(null);
   const [choosing, setChoosing] = useState(false);
@@ -36,7 +37,9 @@ export function Records({ name }) {
       setCollection(c);
       const stored = JSON.parse(localStorage.getItem(columnsKey(c.name)) || "null");
       setColumns(stored || c.fields.filter((f) => !f.hidden && f.type !== "password").map((f) => f.name).slice(0, 6));
-      setQuery({ page: 1, sort: c.fields.some((f) => f.name === "created") ? "-created" : "", filter: "" });
+      setQuery({ page: 1, sort: c.fields.some((f) => f.name === "created") ? "-created" : "", filter: "", search: "" });
+      setFilterText("");
+      setSearchText("");
     }, setError);
   }, [name]);
 
@@ -45,7 +48,7 @@ export function Records({ name }) {
       setPicked([]);
       setConfirmBulk(false);
       setPage(await api("GET", `/api/collections/${encodeURIComponent(name)}/records`, {
-        query: { page: query.page, perPage: PER_PAGE, sort: query.sort, filter: query.filter, expand: expandOf(collection, columns) },
+        query: { page: query.page, perPage: PER_PAGE, sort: query.sort, filter: query.filter, search: query.search, expand: expandOf(collection, columns) },
       }));
     });
   useEffect(() => {
@@ -85,7 +88,16 @@ export function Records({ name }) {
           <button type="button" onClick={() => setEditing({})}>New record</button>
         )}
       </div>
-      <form class="row end" role="search" onSubmit={(e) => { e.preventDefault(); setQuery({ ...query, filter: filterText, page: 1 }); }}>
+      <form class="row end" role="search" onSubmit={(e) => {
+        e.preventDefault();
+        const search = searchText.trim();
+        // a new search is shown best match first: a sort would replace the ranking
+        setQuery({ ...query, filter: filterText, search, page: 1, sort: search && search !== query.search ? "" : query.sort });
+      }}>
+        {collection.search?.fields?.length > 0 && (
+          <TextInput label="Search" type="search" value={searchText} onInput={setSearchText} error={error} path="search"
+            placeholder={`words in ${collection.search.fields.join(", ")}`} />
+        )}
         <Field label="Filter">
           {(id) => (
             <SuggestInput id={id} class="mono" words={filterWords(collection, collections)} value={filterText} onInput={setFilterText}

@@ -134,3 +134,53 @@ def test_field_rules_in_the_collection_editor(page: Any, problems: Problems, roo
         fields = {f["name"]: f for f in su.get("/api/collections/staff").json()["fields"]}
     assert "readRule" not in fields["salary"] and fields["salary"]["writeRule"]
     assert httpx.get(f"{roost.url}/api/collections/staff/records").json()["items"][0]["salary"] == 5
+
+
+def test_search_option_and_the_grid_search_box(page: Any, problems: Problems, roost: Served) -> None:
+    problems.allowed += ["PATCH http://127.0.0.1", "status of 400"]
+    with superuser_client(roost.url) as su:
+        made = su.post("/api/collections", json={"name": "notes", "type": "base", "fields": [
+            {"name": "title", "type": "text"}, {"name": "body", "type": "editor"}, {"name": "rank", "type": "number"}]})  # fmt: skip
+        assert made.status_code == 200, made.text
+        for title, body in (("Foxes", "the quick brown fox"), ("Dogs", "a lazy dog"), ("Quiet", "nothing quick here")):
+            assert su.post("/api/collections/notes/records", json={"title": title, "body": body}).status_code == 200
+    sign_in(page, roost.url)
+    page.get_by_role("button", name="Edit collection notes").click()
+    dialog = page.get_by_role("dialog")
+    assert dialog.get_by_label("Search rank").count() == 0  # only text fields are offered
+
+    # a field hidden in the same edit is refused beside its box, and nothing is saved
+    dialog.get_by_label("Search title").check()
+    dialog.get_by_label("Search body").check()
+    dialog.locator('[aria-label="Field 2"]').get_by_label("Hidden").check()
+    dialog.get_by_role("button", name="Save changes").click()
+    dialog.locator(".invalid", has=page.get_by_label("Search body")).get_by_role("alert").wait_for()
+    dialog.locator('[aria-label="Field 2"]').get_by_label("Hidden").uncheck()
+    dialog.get_by_role("button", name="Save changes").click()
+    dialog.wait_for(state="detached")
+    with superuser_client(roost.url) as su:
+        assert su.get("/api/collections/notes").json()["search"] == {"fields": ["title", "body"]}
+
+    page.get_by_role("link", name="notes", exact=True).click()
+    rows = page.locator("table.grid tbody tr")
+    rows.filter(has_text="Dogs").wait_for()
+    with page.expect_request(lambda req: "search=qui+fox" in req.url or "search=qui%20fox" in req.url):
+        page.get_by_label("Search", exact=True).fill("qui fox")
+        page.get_by_role("button", name="Apply").click()
+    rows.filter(has_text="Dogs").wait_for(state="detached")
+    assert rows.count() == 1 and "Foxes" in rows.first.text_content()
+    page.get_by_label("Search", exact=True).fill("quick")  # with a filter too
+    page.get_by_label("Filter").fill('title != "Foxes"')
+    page.get_by_role("button", name="Apply").click()
+    rows.filter(has_text="Foxes").wait_for(state="detached")
+    assert rows.count() == 1 and "Quiet" in rows.first.text_content()
+
+    # unticking every field removes the option
+    page.get_by_role("link", name="Collections", exact=True).first.click()
+    page.get_by_role("button", name="Edit collection notes").click()
+    dialog.get_by_label("Search title").uncheck()
+    dialog.get_by_label("Search body").uncheck()
+    dialog.get_by_role("button", name="Save changes").click()
+    dialog.wait_for(state="detached")
+    with superuser_client(roost.url) as su:
+        assert "search" not in su.get("/api/collections/notes").json()
