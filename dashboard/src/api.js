@@ -29,16 +29,22 @@ export class ApiError extends Error {
   }
 }
 
-export async function api(method, path, { body, query, token, text: asText = false } = {}) {
+// `body` may be an object (sent as JSON), FormData, or a Blob/File sent as it is with `contentType`;
+// `blob: true` answers the body as a Blob (downloads), `text: true` as text.
+export async function api(method, path, { body, query, token, text: asText = false, blob: asBlob = false, contentType } = {}) {
   const url = new URL(path, location.origin);
   for (const [key, value] of Object.entries(query || {})) {
     if (value !== undefined && value !== null && value !== "") url.searchParams.set(key, value);
   }
-  const headers = { Accept: asText ? "text/plain" : "application/json" };
+  const headers = { Accept: asText ? "text/plain" : asBlob ? "*/*" : "application/json" };
   const bearer = token === undefined ? auth.token : token;
   if (bearer) headers.Authorization = bearer;
   let payload;
   if (body instanceof FormData) payload = body;
+  else if (body instanceof Blob) {
+    payload = body;
+    headers["Content-Type"] = contentType || body.type || "application/octet-stream";
+  }
   else if (body !== undefined) {
     headers["Content-Type"] = "application/json";
     payload = JSON.stringify(body);
@@ -49,6 +55,7 @@ export async function api(method, path, { body, query, token, text: asText = fal
   } catch (exc) {
     throw new ApiError(0, { message: "The server could not be reached.", data: {} });
   }
+  if (asBlob && response.ok) return response.blob();
   const text = await response.text();
   let parsed = null;
   try {

@@ -3,6 +3,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { api, ApiError } from "./api.js";
 import { Dialog } from "./collections.jsx";
+import { DataTransfer } from "./dataio.jsx";
 import { Link } from "./router.jsx";
 import { Check, ErrorBanner, Field, filterWords, SuggestInput, TextInput, useAction } from "./ui.jsx";
 
@@ -107,6 +108,7 @@ export function Records({ name }) {
         <button type="submit" class="secondary">Apply</button>
         <button type="button" class="ghost" aria-expanded={choosing} onClick={() => setChoosing(!choosing)}>Columns</button>
       </form>
+      <DataTransfer collection={collection} query={query} onImported={load} />
       {choosing && (
         <fieldset class="row wrap">
           <legend>Columns</legend>
