@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -187,7 +188,7 @@ def test_search_option_and_the_grid_search_box(page: Any, problems: Problems, ro
         assert "search" not in su.get("/api/collections/notes").json()
 
 
-def test_export_with_the_grid_filter_and_import_with_its_report(page: Any, problems: Problems, roost: Served, tmp_path: Any) -> None:
+def test_export_with_the_grid_filter_and_import_with_its_report(page: Any, problems: Problems, roost: Served, tmp_path: Path) -> None:
     problems.allowed += ["POST http://127.0.0.1", "status of 400"]
     with superuser_client(roost.url) as su:
         made = su.post("/api/collections", json={"name": "books", "type": "base", "listRule": None, "fields": [
@@ -208,11 +209,11 @@ def test_export_with_the_grid_filter_and_import_with_its_report(page: Any, probl
         page.get_by_role("button", name="Export CSV").click()
     download = download_info.value
     assert download.suggested_filename == "books.csv"
-    csv_text = open(download.path(), encoding="utf-8").read()
+    csv_text = Path(download.path()).read_text(encoding="utf-8")
     assert "Beta" in csv_text and "Gamma" in csv_text and "Alpha" not in csv_text
     with page.expect_download() as download_info:
         page.get_by_role("button", name="Export JSON lines").click()
-    lines = [json.loads(line) for line in open(download_info.value.path(), encoding="utf-8").read().splitlines()]
+    lines = [json.loads(line) for line in Path(download_info.value.path()).read_text(encoding="utf-8").splitlines()]
     assert sorted(r["title"] for r in lines) == ["Beta", "Gamma"] and download_info.value.suggested_filename == "books.jsonl"
 
     # import: a failing row stops the chunk (nothing written) and the report names it
