@@ -33,6 +33,11 @@ DEFERRED = {
     ("roost.tools.cache.redis", "redis.asyncio"),
     ("roost.tools.store", "roost.tools.store.redis"),
     ("roost.tools.storage", "roost.tools.storage.s3"),
+    # the embedded hub (workers on one machine without Redis): its clients load with their URL
+    ("roost.tools.broker", "roost.tools.broker.hub"),
+    ("roost.tools.cache", "roost.tools.cache.hub"),
+    ("roost.tools.store", "roost.tools.store.hub"),
+    ("roost.tools.ratelimit.store", "roost.tools.ratelimit.hub"),
     # tracing (roost[otel]): OpenTelemetry is imported only once the OTEL_* variables turn it on
     ("roost.tools.tracing", "opentelemetry.sdk.trace"),
     ("roost.tools.tracing", "roost.tools.tracing.provider"),

@@ -15,6 +15,8 @@ from roost.tools.metrics import Metrics, NullMetrics
 
 Job = Callable[[], Awaitable[None]]
 log = logging.getLogger("roost.jobs")
+#: seconds a cancelled job gets to finish before it is cancelled again, and again before it is left
+STOP_GRACE = 10.0
 
 
 class Jobs:
@@ -47,7 +49,14 @@ class Jobs:
         tasks, self._tasks = list(self._tasks.values()), {}
         for task in tasks:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        if not tasks:
+            return
+        _, pending = await asyncio.wait(tasks, timeout=STOP_GRACE)
+        for task in pending:  # a job that caught its cancel must not hold the shutdown forever
+            log.error("background job %s did not stop when cancelled; cancelling it again", task.get_name())
+            task.cancel()
+        if pending:
+            await asyncio.wait(pending, timeout=STOP_GRACE)
 
     def running(self) -> list[str]:
         """Names of the jobs whose task is still running."""

@@ -225,6 +225,8 @@ class Logs:
             except asyncio.CancelledError:
                 raise
             except Exception:
+                if _cancelling():  # a driver turned the cancel into an error: stop all the same
+                    raise asyncio.CancelledError from None
                 _LOG.exception("could not write %d log entries", len(self._buffer))
 
     async def flush(self) -> int:
@@ -462,3 +464,8 @@ STDERR_FALLBACK.setLevel(logging.WARNING)
 
 
 __all__ = ["CLEANUP_JOB", "STDERR_FALLBACK", "TABLE", "AppEntry", "AppLogHandler", "Logs", "RequestEntry", "capture_app_logs", "release_app_logs", "request_row", "request_url"]
+
+
+def _cancelling() -> bool:
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0

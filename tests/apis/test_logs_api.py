@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -184,6 +185,45 @@ async def test_the_writer_stops_when_cancelled_as_it_is_woken(api: Api, steps: i
     if not done:
         writer.cancel()
     assert done == {writer} and writer.cancelled()
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+async def test_the_writer_stops_when_a_driver_turns_the_cancel_into_an_error(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    logs = api.app.logs
+
+    async def flush_like_a_driver() -> int:  # some drivers answer a cancel mid-statement with their own error
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            raise RuntimeError("connection lost") from None
+        return 0
+
+    monkeypatch.setattr(logs, "flush", flush_like_a_driver)
+    logs.flush_interval = 0.01
+    writer = asyncio.create_task(logs.run())
+    await asyncio.sleep(0.05)  # inside the flush now
+    writer.cancel()
+    done, _ = await asyncio.wait([writer], timeout=2)
+    assert done == {writer} and writer.cancelled()
+
+
+async def test_app_shutdown_is_bounded_when_a_job_ignores_its_cancel(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from roost.core import jobs
+
+    monkeypatch.setattr(jobs, "STOP_GRACE", 0.2)
+    async with make_test_app(tmp_path) as api:
+        async def stubborn() -> None:
+            while True:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await asyncio.sleep(3600)
+
+        api.app.jobs.add("stubborn", stubborn)
+        api.app.jobs.start()
+        await asyncio.sleep(0)
+        assert "stubborn" in api.app.jobs.running()
+        stop = asyncio.create_task(api.app.jobs.stop())
+        done, _ = await asyncio.wait([stop], timeout=5)
+        assert done == {stop}
 
 
 async def test_custom_routes_are_logged_and_the_realtime_stream_is_not(tmp_path: Path) -> None:
