@@ -211,19 +211,27 @@ async def test_app_shutdown_is_bounded_when_a_job_ignores_its_cancel(tmp_path: P
     from roost.core import jobs
 
     monkeypatch.setattr(jobs, "STOP_GRACE", 0.2)
-    async with make_test_app(tmp_path) as api:
-        async def stubborn() -> None:
-            while True:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await asyncio.sleep(3600)
+    release = asyncio.Event()
 
+    async def stubborn() -> None:  # catches every cancel until the test lets it go
+        while not release.is_set():
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.sleep(3600)
+
+    async with make_test_app(tmp_path) as api:
         api.app.jobs.add("stubborn", stubborn)
         api.app.jobs.start()
         await asyncio.sleep(0)
         assert "stubborn" in api.app.jobs.running()
         stop = asyncio.create_task(api.app.jobs.stop())
         done, _ = await asyncio.wait([stop], timeout=5)
+        left = [t for t in asyncio.all_tasks() if t.get_name() == "roost job stubborn"]
+        release.set()
+        for task in left:
+            task.cancel()
+        await asyncio.wait(left, timeout=5)
         assert done == {stop}
+        assert left and all(t.done() for t in left)
 
 
 async def test_custom_routes_are_logged_and_the_realtime_stream_is_not(tmp_path: Path) -> None:
