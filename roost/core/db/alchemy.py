@@ -7,7 +7,6 @@ translated once here into :class:`~roost.core.db.facade.QueryError` / ``UniqueVi
 
 from __future__ import annotations
 
-import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from functools import lru_cache
@@ -22,10 +21,8 @@ from roost.core.db import mysql as db_mysql
 from roost.core.db.base import (
     DatabaseUnavailable,
     QueryError,
-    QueryTimeout,
     Row,
     UniqueViolation,
-    UnstorableText,
 )
 from roost.core.db.instrument import instrument_engine
 from roost.core.db.liveness import (
@@ -38,10 +35,6 @@ from roost.core.db.liveness import (
 from roost.core.db.mysql import collation_statements, duplicate_key, restore_collation
 from roost.core.db.sql_log import log_engine
 from roost.tools.metrics import Metrics, NullMetrics
-
-_PG_UNIQUE_KEY = re.compile(r"Key \((.+?)\)=")
-#: PostgreSQL's SQLSTATEs for text it cannot store (a NUL byte: 22021 in text, 22P05 in jsonb)
-_UNSTORABLE_TEXT = frozenset({"22021", "22P05"})
 
 
 @lru_cache(maxsize=4096)
@@ -58,22 +51,7 @@ def _unique_violation(exc: IntegrityError) -> UniqueViolation | None:
 
 
 def _unique_columns(exc: IntegrityError) -> list[str] | None:
-    cause = getattr(exc.orig, "__cause__", None)
-    message = f"{exc.orig} {getattr(cause, 'detail', '') or ''}"
-    if "duplicate key" in message or "Duplicate entry" in message:
-        key = _PG_UNIQUE_KEY.search(message)
-        if key:
-            return [c.strip().strip('"').removeprefix("lower(").rstrip(")") for c in key.group(1).split(",")]
-        return []
-    return None
-
-
-#: PostgreSQL's query_canceled: statement_timeout, or a cancel request
-_PG_CANCELED = "57014"
-
-
-def _timed_out(exc: BaseException) -> bool:
-    return getattr(getattr(exc, "orig", None) or exc, "sqlstate", None) == _PG_CANCELED
+    return [] if "Duplicate entry" in str(exc.orig) else None
 
 
 def _short(exc: BaseException) -> str:
@@ -82,11 +60,6 @@ def _short(exc: BaseException) -> str:
 
 
 def _query_error(exc: BaseException) -> Exception:
-    orig = getattr(exc, "orig", None) or exc
-    if getattr(orig, "sqlstate", None) in _UNSTORABLE_TEXT:
-        return UnstorableText()
-    if _timed_out(exc):
-        return QueryTimeout()
     return QueryError(_short(exc))
 
 
@@ -132,9 +105,6 @@ class AlchemyConnection:
 
     async def execute_ddl(self, sql: str) -> None:
         try:
-            if self.dialect == "postgresql":
-                # schema changes (an index on a big table) may outlast the query timeout
-                await self._conn.exec_driver_sql("SET LOCAL statement_timeout = 0")
             await self._conn.exec_driver_sql(sql)
         except DBAPIError as exc:
             if connection_lost(exc):
