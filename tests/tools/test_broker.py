@@ -6,6 +6,7 @@ import asyncio
 import os
 import secrets
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -191,3 +192,60 @@ def test_postgres_chunks_round_trip() -> None:
 def test_unknown_broker_url_is_refused() -> None:
     with pytest.raises(BrokerError):
         create_broker("nats://x")
+
+
+async def test_concurrent_publishes_all_arrive(brokers: Callable[[], Broker]) -> None:
+    """Publishes made at once (more than a Redis pool's connections; on PostgreSQL batched into
+    few NOTIFY statements) all arrive, identical payloads and a chunked large one included.
+    Concurrent publishes have no order of their own; sequential ones keep theirs (above)."""
+    broker, listener = brokers(), brokers()
+    await listener.start()
+    channel = _channel()
+    received = await _collect(listener, channel)
+    await asyncio.sleep(0.1)
+    sent = [b"same" if n % 10 == 0 else b"m%d" % n for n in range(120)]
+    sent[57] = b"L" * 20_000  # several NOTIFY chunks
+    await asyncio.gather(*(broker.publish(channel, payload) for payload in sent))
+    await _wait_for(received, len(sent))
+    await asyncio.sleep(0.1)
+    assert sorted(received) == sorted(sent)
+
+
+async def test_postgres_sends_a_burst_of_publishes_in_few_statements() -> None:
+    broker = await _started(PG_URL)
+    try:
+        statements = 0
+
+        class Counted:
+            """The broker's NOTIFY connection, counting the statements sent on it."""
+
+            def __init__(self, conn: Any) -> None:
+                self.conn = conn
+
+            def __getattr__(self, name: str) -> Any:
+                return getattr(self.conn, name)
+
+            async def execute(self, *args: Any, **kwargs: Any) -> Any:
+                nonlocal statements
+                statements += 1
+                return await self.conn.execute(*args, **kwargs)
+
+        broker._notify = Counted(broker._notify)  # type: ignore[attr-defined]
+        channel = _channel()
+        received = await _collect(broker, channel)
+        await asyncio.gather(*(broker.publish(channel, b"m%d" % n) for n in range(100)))
+        await _wait_for(received, 100)
+        assert received == [b"m%d" % n for n in range(100)]
+        assert 1 <= statements <= 3
+    finally:
+        await broker.close()
+
+
+async def test_a_closed_postgres_broker_fails_queued_publishes() -> None:
+    broker = await _started(PG_URL)
+    pending = [asyncio.create_task(broker.publish(_channel(), b"x")) for _ in range(5)]
+    await broker.close()
+    results = await asyncio.gather(*pending, return_exceptions=True)
+    assert all(r is None or isinstance(r, BrokerError) for r in results)
+    with pytest.raises(BrokerError):
+        await broker.publish(_channel(), b"after close")

@@ -63,8 +63,46 @@ class Reassembler:
         return base64.b64decode("".join(p or "" for p in parts))
 
 
+#: one statement sends a batch of NOTIFYs, in array order
+NOTIFY_MANY = "SELECT pg_notify(c, m) FROM unnest($1::text[], $2::text[]) AS t(c, m)"
+#: messages per NOTIFY statement at most
+BATCH = 200
+
+
+#: a queued publish: its channel, its NOTIFY payloads, and the future its publisher awaits
+Queued = tuple[str, list[str], "asyncio.Future[None]"]
+
+
+def _take_batch(outbox: list[Queued]) -> list[Queued]:
+    """The publishes at the head of ``outbox`` that go out in one statement: in order, at most
+    ``BATCH`` messages, and no (channel, message) pair twice, since PostgreSQL delivers one of
+    two identical notifications of a transaction."""
+    batch: list[Queued] = []
+    seen: set[tuple[str, str]] = set()
+    count = 0
+    for channel, messages, done in outbox:
+        pairs = {(channel, m) for m in messages}
+        if batch and (count + len(messages) > BATCH or pairs & seen or len(pairs) < len(messages)):
+            break
+        batch.append((channel, messages, done))
+        seen |= pairs
+        count += len(messages)
+    del outbox[: len(batch)]
+    return batch
+
+
+def _retrieve(done: asyncio.Future[None]) -> None:
+    if not done.cancelled():
+        done.exception()
+
+
 class PostgresBroker:
-    """One connection LISTENs, one NOTIFYs (serialised so one publisher's order is kept)."""
+    """One connection LISTENs, one NOTIFYs.
+
+    Publishes queue in order; one task sends them, and the publishes that arrived while a
+    statement was in flight leave together in the next one (one round trip for many writes
+    under load, none added when idle). Each publish returns once its messages are sent.
+    """
 
     cross_process = True
 
@@ -79,6 +117,8 @@ class PostgresBroker:
         self._reader: asyncio.Task[None] | None = None
         self._reassembler = Reassembler()
         self._closed = False
+        self._outbox: list[Queued] = []
+        self._sender: asyncio.Task[None] | None = None
 
     async def _connect(self) -> Any:
         import asyncpg
@@ -121,16 +161,52 @@ class PostgresBroker:
             return
 
     async def publish(self, channel: str, payload: bytes) -> None:
-        if self._notify is None:
+        if self._notify is None or self._closed:
             raise BrokerError("broker not started")
-        async with self._lock:
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        # a cancelled publisher's failure is not an unhandled error
+        done.add_done_callback(_retrieve)
+        self._outbox.append((channel, encode_messages(payload), done))
+        if self._sender is None or self._sender.done():
+            self._sender = asyncio.create_task(self._send_queued())
+        # the message is queued: a publisher that is cancelled now does not take it back
+        await asyncio.shield(done)
+
+    async def _send_queued(self) -> None:
+        while self._outbox:
+            batch = _take_batch(self._outbox)
+            channels = [channel for channel, messages, _ in batch for _ in messages]
+            messages = [message for _, group, _ in batch for message in group]
             try:
-                if self._notify.is_closed():
-                    self._notify = await self._connect()
-                for message in encode_messages(payload):
-                    await self._notify.execute("SELECT pg_notify($1, $2)", channel, message)
-            except OSError as exc:
-                raise BrokerError(f"NOTIFY failed: {exc}") from exc
+                async with self._lock:
+                    if self._notify is None:
+                        raise BrokerError("broker closed")
+                    if self._notify.is_closed():
+                        self._notify = await self._connect()
+                    await self._notify.execute(NOTIFY_MANY, channels, messages)
+            except BaseException as exc:
+                cancelled = isinstance(exc, asyncio.CancelledError)
+                failure: BaseException = exc
+                if cancelled:
+                    failure = BrokerError("broker closed")
+                elif isinstance(exc, OSError):
+                    failure = BrokerError(f"NOTIFY failed: {exc}")
+                for _, _, done in batch:
+                    if not done.done():
+                        done.set_exception(failure)
+                if cancelled:
+                    self._fail_queued(BrokerError("broker closed"))
+                    raise
+                continue
+            for _, _, done in batch:
+                if not done.done():
+                    done.set_result(None)
+
+    def _fail_queued(self, failure: Exception) -> None:
+        for _, _, done in self._outbox:
+            if not done.done():
+                done.set_exception(failure)
+        self._outbox.clear()
 
     async def ping(self) -> None:
         if self._notify is None:
@@ -172,6 +248,12 @@ class PostgresBroker:
     async def close(self) -> None:
         self._closed = True
         self._reconnects.clear()
+        if self._sender is not None:
+            self._sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sender
+            self._sender = None
+        self._fail_queued(BrokerError("broker closed"))
         if self._reader is not None:
             self._reader.cancel()
             with contextlib.suppress(asyncio.CancelledError):

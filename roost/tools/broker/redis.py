@@ -8,6 +8,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from roost.tools import redis_pool
 from roost.tools.broker._local import LocalHandlers, ReconnectHandlers
 from roost.tools.broker.base import BrokerError, MessageHandler, ReconnectHandler
 
@@ -44,7 +45,7 @@ class RedisBroker:
         # a dead network path fails a publish within seconds instead of hanging the request, and
         # one retry on a new connection replaces a pooled one that died while Redis was away
         # (otherwise the first event after Redis returns would be lost)
-        self._client = aioredis.Redis.from_url(
+        self._client = redis_pool.client(
             self.url, socket_connect_timeout=CONNECT_TIMEOUT, retry=Retry(NoBackoff(), 1)
         )
         try:

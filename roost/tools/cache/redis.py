@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from roost.tools import redis_pool
 from roost.tools.cache.base import CacheError
 
 # INCR creates a missing key at 1; counters must report "missing" instead (see base.py)
@@ -28,7 +29,7 @@ class RedisCache:
             return
         import redis.asyncio as aioredis
 
-        client = aioredis.Redis.from_url(self.url)
+        client = redis_pool.client(self.url)
         try:
             await client.ping()
         except (OSError, aioredis.RedisError) as exc:

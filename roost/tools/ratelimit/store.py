@@ -22,6 +22,8 @@ from limits.aio.strategies import FixedWindowRateLimiter
 from limits.errors import StorageError
 from limits.storage import storage_from_string
 
+from roost.tools.redis_pool import blocking_pool
+
 log = logging.getLogger("roost.ratelimit")
 
 #: seconds to count in memory after a Redis failure before trying Redis again
@@ -166,9 +168,10 @@ def counter_store(redis_url: str = "", *, namespace: str = "roost") -> CounterSt
         raise ValueError(f"unsupported redis URL {url!r} (expected redis://, rediss:// or unix://)")
     if url.startswith("unix://"):
         url = "redis+" + url
+    # a pool that waits for a free connection: a burst of requests must not fail on the pool
+    pool = blocking_pool(url.removeprefix("redis+"), socket_connect_timeout=2, socket_timeout=2)
     storage = storage_from_string(
-        "async+" + url, implementation="redispy", wrap_exceptions=True, key_prefix=namespace,
-        socket_connect_timeout=2, socket_timeout=2,
+        "async+" + url, implementation="redispy", wrap_exceptions=True, key_prefix=namespace, connection_pool=pool,
     )  # fmt: skip
     assert isinstance(storage, Storage)
     return CounterStore(storage, namespace=namespace)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from redis.asyncio import Redis
 
+from roost.tools import redis_pool
+
 
 class RedisStore:
     """Keys live under ``prefix`` in one Redis database; TTLs use Redis's own expiry."""
 
     def __init__(self, url: str, prefix: str = "roost:store:") -> None:
-        self._redis = Redis.from_url(url, decode_responses=True)
+        self._redis: Redis = redis_pool.client(url, decode_responses=True)
         self.prefix = prefix
 
     async def get(self, key: str) -> str | None:
