@@ -32,6 +32,7 @@ DEFERRED = {
     ("roost.tools.cache.memcached", "aiomcache"),
     ("roost.tools.cache.redis", "redis.asyncio"),
     ("roost.tools.store", "roost.tools.store.redis"),
+    ("roost.tools.redis_pool", "redis.asyncio"),
     ("roost.tools.storage", "roost.tools.storage.s3"),
     # the embedded hub (workers on one machine without Redis): its clients load with their URL
     ("roost.tools.broker", "roost.tools.broker.hub"),
