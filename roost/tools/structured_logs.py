@@ -15,6 +15,7 @@ a traceback is printed as Python prints it, over several lines.)
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import os
@@ -147,14 +148,51 @@ class StructuredFormatter(logging.Formatter):
 
 
 class _StdoutHandler(logging.StreamHandler):  # type: ignore[type-arg]
-    """:func:`configure`'s handler, which also writes :func:`log_fields` lines without a record."""
+    """:func:`configure`'s handler, which also writes :func:`log_fields` lines without a record.
+
+    Lines written from an event loop (a line per request) are held until the end of that turn
+    of the loop and leave together in one write: under load a turn serves several requests, and
+    a write to stdout was a syscall per request. Every other line, and :meth:`flush` (called at
+    exit), writes what is held first, so lines keep their order.
+    """
+
+    def __init__(self, stream: TextIO) -> None:
+        super().__init__(stream)
+        self._held: list[str] = []
 
     def write_fields(self, logger: str, level: int, message: str, fields: dict[str, Any]) -> None:
         assert isinstance(self.formatter, StructuredFormatter)
-        line = self.formatter.format_fields(logger, level, message, fields)
+        line = self.formatter.format_fields(logger, level, message, fields) + self.terminator
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
         with self.lock or contextlib.nullcontext():
-            self.stream.write(line + self.terminator)
-            self.stream.flush()
+            if loop is None:
+                self._write(line)
+                return
+            if not self._held:
+                loop.call_soon(self.flush)
+            self._held.append(line)
+
+    def _write(self, text: str) -> None:
+        if self._held:
+            text = "".join(self._held) + text
+            self._held.clear()
+        self.stream.write(text)
+        self.stream.flush()
+
+    def flush(self) -> None:
+        with self.lock or contextlib.nullcontext():
+            if self._held:
+                self._write("")
+            else:
+                super().flush()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self._held:
+            self.flush()
+        super().emit(record)
 
 
 def log_fields(logger: logging.Logger, level: int, message: str, fields: dict[str, Any]) -> None:

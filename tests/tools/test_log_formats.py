@@ -145,3 +145,38 @@ def test_new_request_ids_are_distinct_hex_across_pool_refills() -> None:
     ids = [request_id(None) for _ in range(1500)]  # about three refills of the random pool
     assert len(set(ids)) == len(ids)
     assert all(len(rid) == 16 and int(rid, 16) >= 0 for rid in ids)
+
+
+class _CountedWrites(io.StringIO):
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes = 0
+
+    def write(self, text: str) -> int:
+        self.writes += 1
+        return super().write(text)
+
+
+async def test_request_lines_of_one_loop_turn_leave_in_one_write_and_in_order() -> None:
+    import asyncio
+
+    access = logging.getLogger("roost.test.access")
+    out, level = _CountedWrites(), logging.getLogger().level
+    try:
+        configure("json", "info", stream=out)
+        for n in range(5):
+            log_fields(access, logging.INFO, f"GET /{n} 200", {"status": 200})
+        assert out.getvalue() == ""  # held until the end of this turn of the loop
+        await asyncio.sleep(0)
+        assert out.writes == 1 and len(out.getvalue().splitlines()) == 5
+        log_fields(access, logging.INFO, "GET /held 200", {"status": 200})
+        logging.getLogger("roost.test").warning("a warning")  # writes what is held first
+        log_fields(access, logging.INFO, "GET /last 200", {"status": 200})
+        for handler in logging.getLogger().handlers:  # as logging.shutdown does at exit
+            handler.flush()
+    finally:
+        unconfigure()
+        logging.getLogger().setLevel(level)
+        logging.captureWarnings(False)
+    messages = [json.loads(line)["message"] for line in out.getvalue().splitlines()]
+    assert messages == [*(f"GET /{n} 200" for n in range(5)), "GET /held 200", "a warning", "GET /last 200"]
