@@ -97,6 +97,12 @@ def new_log_id() -> str:
     return secrets.token_bytes(15).translate(_ID_TABLE).decode()
 
 
+def new_log_ids(count: int) -> list[str]:
+    """``count`` ids of :func:`new_log_id`'s kind from one urandom call (one per batch)."""
+    text = secrets.token_bytes(15 * count).translate(_ID_TABLE).decode()
+    return [text[i : i + 15] for i in range(0, 15 * count, 15)]
+
+
 def _created(ts: float) -> str:
     millis = int(ts * 1000) % 1000
     return f"{time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(ts))}.{millis:03d}Z"
@@ -121,7 +127,7 @@ def request_url(path: str, query: bytes) -> str:
     return f"{path}?{text}"
 
 
-def request_row(entry: RequestEntry, settings: dict[str, Any]) -> dict[str, Any]:
+def request_row(entry: RequestEntry, settings: dict[str, Any], log_id: str = "") -> dict[str, Any]:
     """The ``_logs`` row of one request, as PocketBase writes it."""
     logs = settings.get("logs") or {}
     url = request_url(entry.path, entry.query)
@@ -146,7 +152,7 @@ def request_row(entry: RequestEntry, settings: dict[str, Any]) -> dict[str, Any]
         data["userIP"] = client_ip(entry.peer, entry.headers, proxy.get("headers") or (), bool(proxy.get("useLeftmostIP")))
     if entry.error is not None:
         data["error"], data["details"] = entry.error
-    return {"id": new_log_id(), "level": entry.level, "message": f"{entry.method} {url}",
+    return {"id": log_id or new_log_id(), "level": entry.level, "message": f"{entry.method} {url}",
             "data": data, "created": _created(entry.created)}  # fmt: skip
 
 
@@ -314,8 +320,8 @@ def _default_order(dialect: str) -> str:
     return "" if dialect == "sqlite" else ' ORDER BY "_r"."created", "_r"."id"'
 
 
-def _app_row(entry: AppEntry) -> dict[str, Any]:
-    return {"id": new_log_id(), "level": entry.level, "message": entry.message,
+def _app_row(entry: AppEntry, log_id: str) -> dict[str, Any]:
+    return {"id": log_id, "level": entry.level, "message": entry.message,
             "data": entry.data, "created": _created(entry.created)}  # fmt: skip
 
 
@@ -357,10 +363,36 @@ async def create_logs_table(db: Database) -> None:
 
 
 def build_rows(batch: Sequence[RequestEntry | AppEntry], settings: dict[str, Any]) -> list[dict[str, Any]]:
-    return [request_row(e, settings) if isinstance(e, RequestEntry) else _app_row(e) for e in batch]
+    ids = new_log_ids(len(batch))
+    return [
+        request_row(e, settings, log_id) if isinstance(e, RequestEntry) else _app_row(e, log_id)
+        for e, log_id in zip(batch, ids, strict=True)
+    ]
 
 
 _INSERT = 'INSERT INTO "_logs" ("id", "level", "message", "data", "created") VALUES (:id, :level, :message, :data, :created)'
+#: a whole batch in one statement, from one JSON array of ``[id, level, message, data, created]``
+_INSERT_ALL = (
+    'INSERT INTO "_logs" ("id", "level", "message", "data", "created") '
+    "SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'), "
+    "json_extract(value, '$[3]'), json_extract(value, '$[4]') FROM json_each(?)"
+)
+
+
+def _without_nul(row: dict[str, Any]) -> dict[str, Any]:
+    """``row`` (its data already JSON text) with each NUL replaced by U+FFFD."""
+    data = _replace_nul(orjson.loads(row["data"]))
+    return {**row, "message": row["message"].replace("\x00", "\ufffd"), "data": orjson.dumps(data).decode()}
+
+
+def _replace_nul(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, list):
+        return [_replace_nul(v) for v in value]
+    if isinstance(value, dict):
+        return {_replace_nul(k): _replace_nul(v) for k, v in value.items()}
+    return value
 
 
 class _ThreadWriter:
@@ -384,10 +416,16 @@ class _ThreadWriter:
             self._conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
             self._conn.execute("PRAGMA busy_timeout = 10000")
             self._conn.execute("PRAGMA synchronous = NORMAL")
-        rows = [{**row, "data": orjson.dumps(row["data"]).decode()} for row in build_rows(batch, settings)]
+        rows = build_rows(batch, settings)
         self._conn.execute("BEGIN IMMEDIATE")
         try:
-            self._conn.executemany(_INSERT, rows)
+            if any("\x00" in row["message"] for row in rows):  # SQLite's JSON text stops at a NUL
+                self._conn.executemany(_INSERT, [{**row, "data": orjson.dumps(row["data"]).decode()} for row in rows])
+            else:
+                # one statement, not a step per row: sqlite3 lets go of the GIL at every step,
+                # and the serving thread then had to hand it back for each row
+                values = [[r["id"], r["level"], r["message"], orjson.dumps(r["data"]).decode(), r["created"]] for r in rows]
+                self._conn.execute(_INSERT_ALL, (orjson.dumps(values).decode(),))
         except BaseException:
             self._conn.execute("ROLLBACK")
             raise
@@ -407,6 +445,8 @@ async def insert_rows(db: Database, rows: list[dict[str, Any]]) -> None:
     q = db.quote
     value = "CAST(:data AS JSONB)" if db.dialect == "postgresql" else ":data"
     params = [{**row, "data": orjson.dumps(row["data"]).decode()} for row in rows]
+    if db.dialect == "postgresql":  # it stores no NUL in text or jsonb: one would lose the batch
+        params = [_without_nul(row) if "\x00" in row["message"] or "\\u0000" in row["data"] else row for row in params]
     async with db.transaction() as conn:
         await conn.execute(
             f"INSERT INTO {q(TABLE)} ({q('id')}, {q('level')}, {q('message')}, {q('data')}, {q('created')}) "

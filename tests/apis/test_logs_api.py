@@ -54,6 +54,27 @@ async def test_a_request_is_logged_in_pocketbases_shape(api: Api) -> None:
     assert (await api.su("GET", f"/api/logs/{item['id']}")).json() == item
 
 
+async def test_one_batch_keeps_every_row_exactly(api: Api) -> None:
+    """A batch is written in one statement (from one JSON array on SQLite); odd text, a NUL
+    (which falls back to a statement per row), levels and ids all come back as they went in."""
+    import logging
+
+    paths = ["/api/health?q=%E2%80%A8%22%5C%F0%9F%90%A6", "/api/health?n=1", "/api/nothing-here", "/api/x%00y"]
+    for path in paths:
+        await api.call("GET", path)
+    for message in ("plain \u2028 \U0001f426 \"quoted\"", "with a \x00 NUL"):
+        await api.call("GET", "/api/health?between=1")
+        logging.getLogger("roost.test").warning("%s", message)
+    items = await _logged(api)
+    for path in paths:
+        assert _by_url(items, path)["message"] == f"GET {path}"
+    assert _by_url(items, "/api/nothing-here")["data"]["status"] == 404
+    assert len({item["id"] for item in items}) == len(items)
+    app_lines = [(i["level"], i["message"]) for i in items if i["data"].get("logger") == "roost.test"]
+    nul = "\ufffd" if api.app.db.dialect == "postgresql" else "\x00"  # PostgreSQL stores no NUL in text
+    assert sorted(app_lines) == [(4, "plain \u2028 \U0001f426 \"quoted\""), (4, f"with a {nul} NUL")]
+
+
 async def test_auth_and_its_id_when_log_auth_id_is_on(api: Api) -> None:
     user = await api.create_record("users", USER)
     token = await api.login("users", USER["email"], USER["password"])
