@@ -10,13 +10,18 @@ limits of :mod:`roost.server.protocol` plus the WebSocket message cap apply. Tra
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
+import pickle
 import resource
 import sys
+import time
 from typing import Any
 
 import uvicorn
+from uvicorn.config import STARTUP_FAILURE
 from uvicorn.supervisors import Multiprocess
+from uvicorn.supervisors.multiprocess import Process
 
 from roost.config import Config
 from roost.server.protocol import ConnectionGuard
@@ -32,6 +37,9 @@ PROTOCOL = "roost.server.protocol:GuardedHttpToolsProtocol"
 #: seconds a worker may take to answer the supervisor's health ping before it is killed and
 #: replaced; uvicorn's 5 s killed workers still importing on a busy machine, over and over
 WORKER_HEALTHCHECK_TIMEOUT = 30
+#: seconds between looks at the signal queue while a worker's health check is pending
+HEALTHCHECK_SLICE = 0.2
+supervisor_log = logging.getLogger("uvicorn.error")
 
 
 class ServerConfig(uvicorn.Config):
@@ -93,12 +101,50 @@ def serve(config: Config, asgi: Any = None, *, own_logging: bool = False) -> Non
 
 class Supervisor(Multiprocess):
     """uvicorn's worker supervisor, which also tells the metrics when a worker has ended, so
-    its live gauges (in-flight requests, open streams, pool use) leave the totals."""
+    its live gauges (in-flight requests, open streams, pool use) leave the totals.
+
+    Its health check of the workers stays responsive to signals: a replacement worker still
+    importing on a busy machine may take most of ``WORKER_HEALTHCHECK_TIMEOUT`` to answer, and
+    waiting for it in one blocking poll held a SIGTERM unanswered for that long."""
 
     def keep_subprocess_alive(self) -> None:
         before = self._pids()
-        super().keep_subprocess_alive()
+        for idx, process in enumerate(self.processes):
+            if self.should_exit.is_set() or self.signal_queue:
+                break  # a signal is waiting: handle it first (a stop replaces no worker)
+            if self._answers(process):
+                continue
+            process.kill()  # dead or hung
+            process.join()
+            if process.exitcode == STARTUP_FAILURE:
+                # it failed before serving: the app, TLS or the socket is broken, and a new worker
+                # would fail the same way
+                supervisor_log.error("Worker [%s] failed to start; stopping the server.", process.pid)
+                self.should_exit.set()
+                break
+            supervisor_log.info("Worker [%s] died; starting another", process.pid)
+            replacement = Process(self.config, self.sockets)
+            replacement.start()
+            self.processes[idx] = replacement
         self._forget(before)
+
+    def _answers(self, process: Process) -> bool:
+        """Does ``process`` answer a ping within the health-check timeout? Polls in short slices
+        and gives up early (counting it alive) once a signal is waiting."""
+        if not process.process.is_alive():
+            return False
+        deadline = time.monotonic() + self.config.timeout_worker_healthcheck
+        try:
+            process.parent_conn.send(b"ping")
+            while not process.parent_conn.poll(HEALTHCHECK_SLICE):
+                if self.should_exit.is_set() or self.signal_queue:
+                    return True
+                if time.monotonic() >= deadline:
+                    return False
+            process.parent_conn.recv()
+        except (OSError, EOFError, pickle.UnpicklingError):
+            return False
+        return True
 
     def handle_signals(self) -> None:
         before = self._pids()

@@ -131,3 +131,36 @@ async def test_a_request_on_an_idle_keep_alive_connection_is_answered_during_shu
     assert second.startswith(b"HTTP/1.1 200"), second
     assert b"connection: close" in second.lower()
     assert code in (0, -signal.SIGTERM), proc.log_tail()
+
+
+def test_a_stop_is_not_held_by_a_worker_that_does_not_answer_its_health_check(tmp_path: Path) -> None:
+    """A worker that cannot answer the supervisor's ping (here frozen with SIGSTOP; in life a
+    replacement still importing on a busy machine) must not hold a SIGTERM for the 30 s the
+    health check allows: the other worker is told to stop within moments."""
+    import os
+    import time
+
+    server = RoostProcess(tmp_path / "roost", extra=("--workers", "2"), env={"ROOST_WORKERS": "2"})
+    server.root.mkdir()
+    server.start()
+    assert server.process is not None
+    frozen, other = server.worker_pids()[-2:]  # the first child is multiprocessing's resource tracker
+    try:
+        os.kill(frozen, signal.SIGSTOP)
+        time.sleep(1.5)  # the supervisor's next check is now waiting on the frozen worker
+        os.kill(server.process.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 8
+        while time.monotonic() < deadline and Path(f"/proc/{other}").exists() and "Z" not in _state(other):
+            time.sleep(0.1)
+        assert not Path(f"/proc/{other}").exists() or "Z" in _state(other), "the SIGTERM was held"
+    finally:
+        os.kill(frozen, signal.SIGCONT)
+        server.stop()
+    assert server.process.wait(timeout=10) is not None
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return "Z"
