@@ -27,6 +27,7 @@ from .test_dashboard_browser import (
     serve_with_superuser,
     sign_in,
     superuser_client,
+    wait_until,
 )
 
 chromium = dashboard.chromium
@@ -123,7 +124,7 @@ def test_oauth2_provider_errors_show_beside_their_inputs(page: Any, problems: Pr
     client_id.and_(page.locator("[aria-invalid=true]")).wait_for()
     assert page.locator(f"#{client_id.get_attribute('aria-describedby')}").text_content() == "Cannot be blank."
     assert github.get_by_label("Client secret").get_attribute("aria-invalid") == "true"
-    page.wait_for_function("document.activeElement && document.activeElement.getAttribute('aria-invalid') === 'true'")
+    wait_until(page, "document.activeElement && document.activeElement.getAttribute('aria-invalid') === 'true'")
     assert client_id.evaluate("input => input === document.activeElement")  # focus moves to the first error
     page.keyboard.press("Escape")
     with superuser_client(roost.url) as su:
@@ -229,7 +230,7 @@ def test_backup_schedule_with_a_field_error(page: Any, problems: Problems, roost
     cron.fill("every night")
     page.get_by_role("button", name="Save changes").click()
     cron.and_(page.locator("[aria-invalid=true]")).wait_for()
-    page.wait_for_function("document.activeElement && document.activeElement.getAttribute('aria-invalid') === 'true'")
+    wait_until(page, "document.activeElement && document.activeElement.getAttribute('aria-invalid') === 'true'")
     assert "cron" in (page.locator(f"#{cron.get_attribute('aria-describedby')}").text_content() or "")
     cron.fill("0 3 * * *")
     page.get_by_label("Automatic backups to keep").fill("2")

@@ -173,6 +173,16 @@ def sign_in(page: Any, url: str) -> None:
     page.get_by_role("heading", name="Collections").wait_for()
 
 
+def wait_until(page: Any, expression: str, timeout: float = 10.0) -> None:
+    """Poll ``expression`` in the page until it is truthy. Playwright's ``wait_for_function``
+    polls by evaluating a string inside the page, which the dashboard's Content-Security-Policy
+    (no ``unsafe-eval``) refuses once the first look is false; ``evaluate`` is not affected."""
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(expression):
+        assert time.monotonic() < deadline, f"still false after {timeout} s: {expression}"
+        time.sleep(0.05)
+
+
 def superuser_client(url: str) -> httpx.Client:
     signed = httpx.post(f"{url}/api/collections/_superusers/auth-with-password", json={"identity": EMAIL, "password": PASSWORD})
     assert signed.status_code == 200, signed.text
@@ -462,7 +472,7 @@ def test_bulk_delete_and_column_choice(page: Any, roost: Served) -> None:
     grid.get_by_text("sweep").wait_for()
     assert grid.get_by_role("button", name="done").count() == 0  # the choice is remembered
     grid.get_by_role("button", name="task", exact=True).click()  # sort by task
-    page.wait_for_function("document.querySelector('th[aria-sort=ascending]') !== null")
+    wait_until(page, "document.querySelector('th[aria-sort=ascending]') !== null")
     grid.locator("tbody tr").first.get_by_text("dust").wait_for()
 
     page.get_by_label("Select all records on this page").check()

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 
 from . import test_dashboard_browser as dashboard
-from .test_dashboard_browser import Problems, Served, sign_in, superuser_client
+from .test_dashboard_browser import Problems, Served, sign_in, superuser_client, wait_until
 
 chromium = dashboard.chromium
 page = dashboard.page
@@ -44,7 +44,7 @@ def test_api_keys_create_show_once_copy_use_and_revoke(page: Any, problems: Prob
     assert page.locator(f"#{name.get_attribute('aria-describedby')}").text_content() == "Cannot be blank."
     for label in ("Scopes", "Expires (UTC, optional)", "Allowed IPs (optional)"):
         assert dialog.get_by_label(label).get_attribute("aria-invalid") == "true", label
-    page.wait_for_function("document.activeElement && document.activeElement.getAttribute('aria-invalid') === 'true'")
+    wait_until(page, "document.activeElement && document.activeElement.getAttribute('aria-invalid') === 'true'")
 
     dialog.get_by_label("Name").fill("nightly export")
     dialog.get_by_label("Scopes").fill("users:list, users:view")

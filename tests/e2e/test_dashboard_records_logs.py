@@ -17,7 +17,7 @@ import httpx
 from PIL import Image
 
 from . import test_dashboard_browser as dashboard
-from .test_dashboard_browser import Problems, Served, sign_in, superuser_client
+from .test_dashboard_browser import Problems, Served, sign_in, superuser_client, wait_until
 
 # the browser, page, problem watcher and fresh server of the dashboard's other tests
 chromium, page, problems, roost = (
@@ -228,9 +228,7 @@ def test_grid_filter_suggestions_thumbnails_and_related_labels(page: Any, roost:
     thumb = grid.locator("img.thumb").first
     thumb.wait_for()
     assert "?thumb=100x100" in (thumb.get_attribute("src") or "")
-    page.wait_for_function(
-        "[...document.querySelectorAll('img.thumb')].every((img) => img.complete && img.naturalWidth > 0)"
-    )
+    wait_until(page, "[...document.querySelectorAll('img.thumb')].every((img) => img.complete && img.naturalWidth > 0)")
 
     search = page.get_by_role("combobox", name="Filter")
     search.press_sequentially("cap")
