@@ -14,6 +14,7 @@ import logging
 import os
 import pickle
 import resource
+import socket
 import sys
 import time
 from typing import Any
@@ -107,6 +108,39 @@ class Supervisor(Multiprocess):
     importing on a busy machine may take most of ``WORKER_HEALTHCHECK_TIMEOUT`` to answer, and
     waiting for it in one blocking poll held a SIGTERM unanswered for that long."""
 
+    def __init__(self, config: uvicorn.Config, sockets: list[socket.socket]) -> None:
+        super().__init__(config, sockets)
+        #: each worker listens on a socket of its own (SO_REUSEPORT), so the kernel spreads new
+        #: connections over the workers; on one shared socket the busiest worker took them all
+        #: (a keep-alive client, or a proxy's pooled connections, then used one core)
+        self.worker_sockets = [sockets, *(_reuse_port_twin(sockets) for _ in range(self.processes_num - 1))]
+
+    def _process(self, idx: int) -> Process:
+        return Process(self.config, self.worker_sockets[idx])
+
+    def init_processes(self) -> None:
+        for idx in range(self.processes_num):
+            process = self._process(idx)
+            process.start()
+            self.processes.append(process)
+
+    def restart_all(self) -> None:
+        """SIGHUP: replace each worker in turn, bringing its replacement in before the old one goes."""
+        for idx, old in enumerate(self.processes):
+            if self.should_exit.is_set():
+                return
+            replacement = self._process(idx)
+            replacement.start()
+            if not replacement.wait_until_ready(self.config.timeout_worker_healthcheck, self.should_exit):
+                replacement.kill()
+                replacement.join()
+                if not self.should_exit.is_set():
+                    supervisor_log.error("Worker [%s] was not ready in time; keeping [%s]", replacement.pid, old.pid)
+                return
+            old.terminate()
+            old.join()
+            self.processes[idx] = replacement
+
     def keep_subprocess_alive(self) -> None:
         before = self._pids()
         for idx, process in enumerate(self.processes):
@@ -123,7 +157,7 @@ class Supervisor(Multiprocess):
                 self.should_exit.set()
                 break
             supervisor_log.info("Worker [%s] died; starting another", process.pid)
-            replacement = Process(self.config, self.sockets)
+            replacement = self._process(idx)
             replacement.start()
             self.processes[idx] = replacement
         self._forget(before)
@@ -159,6 +193,43 @@ class Supervisor(Multiprocess):
             metrics_dir.mark_process_dead(pid)
 
 
+def _reuse_port_socket(config: ServerConfig) -> socket.socket:
+    """uvicorn's listening socket, bound with SO_REUSEPORT for a TCP address so that the other
+    workers' sockets (:func:`_reuse_port_twin`) can join it."""
+    if config.uds is not None or config.fd is not None or not hasattr(socket, "SO_REUSEPORT"):
+        return config.bind_socket()
+    family = socket.AF_INET6 if config.host and ":" in config.host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    try:
+        sock.bind((config.host, config.port))
+    except OSError as exc:
+        sock.close()
+        supervisor_log.error("%s", exc)
+        sys.exit(STARTUP_FAILURE)
+    sock.set_inheritable(True)
+    return sock
+
+
+def _reuse_port_twin(sockets: list[socket.socket]) -> list[socket.socket]:
+    """A listening socket on the same TCP address as ``sockets[0]`` with SO_REUSEPORT (the
+    shared socket itself where that is not possible: not TCP, or no SO_REUSEPORT)."""
+    shared = sockets[0]
+    if shared.family not in (socket.AF_INET, socket.AF_INET6) or not hasattr(socket, "SO_REUSEPORT"):
+        return sockets
+    twin = socket.socket(shared.family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    try:
+        twin.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        twin.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        twin.bind(shared.getsockname()[:2])
+        twin.set_inheritable(True)
+    except OSError:
+        twin.close()
+        return sockets
+    return [twin]
+
+
 def _serve_workers(config: Config, server_config: ServerConfig) -> None:
     """Run the workers; with metrics on, in prometheus-client's multiprocess mode, with a
     directory set up before any worker starts and removed when the server stops.
@@ -175,7 +246,7 @@ def _serve_workers(config: Config, server_config: ServerConfig) -> None:
         hub.start()
         os.environ["ROOST_HUB_URL"] = hub.url
     try:
-        Supervisor(server_config, sockets=[server_config.bind_socket()]).run()
+        Supervisor(server_config, sockets=[_reuse_port_socket(server_config)]).run()
     finally:
         if hub is not None:
             hub.stop()

@@ -95,6 +95,39 @@ async def test_both_workers_answer(server: RoostProcess, http: httpx.AsyncClient
     assert pids == set(server.worker_pids()) - {_resource_tracker(server)}, answers
 
 
+async def test_each_worker_listens_on_its_own_socket_and_connections_spread(server: RoostProcess) -> None:
+    """The kernel, not the busiest worker, shares out connections: each worker has a listening
+    socket of its own (SO_REUSEPORT), so 32 keep-alive connections opened at once reach both."""
+    workers = set(server.worker_pids()) - {_resource_tracker(server)}
+    listening = {pid: _listening_sockets(pid, server.port) for pid in workers}
+    assert all(len(inodes) == 1 for inodes in listening.values()), listening
+    assert len(set().union(*listening.values())) == len(workers), listening
+    clients = [httpx.AsyncClient(base_url=server.base_url, timeout=30) for _ in range(32)]
+    try:
+        answers = await asyncio.gather(*(c.get("/api/health") for c in clients))
+        seen = {res.headers["x-roost-instance"] for res in answers}
+    finally:
+        await asyncio.gather(*(c.aclose() for c in clients))
+    assert len(seen) == 2, seen
+
+
+def _listening_sockets(pid: int, port: int) -> set[str]:
+    """Inodes of the TCP sockets listening on ``port`` that ``pid`` holds open."""
+    held = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        target = str(fd.readlink()) if fd.is_symlink() else ""
+        if target.startswith("socket:["):
+            held.add(target[8:-1])
+    found = set()
+    for table in ("tcp", "tcp6"):
+        for line in Path(f"/proc/{pid}/net/{table}").read_text().splitlines()[1:]:
+            cols = line.split()
+            # local address HEX:PORT, state 0A = LISTEN, inode in column 9
+            if cols[3] == "0A" and int(cols[1].rsplit(":", 1)[1], 16) == port and cols[9] in held:
+                found.add(cols[9])
+    return found
+
+
 def _resource_tracker(server: RoostProcess) -> int:
     for pid in server.worker_pids():
         if "resource_tracker" in Path(f"/proc/{pid}/cmdline").read_text(errors="replace"):
