@@ -193,23 +193,31 @@ class Supervisor(Multiprocess):
             metrics_dir.mark_process_dead(pid)
 
 
+def _bind_reuse_port(family: int, address: tuple[str, int]) -> socket.socket:
+    """An inheritable TCP socket bound to ``address`` with SO_REUSEADDR and SO_REUSEPORT."""
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind(address)
+        sock.set_inheritable(True)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
 def _reuse_port_socket(config: ServerConfig) -> socket.socket:
     """uvicorn's listening socket, bound with SO_REUSEPORT for a TCP address so that the other
     workers' sockets (:func:`_reuse_port_twin`) can join it."""
     if config.uds is not None or config.fd is not None or not hasattr(socket, "SO_REUSEPORT"):
         return config.bind_socket()
     family = socket.AF_INET6 if config.host and ":" in config.host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     try:
-        sock.bind((config.host, config.port))
+        return _bind_reuse_port(family, (config.host, config.port))
     except OSError as exc:
-        sock.close()
         supervisor_log.error("%s", exc)
         sys.exit(STARTUP_FAILURE)
-    sock.set_inheritable(True)
-    return sock
 
 
 def _reuse_port_twin(sockets: list[socket.socket]) -> list[socket.socket]:
@@ -218,16 +226,10 @@ def _reuse_port_twin(sockets: list[socket.socket]) -> list[socket.socket]:
     shared = sockets[0]
     if shared.family not in (socket.AF_INET, socket.AF_INET6) or not hasattr(socket, "SO_REUSEPORT"):
         return sockets
-    twin = socket.socket(shared.family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
-        twin.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        twin.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-        twin.bind(shared.getsockname()[:2])
-        twin.set_inheritable(True)
+        return [_bind_reuse_port(shared.family, shared.getsockname()[:2])]
     except OSError:
-        twin.close()
         return sockets
-    return [twin]
 
 
 def _serve_workers(config: Config, server_config: ServerConfig) -> None:
