@@ -20,7 +20,6 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from roost.apis.route_group import RouteGroup
 from roost.apis.router import Router
-from roost.cli import main
 from roost.config import Config
 from roost.core.app import App
 from roost.core.events import ServeEvent
@@ -181,6 +180,8 @@ class Roost(HookAPI):
 
     def commands(self) -> click.Group:
         """The ``roost`` command line with the plugins' commands added."""
+        from roost.cli import main  # the command line, loaded only when it runs
+
         group = click.Group(main.name, commands=dict(main.commands), help=main.help, params=list(main.params))
         for plugin in self.plugins:
             for command in plugin.commands():

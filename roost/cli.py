@@ -18,7 +18,6 @@ import orjson
 from pydantic import ValidationError
 
 from roost.apis import api_routes
-from roost.apis.graphql.schema import schema_sdl
 from roost.apis.openapi.document import build_document
 from roost.cli_data import CliKit
 from roost.cli_data import register as register_data_commands
@@ -252,7 +251,7 @@ def serve(server: Any, /, encryption_env: str | None, **options: Any) -> None:
     if custom:
         serve_http(config, server.with_config(config).asgi, own_logging=True)
     else:
-        serve_http(config, own_logging=True)
+        serve_http(config, own_logging=True, slim=True)
 
 
 serve.epilog = "\b\nAlso read from the environment:\n" + "\n".join(
@@ -356,6 +355,8 @@ def graphql_schema(dir: str | None, db_url: str | None) -> None:
 async def _graphql_sdl(config: Config) -> str:
     app = await _open(config)
     try:
+        from roost.apis.graphql.schema import schema_sdl  # graphql-core, for this command only
+
         return schema_sdl(app.collections.all())
     finally:
         await app.close()

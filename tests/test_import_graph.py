@@ -1,7 +1,8 @@
 """The module graph of ``roost`` has no cycle, counting type-only imports, and modules import at
 the top: the only imports inside functions are the factories that pick a backend or driver by
-URL, so a SQLite deployment never loads the PostgreSQL, MySQL, Redis or memcached stacks, and the
-places that load the optional tracing extra only once tracing is on."""
+URL, so a SQLite deployment never loads the PostgreSQL, MySQL, Redis or memcached stacks, the
+places that load the optional tracing extra only once tracing is on, and the features whose
+libraries load on first use (GraphQL, passkeys, OAuth2, webhooks, SMTP, thumbnails)."""
 
 from __future__ import annotations
 
@@ -49,7 +50,23 @@ DEFERRED = {
     ("roost.core.db.facade", "roost.core.db.traced_postgres"),
     ("roost.core.db.facade", "roost.core.db.sql_log"),  # --dev only: the SQLite statement log
     ("roost.tools.hook", "roost.tools.tracing.spans"),
-    ("roost.tools.security.outbound", "roost.tools.tracing.spans"),
+    ("roost.tools.security._outbound_http", "roost.tools.tracing.spans"),
+    # libraries a server may never use load on first use, so a worker does not hold them
+    # (about 25 MiB each process; tests/test_lazy_imports.py)
+    ("roost", "importlib"),  # the package's public names (roost.Roost ...) load on first access
+    ("roost.app", "roost.cli"),
+    ("roost.cli", "roost.apis.graphql.schema"),
+    ("roost.apis.graphql", "roost.apis.graphql.http"),
+    ("roost.apis.graphql", "roost.apis.graphql.ws"),
+    ("roost.apis.auth.passkeys", "roost.core.auth"),  # webauthn
+    ("roost.core.auth.oauth2", "roost.tools.oauth2.client"),  # httpx, authlib, joserfc
+    ("roost.core.auth.oauth2_linking", "roost.tools.oauth2.client"),
+    ("roost.plugins.webhooks", "httpx"),
+    ("roost.tools.security.outbound", "httpx"),
+    ("roost.tools.security.outbound", "roost.tools.security"),
+    ("roost.tools.mailer.smtp", "aiosmtplib"),
+    ("roost.tools.image", "PIL"),
+    ("roost.tools.structured_logs", "structlog.dev"),  # the text format only
     # the test-database factories of roost.testing: a SQLite test run never opens a server
     ("roost.testing.databases", "asyncpg"),
     ("roost.testing.databases", "roost.testing.mysql"),

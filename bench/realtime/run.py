@@ -3,7 +3,7 @@
     .venv/bin/python bench/realtime/run.py --subscribers 1000 --rate 20 --rounds 2
     .venv/bin/python bench/realtime/run.py --subscribers 5000 --rate 4 --rounds 2
 
-Starts Roost (one process, and ``--workers 2`` over Redis) and the reference server on free
+Starts Roost (the default `roost serve`, one process, or ``--workers N`` over Redis) and the reference server on free
 loopback ports, one after the other and alternating per round, opens N SSE connections (one
 uvloop process, one ``asyncio.Protocol`` per connection), subscribes each to ``bench/*``, writes
 at ``--rate`` records per second for ``--seconds`` and measures, per delivered event, the time
@@ -173,22 +173,29 @@ def start(kind: str, workers: int) -> LiveServer:
     os.environ.update(caps)
     if kind == "roost" and workers > 1:
         os.environ.update(ROOST_WORKERS=str(workers), ROOST_REDIS_URL=REDIS_URL, ROOST_DB_SCHEMA=f"bench{os.getpid()}")
+    elif kind == "roost" and workers == 1:
+        os.environ["ROOST_WORKERS"] = "1"
     try:
         server = start_server(kind)
     finally:
         for key in ("ROOST_WORKERS", "ROOST_REDIS_URL", "ROOST_DB_SCHEMA", *caps):
             os.environ.pop(key, None)
-    if kind == "roost" and workers > 1:
+    if kind == "roost" and workers != 1:
         deadline = time.monotonic() + 20
-        # the parent, multiprocessing's resource tracker and every worker
-        while len(process_tree(server.process.pid)) < workers + 2 and time.monotonic() < deadline:
+        # the parent, multiprocessing's resource tracker and every worker (default: one per core)
+        wanted = (workers or len(os.sched_getaffinity(0))) + 2
+        while len(process_tree(server.process.pid)) < wanted and time.monotonic() < deadline:
             time.sleep(0.1)
         time.sleep(2.0)  # the last worker may still be building its app
     return server
 
 
 def label(kind: str, workers: int) -> str:
-    return f"roost --workers {workers}" if kind == "roost" and workers > 1 else kind
+    if kind != "roost":
+        return kind
+    if workers == 0:
+        return "roost (default serve)"
+    return "roost --workers 1" if workers == 1 else f"roost --workers {workers} (Redis)"
 
 
 def main() -> None:
@@ -197,7 +204,8 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=20)
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--kinds", nargs="+", default=["roost", "pocketbase"])
-    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2], help="Roost worker counts to run")
+    parser.add_argument("--workers", type=int, nargs="+", default=[0, 1], help="Roost worker counts to run: 0 = the default `roost serve` (one worker per core, "
+                        "embedded hub), 1 = one process, N > 1 = N workers over Redis")
     parser.add_argument("--out", type=Path, help="also write every round as JSON here")
     parser.add_argument("--rounds", type=int, default=1, help="alternating rounds; each column shows its median")
     args = parser.parse_args()

@@ -24,7 +24,6 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
 import orjson
 
 from roost.core.app import App
@@ -232,6 +231,8 @@ class Webhooks:
             "x-roost-webhook": webhook["id"], "x-roost-event": event["event"], "x-roost-delivery": event["id"],
             "x-roost-timestamp": stamp, "x-roost-signature": sign(webhook["secret"], stamp, body),
         }  # fmt: skip
+        import httpx  # loaded with the outbound client, on the first delivery
+
         allow = [httpx.URL(webhook["url"]).host] if webhook.get("allowPrivate") else []
         job = current_job()
         attempt = job.attempt if job else 1

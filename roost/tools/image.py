@@ -15,11 +15,12 @@ import math
 import os
 import re
 from collections.abc import Awaitable, Callable
-from typing import NamedTuple
-
-from PIL import Image, ImageOps, UnidentifiedImageError
+from typing import TYPE_CHECKING, NamedTuple
 
 from roost.tools.storage.base import Storage
+
+if TYPE_CHECKING:  # Pillow is loaded when the first thumb is made
+    from PIL import Image
 
 #: ``WxH`` with an optional ``t``/``b``/``f`` mode; ASCII digits only and no trailing newline,
 #: exactly what PocketBase's Go pattern accepts
@@ -110,6 +111,8 @@ def make_thumb(data: bytes, size: str, *, max_pixels: int = DEFAULT_MAX_PIXELS) 
     is not a JPEG, PNG, GIF or WebP image, is damaged, or would decode or produce more than
     ``max_pixels`` pixels (decompression bombs are refused from their header, before decoding).
     """
+    from PIL import Image, UnidentifiedImageError
+
     try:
         with Image.open(io.BytesIO(data), formats=SOURCE_FORMATS) as source:
             return _thumbnail(source, size, max_pixels)
@@ -124,6 +127,8 @@ def make_thumb(data: bytes, size: str, *, max_pixels: int = DEFAULT_MAX_PIXELS) 
 
 
 def _thumbnail(source: Image.Image, size: str, max_pixels: int) -> Thumb:
+    from PIL import Image, ImageOps
+
     fmt = source.format or ""
     orientation = source.getexif().get(0x0112, 1) if fmt == "JPEG" else 1
     oriented = source.size[::-1] if orientation in _ROTATED else source.size

@@ -26,11 +26,12 @@ import traceback
 from collections.abc import Sequence
 from contextvars import ContextVar
 from datetime import UTC, datetime
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import orjson
-import structlog
-from structlog.typing import EventDict, Processor, WrappedLogger
+
+if TYPE_CHECKING:  # structlog is loaded for the text format only
+    from structlog.typing import EventDict, Processor, WrappedLogger
 
 FORMATS = ("json", "text")
 LEVELS = ("debug", "info", "warning", "error")
@@ -226,6 +227,8 @@ def formatter(fmt: str = "json", *, colors: bool = False) -> logging.Formatter:
         raise ValueError(f"the log format must be one of {', '.join(FORMATS)}, got {fmt!r}")
     if fmt == "json":
         return StructuredFormatter([_json_line], message_key="message")
+    import structlog.dev
+
     exceptions = structlog.dev.default_exception_formatter if colors else structlog.dev.plain_traceback
     return StructuredFormatter([_escape_strings, structlog.dev.ConsoleRenderer(colors=colors, exception_formatter=exceptions)])
 

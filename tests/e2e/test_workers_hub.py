@@ -111,6 +111,28 @@ async def test_each_worker_listens_on_its_own_socket_and_connections_spread(serv
     assert len(seen) == 2, seen
 
 
+def test_the_supervisor_is_a_slim_process_of_its_own(server: RoostProcess) -> None:
+    """After its start-up checks, ``roost serve`` replaces itself (same process id) with
+    ``python -m roost.server``, which loads the supervisor and the hub but not the app: it holds
+    less memory than a worker (it held about 90% of a worker's before)."""
+    assert server.process is not None
+    supervisor = server.process.pid
+    cmdline = Path(f"/proc/{supervisor}/cmdline").read_text().split("\0")
+    assert cmdline[1:5] == ["-m", "roost.server", "--workers", "2"], cmdline
+    workers = set(server.worker_pids()) - {_resource_tracker(server)}
+    assert len(workers) == 2
+    assert all(_rss_kib(supervisor) < 0.75 * _rss_kib(pid) for pid in workers), (
+        _rss_kib(supervisor), [_rss_kib(pid) for pid in workers]
+    )
+
+
+def _rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise AssertionError(f"no VmRSS for {pid}")
+
+
 def _listening_sockets(pid: int, port: int) -> set[str]:
     """Inodes of the TCP sockets listening on ``port`` that ``pid`` holds open."""
     held = set()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import ModuleType
+
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -11,40 +13,46 @@ from roost.apis.openapi.schema import BOOL, INT, OBJ, STR, arr, obj
 from roost.apis.request import app_of, request_info
 from roost.apis.responses import json_response, no_content
 from roost.apis.routing import route
-from roost.core.auth import passkeys
+
+
+def _passkeys() -> ModuleType:
+    """The passkey service, imported on the first passkey request (it loads webauthn)."""
+    from roost.core.auth import passkeys
+
+    return passkeys
 
 
 async def registration_options(request: Request) -> Response:
     coll = auth_collection(request)
     info = await request_info(request)
-    return json_response(request, await passkeys.registration_options(app_of(request), coll, info))
+    return json_response(request, await _passkeys().registration_options(app_of(request), coll, info))
 
 
 async def register(request: Request) -> Response:
     coll, body, info = await auth_request(request)
-    return json_response(request, await passkeys.register(app_of(request), coll, info, body))
+    return json_response(request, await _passkeys().register(app_of(request), coll, info, body))
 
 
 async def list_passkeys(request: Request) -> Response:
     coll = auth_collection(request)
     info = await request_info(request)
-    return json_response(request, await passkeys.list_passkeys(app_of(request), coll, info))
+    return json_response(request, await _passkeys().list_passkeys(app_of(request), coll, info))
 
 
 async def remove(request: Request) -> Response:
     coll = auth_collection(request)
     info = await request_info(request)
-    await passkeys.remove_passkey(app_of(request), coll, request.path_params["id"], info)
+    await _passkeys().remove_passkey(app_of(request), coll, request.path_params["id"], info)
     return no_content()
 
 
 async def authentication_options(request: Request) -> Response:
     coll, body, info = await auth_request(request)
-    return json_response(request, await passkeys.authentication_options(app_of(request), coll, body, info))
+    return json_response(request, await _passkeys().authentication_options(app_of(request), coll, body, info))
 
 
 async def auth_with_passkey(request: Request) -> Response:
-    return await login(request, passkeys.METHOD, passkeys.auth_with_passkey)
+    return await login(request, _passkeys().METHOD, _passkeys().auth_with_passkey)
 
 
 _PASSKEY = obj(

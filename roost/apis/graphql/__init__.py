@@ -3,9 +3,11 @@ POST) and over WebSocket (``graphql-transport-ws``, with subscriptions)."""
 
 from __future__ import annotations
 
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.websockets import WebSocket
+
 from roost.apis.graphql.graphiql import asset
-from roost.apis.graphql.http import graphql_endpoint
-from roost.apis.graphql.ws import graphql_ws_endpoint
 from roost.apis.openapi.operation import Op, raw
 from roost.apis.openapi.schema import ANY, OBJ, STR, arr, obj
 from roost.apis.routing import route, websocket_route
@@ -33,6 +35,23 @@ _ASSET = Op(
     responses={**raw(200, "The vendored script or style sheet.", "text/javascript", STR), **raw(404, "Not a file of the page.")},
     description="`GET /api/graphql` with an Accept header preferring `text/html` answers the GraphiQL page (superusers sign in there).",
 )  # fmt: skip
+
+
+# graphql-core and the schema builder load on the first GraphQL request: a server that never
+# serves one does not hold them
+
+
+async def graphql_endpoint(request: Request) -> Response:
+    from roost.apis.graphql.http import graphql_endpoint as endpoint
+
+    return await endpoint(request)
+
+
+async def graphql_ws_endpoint(websocket: WebSocket) -> None:
+    from roost.apis.graphql.ws import graphql_ws_endpoint as endpoint
+
+    await endpoint(websocket)
+
 
 routes = [
     route("/api/graphql", graphql_endpoint, ["GET", "POST"], openapi={"GET": _GET, "POST": _POST}),

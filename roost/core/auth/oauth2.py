@@ -26,12 +26,7 @@ from roost.core.records.codec import Record
 from roost.core.records.save import fetch_record
 from roost.core.schema.collection import Collection
 from roost.tools.oauth2 import providers as registry
-from roost.tools.oauth2.client import (
-    ProviderError,
-    exchange_code,
-    fetch_public_json,
-    start_authorization,
-)
+from roost.tools.oauth2.errors import ProviderError
 from roost.tools.oauth2.providers.base import AuthUser, ProviderConfig
 from roost.tools.oauth2.runtime import OAuth2Runtime
 
@@ -46,6 +41,8 @@ async def list_providers(app: App, coll: Collection) -> list[dict[str, Any]]:
     block = coll.options.get("oauth2") or {}
     if not block.get("enabled"):
         return []
+    from roost.tools.oauth2.client import start_authorization  # loads on first use (authlib)
+
     out = []
     for entry in block.get("providers") or []:
         try:
@@ -79,6 +76,8 @@ async def provider_config(app: App, entry: Any) -> ProviderConfig | None:
 
 
 async def _apply_discovery(rt: OAuth2Runtime, config: ProviderConfig, url: str) -> None:
+    from roost.tools.oauth2.client import fetch_public_json
+
     doc = await fetch_public_json(rt, url)
     if not isinstance(doc, dict):
         raise ProviderError("discovery document is not an object")
@@ -148,6 +147,8 @@ class _UserFetchFailed(Exception):
 
 async def fetch_provider_user(app: App, config: ProviderConfig, form: OAuth2Form) -> AuthUser:
     """Exchange the code and read the provider's user; provider failures become 400s."""
+    from roost.tools.oauth2.client import exchange_code
+
     rt = runtime(app)
     try:
         async with exchange_code(
@@ -202,7 +203,9 @@ async def auth_with_oauth2(
 
     async def final(e: RecordAuthWithOAuth2RequestEvent) -> tuple[Record, str]:
         form.create_data = e.create_data
-        record, is_new = await _link_user(e.app, e.collection, form, user, e.info, existing, e.record)
+        record, is_new = await _link_user(
+            e.app, e.collection, form, user, e.info, existing, e.record
+        )
         meta.append(user.meta(is_new))
         return await flows.finish_auth(e.app, e.collection, record, e.info, "oauth2", body)
 
@@ -230,7 +233,13 @@ async def _find_user(
 
 
 async def _link_user(
-    app: App, coll: Collection, form: OAuth2Form, user: AuthUser, info: RequestInfo, existing: Record | None, record: Record | None
+    app: App,
+    coll: Collection,
+    form: OAuth2Form,
+    user: AuthUser,
+    info: RequestInfo,
+    existing: Record | None,
+    record: Record | None,
 ) -> tuple[Record, bool]:
     async with app.db.transaction():
         if record is None:

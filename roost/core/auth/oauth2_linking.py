@@ -22,7 +22,6 @@ from roost.core.records.codec import Record, codec_for
 from roost.core.records.files import Upload
 from roost.core.schema.collection import Collection
 from roost.core.schema.fields import ValidationContext
-from roost.tools.oauth2.client import download_avatar
 from roost.tools.oauth2.providers.base import AuthUser
 
 if TYPE_CHECKING:
@@ -122,6 +121,8 @@ async def _mapped_avatar(
     if field.type != "file":
         payload[field_name] = user.avatar_url
         return None
+    from roost.tools.oauth2.client import download_avatar  # the HTTP client loads on first use
+
     fetched = await download_avatar(runtime(app), user.avatar_url)
     return {field_name: [Upload(fetched[0], fetched[1])]} if fetched else None
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-import aiosmtplib
+from typing import TYPE_CHECKING
 
 from roost.tools.mailer.base import MailError, Message
+
+if TYPE_CHECKING:  # loaded on the first message sent
+    import aiosmtplib
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,8 @@ class SmtpMailer:
         self.config = config
 
     async def send(self, message: Message) -> None:
+        import aiosmtplib
+
         cfg = self.config
         client = aiosmtplib.SMTP(
             hostname=cfg.host,

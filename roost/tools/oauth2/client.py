@@ -26,6 +26,7 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
+from roost.tools.oauth2.errors import ProviderError
 from roost.tools.oauth2.providers.base import ProviderConfig
 from roost.tools.oauth2.runtime import OAuth2Runtime
 
@@ -36,18 +37,6 @@ with warnings.catch_warnings():
 
 #: a JSON object a provider answered with
 JSON = dict[str, Any]
-
-
-class ProviderError(Exception):
-    """The provider refused, failed or answered something unusable.
-
-    ``status`` is the HTTP status the provider answered with (0 when no answer came), so a
-    provider module can tell "this scope was not granted" (401/403/404) from an outage.
-    """
-
-    def __init__(self, message: str, status: int = 0) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 @dataclass

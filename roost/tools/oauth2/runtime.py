@@ -5,9 +5,10 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
+if TYPE_CHECKING:  # httpx is imported once an OAuth2 flow runs
+    import httpx
 
 #: ``(app, client_id, message, ip)``: delivers ``{"state", "code", "error"?}`` to the realtime
 #: client ``client_id``; False when no such client holds an ``@oauth2`` subscription from ``ip``

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from roost.tools.oauth2.client import ProviderError
+from roost.tools.oauth2.errors import ProviderError
 
 
 def as_object(value: Any) -> dict[str, Any]:

@@ -5,7 +5,7 @@ username."""
 
 from __future__ import annotations
 
-from roost.tools.oauth2.client import ProviderError
+from roost.tools.oauth2.errors import ProviderError
 from roost.tools.oauth2.providers._claims import as_object, require_id, text
 from roost.tools.oauth2.providers.base import AuthUser, ProviderSession, ProviderSpec, monogram
 

@@ -3,7 +3,7 @@ in; Planning Center shares no e-mail here."""
 
 from __future__ import annotations
 
-from roost.tools.oauth2.client import ProviderError
+from roost.tools.oauth2.errors import ProviderError
 from roost.tools.oauth2.providers._claims import as_object, nested, require_id, text
 from roost.tools.oauth2.providers.base import AuthUser, ProviderSession, ProviderSpec, monogram
 
