@@ -18,6 +18,7 @@ from typing import Any, Protocol
 import click
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from roost.apis.middleware.stack import BODY_SEND
 from roost.apis.route_group import RouteGroup
 from roost.apis.router import Router
 from roost.config import Config
@@ -56,6 +57,10 @@ class RoostASGI:
                 await self._lifespan(receive, send)
                 return
             served = await self.start()
+        # the server's own send, for a stream's body frames: every layer of the stack acts on
+        # the response start alone, and an SSE stream written past them all, straight to
+        # uvicorn's response cycle, can write from the fan-out loop (roost.apis.realtime.sse)
+        scope[BODY_SEND] = send
         await served(scope, receive, send)
 
     @property

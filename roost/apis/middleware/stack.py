@@ -33,7 +33,8 @@ CORS_METHODS = b"GET,HEAD,PUT,PATCH,POST,DELETE"
 #: is this Origin header value trusted for credentialed (cookie) requests?
 CredentialedOrigins = Callable[[str], bool]
 #: scope key holding the server's own ``send``: a long stream writes its body frames there, past
-#: the send wrappers of every layer below (they only act on ``http.response.start``)
+#: the send wrappers of every layer (they only act on ``http.response.start``); set by
+#: ``roost.app.RoostASGI`` in front of the whole stack, else here
 BODY_SEND = "roost.body_send"
 #: scope key holding the request id (bytes): the client's safe ``X-Request-Id``, or a new one
 REQUEST_ID_KEY = "roost.request_id"
@@ -63,7 +64,7 @@ class EdgeMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        scope[BODY_SEND] = send
+        scope.setdefault(BODY_SEND, send)  # the outermost layer (RoostASGI) sets it first
         headers = dict(scope["headers"])
         origin = headers.get(b"origin")
         request_id = new_request_id(headers.get(b"x-request-id"))
