@@ -807,6 +807,25 @@ def cpu_seconds(pid: int) -> float:
     return total / ticks
 
 
+def settle(servers: list[Server], limit: float = 20.0) -> float:
+    """Wait until no server is still busy from the last round; returns the seconds waited.
+
+    A server can keep working after its load stops: PocketBase writes the request logs of a
+    round to its auxiliary database in the background (about 2.6 s of one core after a 5 s
+    health round at 30k req/s). The next server's round would share the cores with that work,
+    so each round starts only once every server's process tree used less than 10% of a core
+    over 0.25 s (at most ``limit`` seconds)."""
+    started = time.monotonic()
+    before = {s.name: cpu_seconds(s.pid) for s in servers if s.alive()}
+    while time.monotonic() - started < limit:
+        time.sleep(0.25)
+        now = {s.name: cpu_seconds(s.pid) for s in servers if s.alive()}
+        if all(now[n] - before.get(n, now[n]) < 0.025 for n in now):
+            break
+        before = now
+    return time.monotonic() - started
+
+
 def run_wrk(
     srv: Server,
     script: Path,
@@ -1154,6 +1173,7 @@ def bench_size(
                 log(f"     validation FAILED on {n}: {d}")
             if not bad:
                 for s in servers:  # warm-up, not recorded
+                    settle(servers)
                     run_wrk(
                         s,
                         scripts[s.name],
@@ -1167,6 +1187,7 @@ def bench_size(
                     for s in servers:
                         if not s.alive():
                             raise RuntimeError(f"{s.name} died:\n{s.log_tail()}")
+                        waited = settle(servers)
                         res = run_wrk(
                             s,
                             scripts[s.name],
@@ -1186,6 +1207,7 @@ def bench_size(
                             f"     round {rnd + 1} {s.name:<10} {res['rps']:>10,.1f} req/s  "
                             f"p50 {fmt_ms(res['latency_us']['p50'])} ms  p99 {fmt_ms(res['latency_us']['p99'])} ms  "
                             f"server CPU {res['server_cpu_cores']:.2f} cores{flag}"
+                            + (f"  (waited {waited:.1f} s for the servers to go idle)" if waited > 0.6 else "")
                         )
             for s in servers:
                 summ = summarise_rounds(per_server[s.name])
