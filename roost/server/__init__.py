@@ -91,7 +91,7 @@ def serve(config: Config, asgi: Any = None, *, own_logging: bool = False, slim: 
         raise ValueError("workers > 1 need the app built in each process: run `roost serve --workers N`")
     if asgi is None:
         export_config(config)
-        if slim and config.workers > 1 and sys.executable:
+        if slim and config.workers > 1 and sys.executable and not getattr(sys, "frozen", False):
             _exec_supervisor(config.workers)
     if config.workers == 1:
         tracing.configure()  # with more workers each one configures its own (roost.app.worker_asgi)
