@@ -145,3 +145,19 @@ async def test_a_token_in_the_query_string_does_not_authenticate(api: Api) -> No
     assert res.status_code == 401
     res = await api.call("POST", f"{REFRESH}?Authorization={token}")
     assert res.status_code == 401
+
+
+async def test_a_refresh_renews_a_login_token_and_keeps_an_impersonation_token(api: Api) -> None:
+    user, token = await _user(api)
+    # the request's token is verified first, then its claims are read again for "refreshable"
+    renewed = (await api.call("POST", REFRESH, token=token)).json()["token"]
+    assert _claims(renewed)["refreshable"] is True
+    assert _claims(renewed)["exp"] >= _claims(token)["exp"]
+    imp = await api.su("POST", f"/api/collections/users/impersonate/{user['id']}", json={"duration": 600})
+    assert imp.status_code == 200, imp.text
+    fixed = imp.json()["token"]
+    assert _claims(fixed)["refreshable"] is False
+    for _ in range(2):  # the second time, from the claims kept at its first verification
+        res = await api.call("POST", REFRESH, token=fixed)
+        assert res.status_code == 200, res.text
+        assert res.json()["token"] == fixed

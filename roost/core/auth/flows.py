@@ -201,7 +201,7 @@ async def auth_refresh(app: App, coll: Collection, info: RequestInfo, token: str
         raise Unauthorized("The request requires valid record authorization token.")
     if info.auth_collection.id != coll.id:
         raise Forbidden(f"The request requires auth record from {info.auth_collection.name} collection.")
-    claims = tokens.unverified_claims(token) or {}
+    claims = tokens.known_claims(token) or {}
     event = RecordAuthRefreshRequestEvent(app=app, info=info, collection=coll, record=dict(info.auth))
 
     async def final(e: RecordAuthRefreshRequestEvent) -> Login:

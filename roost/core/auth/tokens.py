@@ -62,6 +62,13 @@ def unverified_claims(token: str) -> dict[str, Any] | None:
     return claims if isinstance(claims, dict) else None
 
 
+def known_claims(token: str) -> dict[str, Any] | None:
+    """The claims of ``token``: those kept when it was last verified (the request's own auth
+    token, verified moments ago), else decoded without verifying."""
+    cached = _verified.get(token)
+    return cached[1] if cached else unverified_claims(token)
+
+
 async def verify(app: App, token: str, token_type: str = AUTH) -> tuple[Collection, Record, dict[str, Any]] | None:
     """The (collection, record, claims) a valid token belongs to, or None for any invalid token."""
     cached = _verified.get(token)
