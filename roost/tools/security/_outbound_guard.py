@@ -92,7 +92,7 @@ def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
     return None
 
 
-class _Allowed:
+class Allowed:
     """The caller's allow-list: host names (exact, case-insensitive) and addresses or networks."""
 
     def __init__(self, entries: Iterable[str]) -> None:
@@ -109,7 +109,7 @@ class _Allowed:
         return host in self.names or any(ip in net for net in self.networks)
 
 
-async def _resolve(host: str, port: int) -> list[IPAddress]:
+async def resolve(host: str, port: int) -> list[IPAddress]:
     try:
         return [ipaddress.ip_address(host)]
     except ValueError:

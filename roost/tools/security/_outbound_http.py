@@ -14,6 +14,7 @@ import httpx
 
 from roost.tools.security._outbound_guard import (
     AddressRefused,
+    Allowed,
     ConnectionFailed,
     InvalidURL,
     IPAddress,
@@ -21,20 +22,19 @@ from roost.tools.security._outbound_guard import (
     OutboundResponse,
     OutboundTimeout,
     ResponseTooLarge,
-    _Allowed,
-    _resolve,
     address_problem,
+    resolve,
 )
 
 
-async def _pin(url: httpx.URL, allowed: _Allowed) -> IPAddress:
+async def _pin(url: httpx.URL, allowed: Allowed) -> IPAddress:
     """The one address the request will use, after checking every address the host has."""
     if url.scheme not in ("http", "https") or not url.host:
         raise InvalidURL(
             f"only http and https URLs with a host can be requested, not {str(url)[:200]!r}"
         )
     host = url.host.lower().rstrip(".")
-    addresses = await _resolve(host, url.port or (443 if url.scheme == "https" else 80))
+    addresses = await resolve(host, url.port or (443 if url.scheme == "https" else 80))
     for ip in addresses:
         problem = address_problem(ip)
         if problem and not allowed.permits(host, ip):
@@ -95,7 +95,7 @@ async def traced_fetch(
     url: httpx.URL,
     headers: Mapping[str, str] | None,
     content: bytes | None,
-    allowed: _Allowed,
+    allowed: Allowed,
     limits: Limits,
     verify: ssl.SSLContext | bool,
 ) -> OutboundResponse:
@@ -116,7 +116,7 @@ async def fetch(
     url: httpx.URL,
     headers: Mapping[str, str] | None,
     content: bytes | None,
-    allowed: _Allowed,
+    allowed: Allowed,
     limits: Limits,
     verify: ssl.SSLContext | bool,
 ) -> OutboundResponse:

@@ -23,6 +23,7 @@ from collections.abc import Iterable, Mapping
 from roost.tools import tracing
 from roost.tools.security._outbound_guard import (
     AddressRefused,
+    Allowed,
     ConnectionFailed,
     InvalidURL,
     Limits,
@@ -30,7 +31,6 @@ from roost.tools.security._outbound_guard import (
     OutboundResponse,
     OutboundTimeout,
     ResponseTooLarge,
-    _Allowed,
     address_problem,
 )
 
@@ -85,6 +85,6 @@ async def fetch(
         raise InvalidURL(f"not a valid URL: {exc}") from exc
     if tracing.active:
         return await http.traced_fetch(
-            method, parsed, headers, content, _Allowed(allow), limits, verify
+            method, parsed, headers, content, Allowed(allow), limits, verify
         )
-    return await http.fetch(method, parsed, headers, content, _Allowed(allow), limits, verify)
+    return await http.fetch(method, parsed, headers, content, Allowed(allow), limits, verify)
