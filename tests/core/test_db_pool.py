@@ -1,14 +1,19 @@
-"""Pool sizing: a per-host connection budget spread over the worker processes."""
+"""Pool sizing: a per-host connection budget spread over the worker processes; and the PostgreSQL
+pool's reuse, waiting, replacement and closing, against a real server."""
 
 from __future__ import annotations
 
 import asyncio
 
+import asyncpg
 import pytest
 from pydantic import ValidationError
 
 from roost.config import Config, cpu_count, default_pool_size
+from roost.core.db import pg_pool
+from roost.core.db.base import DatabaseUnavailable
 from roost.core.db.facade import Database
+from roost.core.db.postgres import PgBackend
 from tests.conftest import PG_URL, _pg_available, skip_or_fail
 
 
@@ -49,3 +54,151 @@ async def test_postgres_opens_at_most_pool_plus_overflow_connections() -> None:
         await db.close()
     # 2 pooled + 2 overflow; the rest waited for a free connection instead of opening more
     assert 1 <= len(set(pids)) <= 4
+
+
+# ----- Roost's own PostgreSQL pool --------------------------------------------------------------
+
+
+async def _pg_backend(pool_size: int = 1) -> PgBackend:
+    reason = await _pg_available()
+    if reason:
+        skip_or_fail(reason)
+    return PgBackend(Config(db_url=PG_URL).database_url, pool_size=pool_size)
+
+
+async def _backend_pid(backend: PgBackend) -> int:
+    async with backend.read() as conn:
+        return int(await conn.fetch_value("SELECT pg_backend_pid()"))
+
+
+async def test_a_free_connection_is_reused_and_none_is_opened_twice() -> None:
+    backend = await _pg_backend()
+    try:
+        first = await _backend_pid(backend)
+        assert [await _backend_pid(backend) for _ in range(5)] == [first] * 5
+        async with backend.begin() as conn:
+            await conn.execute("SELECT 1")
+        assert await _backend_pid(backend) == first
+    finally:
+        await backend.close()
+
+
+async def test_a_connection_left_inside_a_transaction_is_closed_not_reused() -> None:
+    backend = await _pg_backend()
+    try:
+        async with backend.read() as conn:
+            first = int(await conn.fetch_value("SELECT pg_backend_pid()"))
+            await conn.execute("BEGIN")  # a transaction the caller forgot to end
+        # the next request must not run inside that transaction
+        async with backend.read() as conn:
+            assert int(await conn.fetch_value("SELECT pg_backend_pid()")) != first
+    finally:
+        await backend.close()
+
+
+async def test_a_request_cancelled_mid_statement_does_not_hand_its_connection_on() -> None:
+    backend = await _pg_backend()
+    try:
+        first = await _backend_pid(backend)
+
+        async def slow() -> None:
+            async with backend.read() as conn:
+                await conn.fetch_value("SELECT pg_sleep(5)")
+
+        task = asyncio.create_task(slow())
+        await asyncio.sleep(0.2)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        started = asyncio.get_running_loop().time()
+        # a fresh connection answers at once; the cancelled one would still be asleep
+        assert await _backend_pid(backend) != first
+        assert asyncio.get_running_loop().time() - started < 2
+        # and the statement was cancelled on the server, not left running there
+        watcher = await asyncpg.connect(PG_URL)
+        try:
+            for _ in range(30):
+                running = "SELECT count(*) FROM pg_stat_activity WHERE pid = $1 AND state = 'active'"
+                if await watcher.fetchval(running, first) == 0:
+                    break
+                await asyncio.sleep(0.1)
+            else:
+                raise AssertionError("the cancelled statement still runs on the server")
+        finally:
+            await watcher.close()
+    finally:
+        await backend.close()
+
+
+async def test_a_request_waits_for_a_busy_pool_and_gives_up_with_503(monkeypatch: pytest.MonkeyPatch) -> None:
+    backend = await _pg_backend(pool_size=1)  # at most 2 connections
+    monkeypatch.setattr("roost.core.db.postgres.POOL_TIMEOUT", 0.3)
+    try:
+        release = asyncio.Event()
+
+        async def hold() -> None:
+            async with backend.read() as conn:
+                await conn.fetch_value("SELECT 1")
+                await release.wait()
+
+        holders = [asyncio.create_task(hold()) for _ in range(2)]
+        await asyncio.sleep(0.1)
+        with pytest.raises(DatabaseUnavailable):
+            await _backend_pid(backend)
+        waiting = asyncio.create_task(_backend_pid(backend))
+        await asyncio.sleep(0.05)
+        assert not waiting.done()
+        release.set()  # a connection comes back and goes to the waiting request
+        assert await asyncio.wait_for(waiting, 2) > 0
+        await asyncio.gather(*holders)
+    finally:
+        await backend.close()
+
+
+async def test_a_connection_the_server_closed_is_replaced() -> None:
+    backend = await _pg_backend()
+    killer = await asyncpg.connect(PG_URL)
+    try:
+        first = await _backend_pid(backend)
+        await killer.fetch("SELECT pg_terminate_backend($1)", first)
+        await asyncio.sleep(0.2)
+        assert await _backend_pid(backend) not in (first, 0)
+    finally:
+        await killer.close()
+        await backend.close()
+
+
+async def test_closing_the_pool_waits_for_a_running_request() -> None:
+    backend = await _pg_backend()
+    try:
+        finished: list[int] = []
+
+        async def work() -> None:
+            async with backend.read() as conn:
+                finished.append(int(await conn.fetch_value("SELECT 7 FROM pg_sleep(0.3)")))
+
+        task = asyncio.create_task(work())
+        await asyncio.sleep(0.1)
+    finally:
+        await backend.close()
+    await task
+    assert finished == [7]
+    with pytest.raises(DatabaseUnavailable):
+        await _backend_pid(backend)
+
+
+async def test_idle_connections_are_closed_after_their_lifetime(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pg_pool, "REAP_EVERY", 0.1)
+    backend = await _pg_backend()
+    monkeypatch.setattr(backend, "IDLE_LIFETIME", 0.2)
+    watcher = await asyncpg.connect(PG_URL)
+    try:
+        pid = await _backend_pid(backend)
+        alive = "SELECT count(*) FROM pg_stat_activity WHERE pid = $1"
+        assert await watcher.fetchval(alive, pid) == 1
+        await asyncio.sleep(0.8)
+        assert await watcher.fetchval(alive, pid) == 0
+        assert await _backend_pid(backend) != pid  # and a new one opens on demand
+    finally:
+        await watcher.close()
+        await backend.close()

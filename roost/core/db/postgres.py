@@ -1,12 +1,13 @@
-"""The PostgreSQL driver: an asyncpg pool, with no SQLAlchemy on the request path.
+"""The PostgreSQL driver: asyncpg connections in Roost's own pool, with no SQLAlchemy on the
+request path.
 
 Every statement is one round trip on a prepared statement from asyncpg's per-connection cache
 (``:name`` placeholders become ``$n`` once per SQL string). Reads run outside any transaction
 (autocommit: no ``BEGIN``/``ROLLBACK`` around them), a write transaction is ``BEGIN``, its
-statements and ``COMMIT``, and a connection goes back to the pool without asyncpg's default reset
-query: Roost keeps no session state on pooled connections (no ``SET``, ``LISTEN``, advisory locks
-or cursors; the LISTEN/NOTIFY broker has its own connections), and an open transaction is still
-rolled back on release.
+statements and ``COMMIT``, and a connection goes back to the pool with no reset query: Roost keeps
+no session state on pooled connections (no ``SET``, ``LISTEN``, advisory locks or cursors; the
+LISTEN/NOTIFY broker has its own connections), and one that comes back inside a transaction or
+from a cancelled request is closed instead (:mod:`roost.core.db.pg_pool`).
 
 Connection-level guarantees are those of the former SQLAlchemy path: a pool that stays exhausted
 for ``POOL_TIMEOUT`` seconds, a refused or slow connect and a connection lost mid-statement are
@@ -37,6 +38,7 @@ from roost.core.db.base import (
     UnstorableText,
 )
 from roost.core.db.liveness import CONNECT_TIMEOUT, POOL_TIMEOUT, connection_lost
+from roost.core.db.pg_pool import ConnectionPool
 from roost.core.db.placeholders import numbered
 from roost.core.db.sql_log import log_statement
 from roost.tools.metrics import Metrics, NullMetrics
@@ -85,10 +87,6 @@ async def _set_codecs(conn: asyncpg.Connection) -> None:
 
 def _identity(value: str) -> str:
     return value
-
-
-async def _keep_session(_conn: asyncpg.Connection) -> None:
-    """The pool's reset: nothing beyond asyncpg's own rollback of an open transaction."""
 
 
 def _closed(conn: asyncpg.Connection) -> bool:
@@ -256,19 +254,28 @@ class PgBackend:
         self._trace = trace_sql
         self._metrics = metrics or NullMetrics()
         self._metrics.pool_sized(pool_size)
-        self._pool: asyncpg.Pool | None = None
+        self._pool: ConnectionPool | None = None
         self._opening = asyncio.Lock()
 
-    async def _open(self) -> asyncpg.Pool:
+    async def _open(self) -> ConnectionPool:
         async with self._opening:
             if self._pool is None:
                 self._connection = self._connection_class()
-                pool = asyncpg.create_pool(
-                    min_size=0, max_size=2 * self._pool_size, max_inactive_connection_lifetime=self.IDLE_LIFETIME,
-                    init=_set_codecs, reset=_keep_session, **self._options,
-                )  # fmt: skip
-                self._pool = await pool
+                self._pool = ConnectionPool(
+                    self._new_connection,
+                    max_size=2 * self._pool_size,
+                    idle_lifetime=self.IDLE_LIFETIME,
+                )
             return self._pool
+
+    async def _new_connection(self) -> asyncpg.Connection:
+        conn = await asyncpg.connect(**self._options)
+        try:
+            await _set_codecs(conn)
+        except BaseException:
+            conn.terminate()
+            raise
+        return conn
 
     async def ping(self) -> None:
         try:
@@ -283,18 +290,22 @@ class PgBackend:
     async def _checkout(self) -> AsyncIterator[asyncpg.Connection]:
         pool = self._pool or await self._open()
         try:
-            conn = await pool.acquire(timeout=POOL_TIMEOUT)
+            conn = await pool.acquire(POOL_TIMEOUT)
         except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             raise DatabaseUnavailable() from exc
         metrics = self._metrics.enabled
         if metrics:
             self._metrics.connection_checked_out()
+        # a request cancelled mid-statement leaves the statement running: its connection is cut
+        reusable = False
         try:
             yield conn
+            reusable = True
+        except Exception:
+            reusable = True
+            raise
         finally:
-            # a failed release has terminated the connection; the pool opens a new one
-            with suppress(Exception):
-                await pool.release(conn)
+            pool.release(conn, reusable=reusable)
             if metrics:
                 self._metrics.connection_checked_in()
 
@@ -335,8 +346,5 @@ class PgBackend:
     async def close(self) -> None:
         if self._pool is None:
             return
-        try:
-            async with asyncio.timeout(CLOSE_TIMEOUT):
-                await self._pool.close()
-        except TimeoutError:
-            self._pool.terminate()  # a statement still running: shutdown does not wait on it
+        # a statement still running past the timeout is cut: shutdown does not wait on it
+        await self._pool.close(CLOSE_TIMEOUT)

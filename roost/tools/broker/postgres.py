@@ -169,8 +169,9 @@ class PostgresBroker:
         self._outbox.append((channel, encode_messages(payload), done))
         if self._sender is None or self._sender.done():
             self._sender = asyncio.create_task(self._send_queued())
-        # the message is queued: a publisher that is cancelled now does not take it back
-        await asyncio.shield(done)
+        # the message is queued: a publisher that is cancelled now does not take it back (the
+        # sender skips a cancelled future but still sends its messages)
+        await done
 
     async def _send_queued(self) -> None:
         while self._outbox:
