@@ -129,6 +129,18 @@ async def test_over_a_cross_process_broker_each_process_delivers_an_event_once(a
         clients = [app.realtime.connect() for app in (writer, reader)]
         for app, client in zip((writer, reader), clients, strict=True):
             app.realtime.set_subscriptions(client, ["posts/*"])
+        # what reaches each process's dispatch queue through the broker
+        from_broker: dict[str, int] = {"writer": 0, "reader": 0}
+        for name, app in (("writer", writer), ("reader", reader)):
+            queue = app.realtime._events
+            assert queue is not None
+            put = queue.put_nowait
+
+            def counted(item: tuple[bytes, bool], put: Any = put, name: str = name) -> None:
+                from_broker[name] += item[1] and b'"a":"create"' in item[0]
+                put(item)
+
+            queue.put_nowait = counted  # type: ignore[method-assign]
         transport = httpx.ASGITransport(app=build_asgi(writer))
         async with httpx.AsyncClient(transport=transport, base_url="http://roost.test") as http:
             for n in range(3):
@@ -140,6 +152,8 @@ async def test_over_a_cross_process_broker_each_process_delivers_an_event_once(a
         for client in clients:
             titles = [orjson.loads(item[1])["record"]["title"] for item in client.outbox.take_ready(10) if item]
             assert titles == ["0", "1", "2"]
+        # the writer's own copies are dropped on arrival, before they are parsed or queued
+        assert from_broker == {"writer": 0, "reader": 3}
     finally:
         for app in (writer, reader):
             await app.close()

@@ -75,6 +75,9 @@ class RealtimeHub:
         #: (payload, arrived through a cross-process broker)
         self._events: asyncio.Queue[tuple[bytes, bool]] | None = None
         self.node_id = secrets.token_hex(8)
+        #: how this process's own events end (``n`` is their last key): their copies that come
+        #: back through the broker are dropped on arrival, before any parsing or queueing
+        self._own_tail = b',"n":"' + self.node_id.encode() + b'"}'
         self._worker: asyncio.Task[None] | None = None
         self._unsubscribe: Any = None
         self._pending = 0
@@ -302,6 +305,8 @@ class RealtimeHub:
             self._sender = None
 
     async def _on_message(self, payload: bytes) -> None:
+        if self.broker.cross_process and payload.endswith(self._own_tail):
+            return  # dispatched here when it was published
         if self._events is not None:
             self._pending += 1
             self._events.put_nowait((payload, self.broker.cross_process))
