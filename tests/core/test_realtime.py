@@ -157,3 +157,47 @@ async def test_over_a_cross_process_broker_each_process_delivers_an_event_once(a
     finally:
         for app in (writer, reader):
             await app.close()
+
+
+async def test_a_burst_of_events_leaves_in_few_publishes_and_arrives_in_order(api: Api) -> None:
+    """The 150 events of one batch request are queued at once: the send loop hands them to the
+    broker together (one pipeline on Redis), not one round trip each, and another process gets
+    every one of them in commit order."""
+    reason = await redis_reachable()
+    if reason:
+        skip_or_fail(reason)
+    await _posts(api)
+    settings = {"batch": {"enabled": True, "maxRequests": 200}}
+    assert (await api.su("PATCH", "/api/settings", json=settings)).status_code == 200
+    config = api.app.config.model_copy(update={"redis_url": REDIS_URL})
+    writer, reader = App(config), App(config)
+    for app in (writer, reader):
+        await app.bootstrap()
+    try:
+        client = reader.realtime.connect()
+        reader.realtime.set_subscriptions(client, ["posts/*"])
+        publishes: list[int] = []
+        broker = writer.realtime.broker
+        publish_many = broker.publish_many
+
+        async def counted(channel: str, payloads: list[bytes]) -> None:
+            publishes.append(len(payloads))
+            await publish_many(channel, payloads)
+
+        broker.publish_many = counted  # type: ignore[method-assign]
+        requests = [
+            {"method": "POST", "url": "/api/collections/posts/records", "body": {"title": str(n), "public": True}}
+            for n in range(150)
+        ]
+        transport = httpx.ASGITransport(app=build_asgi(writer))
+        async with httpx.AsyncClient(transport=transport, base_url="http://roost.test") as http:
+            res = await http.post("/api/batch", json={"requests": requests}, headers={"Authorization": api.su_token})
+            assert res.status_code == 200, res.text
+        await writer.realtime.drain()
+        await reader.realtime.drain()
+        titles = [orjson.loads(item[1])["record"]["title"] for item in client.outbox.take_ready(200) if item]
+        assert titles == [str(n) for n in range(150)]
+        assert sum(publishes) >= 150 and len(publishes) <= 5, publishes
+    finally:
+        for app in (writer, reader):
+            await app.close()

@@ -211,6 +211,27 @@ async def test_concurrent_publishes_all_arrive(brokers: Callable[[], Broker]) ->
     assert sorted(received) == sorted(sent)
 
 
+async def test_publish_many_keeps_order_with_the_publishes_around_it(brokers: Callable[[], Broker]) -> None:
+    """Identical payloads and a chunked large one included, in another process and in this one."""
+    broker, listener = brokers(), brokers()
+    await listener.start()
+    channel = _channel()
+    here, there = await _collect(broker, channel), await _collect(listener, channel)
+    await asyncio.sleep(0.1)
+    many = [b"same", b"m1", b"same", b"L" * 20_000, *(b"m%d" % n for n in range(2, 250)), b"same"]
+    await broker.publish(channel, b"first")
+    await broker.publish_many(channel, many)
+    await broker.publish_many(channel, [])
+    await broker.publish(channel, b"last")
+    expected = [b"first", *many, b"last"]
+    for received in (here, there) if broker is not listener else (here,):
+        await _wait_for(received, len(expected))
+    await asyncio.sleep(0.1)
+    assert here == expected
+    if broker is not listener:
+        assert there == expected
+
+
 async def test_postgres_sends_a_burst_of_publishes_in_few_statements() -> None:
     broker = await _started(PG_URL)
     try:
@@ -237,6 +258,12 @@ async def test_postgres_sends_a_burst_of_publishes_in_few_statements() -> None:
         await _wait_for(received, 100)
         assert received == [b"m%d" % n for n in range(100)]
         assert 1 <= statements <= 3
+        # one publish_many of 300 messages: two statements (200 messages each at most)
+        statements = 0
+        await broker.publish_many(channel, [b"n%d" % n for n in range(300)])
+        await _wait_for(received, 400)
+        assert received[100:] == [b"n%d" % n for n in range(300)]
+        assert statements == 2
     finally:
         await broker.close()
 

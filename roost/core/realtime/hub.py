@@ -47,6 +47,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("roost.realtime")
 #: the id the hub binds its after-success record handler under
 HOOK_ID = "roost.realtime"
+#: queued events handed to the broker in one publish at most
+SEND_BATCH = 200
 #: the broker message that ends the streams of a revoked API key
 REVOKE_KEY = "revokeKey"
 
@@ -282,15 +284,21 @@ class RealtimeHub:
                 client.close(REVOKED)
 
     async def _send_loop(self) -> None:
+        """Publish queued events in order; those queued while a publish was in flight leave
+        together (one round trip on Redis and PostgreSQL), so the broker keeps up with the
+        writes instead of falling seconds behind them."""
         assert self._outgoing is not None
         while True:
-            payload = await self._outgoing.get()
+            batch = [await self._outgoing.get()]
+            while len(batch) < SEND_BATCH and not self._outgoing.empty():
+                batch.append(self._outgoing.get_nowait())
             try:
-                await self.broker.publish(self.records_channel, payload)
+                await self.broker.publish_many(self.records_channel, batch)
             except Exception:
-                log.exception("realtime publish failed; one event lost")
+                log.exception("realtime publish failed; up to %d events lost", len(batch))
             finally:
-                self._outgoing.task_done()
+                for _ in batch:
+                    self._outgoing.task_done()
 
     async def _flush_outgoing(self, timeout: float = 5.0) -> None:
         """Publish what was committed before stopping, so other instances still deliver it."""

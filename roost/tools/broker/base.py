@@ -33,6 +33,13 @@ class Broker(Protocol):
     async def publish(self, channel: str, payload: bytes) -> None:
         """Send ``payload`` to every subscriber of ``channel`` everywhere."""
 
+    async def publish_many(self, channel: str, payloads: list[bytes]) -> None:
+        """Publish ``payloads`` in order, in as few round trips as the broker allows (one
+        pipeline on Redis, one NOTIFY statement per 200 messages on PostgreSQL).
+
+        Raises :class:`BrokerError` if any of them was not sent; those before it may have been.
+        """
+
     async def subscribe(self, channel: str, handler: MessageHandler) -> Callable[[], Awaitable[None]]:
         """Call ``handler`` for each message on ``channel``; returns an async unsubscribe."""
 

@@ -38,6 +38,11 @@ class HubBroker:
         except HubError as exc:
             raise BrokerError(f"hub publish failed: {exc}") from exc
 
+    async def publish_many(self, channel: str, payloads: list[bytes]) -> None:
+        # each is one frame on the same socket: written in order, no reply awaited
+        for payload in payloads:
+            await self.publish(channel, payload)
+
     async def subscribe(
         self, channel: str, handler: MessageHandler
     ) -> Callable[[], Awaitable[None]]:

@@ -22,6 +22,10 @@ class MemoryBroker:
     async def publish(self, channel: str, payload: bytes) -> None:
         await self._handlers.dispatch(channel, payload)
 
+    async def publish_many(self, channel: str, payloads: list[bytes]) -> None:
+        for payload in payloads:
+            await self._handlers.dispatch(channel, payload)
+
     async def subscribe(self, channel: str, handler: MessageHandler) -> Callable[[], Awaitable[None]]:
         return self._handlers.add(channel, handler)
 

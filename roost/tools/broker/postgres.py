@@ -161,17 +161,31 @@ class PostgresBroker:
             return
 
     async def publish(self, channel: str, payload: bytes) -> None:
+        await self._queue(channel, payload)
+
+    async def publish_many(self, channel: str, payloads: list[bytes]) -> None:
+        # queued together, they leave in the same statement(s), each with its own future so that
+        # the batching keeps two identical messages out of one statement
+        if payloads:
+            await self._queue(channel, *payloads)
+
+    async def _queue(self, channel: str, *payloads: bytes) -> None:
         if self._notify is None or self._closed:
             raise BrokerError("broker not started")
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        # a cancelled publisher's failure is not an unhandled error
-        done.add_done_callback(_retrieve)
-        self._outbox.append((channel, encode_messages(payload), done))
+        loop = asyncio.get_running_loop()
+        waiting: list[asyncio.Future[None]] = []
+        for payload in payloads:
+            done: asyncio.Future[None] = loop.create_future()
+            # a cancelled publisher's failure is not an unhandled error
+            done.add_done_callback(_retrieve)
+            self._outbox.append((channel, encode_messages(payload), done))
+            waiting.append(done)
         if self._sender is None or self._sender.done():
             self._sender = asyncio.create_task(self._send_queued())
-        # the message is queued: a publisher that is cancelled now does not take it back (the
-        # sender skips a cancelled future but still sends its messages)
-        await done
+        # the messages are queued: a publisher that is cancelled now does not take them back
+        # (the sender skips a cancelled future but still sends its messages)
+        for done in waiting:
+            await done
 
     async def _send_queued(self) -> None:
         while self._outbox:

@@ -74,6 +74,20 @@ class RedisBroker:
         except (OSError, RedisError) as exc:
             raise BrokerError(f"Redis publish failed: {exc}") from exc
 
+    async def publish_many(self, channel: str, payloads: list[bytes]) -> None:
+        if self._client is None:
+            raise BrokerError("broker not started")
+        from redis.exceptions import RedisError
+
+        try:
+            # one connection and one round trip, in order (no MULTI: nothing to make atomic)
+            async with self._client.pipeline(transaction=False) as pipe:
+                for payload in payloads:
+                    pipe.publish(channel, payload)
+                await pipe.execute()
+        except (OSError, RedisError) as exc:
+            raise BrokerError(f"Redis publish failed: {exc}") from exc
+
     async def ping(self) -> None:
         if self._client is None:
             raise BrokerError("broker not started")
