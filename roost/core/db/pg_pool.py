@@ -66,11 +66,6 @@ class ConnectionPool:
         self._closing: set[asyncio.Task[None]] = set()
         self._reaper: asyncio.TimerHandle | None = None
 
-    @property
-    def size(self) -> int:
-        """Connections open or being opened."""
-        return self._count
-
     async def acquire(self, timeout: float) -> asyncpg.Connection:
         """A connection for the caller alone until it is given back with :meth:`release`."""
         deadline = time.monotonic() + timeout
@@ -95,7 +90,8 @@ class ConnectionPool:
         """Give ``conn`` back. Not reusable, closed by the server, or still inside a transaction,
         it is closed and its place freed for a new connection."""
         self._in_use.discard(conn)
-        self._returned.set()
+        if self._closed:
+            self._returned.set()  # close() waits for the connections still in use
         if self._closed or not reusable or conn.is_closed() or conn.is_in_transaction():
             self._discard(conn)
             return

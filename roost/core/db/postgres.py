@@ -296,7 +296,8 @@ class PgBackend:
         metrics = self._metrics.enabled
         if metrics:
             self._metrics.connection_checked_out()
-        # a request cancelled mid-statement leaves the statement running: its connection is cut
+        # a request cancelled mid-statement may leave its statement running: the connection is
+        # closed (after asyncpg's cancel request), not reused
         reusable = False
         try:
             yield conn

@@ -24,7 +24,7 @@ class MemoryBroker:
 
     async def publish_many(self, channel: str, payloads: list[bytes]) -> None:
         for payload in payloads:
-            await self._handlers.dispatch(channel, payload)
+            await self.publish(channel, payload)
 
     async def subscribe(self, channel: str, handler: MessageHandler) -> Callable[[], Awaitable[None]]:
         return self._handlers.add(channel, handler)
