@@ -61,7 +61,12 @@ class RoostASGI:
         # the response start alone, and an SSE stream written past them all, straight to
         # uvicorn's response cycle, can write from the fan-out loop (roost.apis.realtime.sse)
         scope[BODY_SEND] = send
-        await served(scope, receive, send)
+        try:
+            await served(scope, receive, send)
+        finally:
+            # the scope belongs to the server's response cycle and the send is bound to it: left
+            # in place, the pair is a reference cycle that only the garbage collector frees
+            del scope[BODY_SEND]
 
     @property
     def started(self) -> bool:

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -109,13 +110,15 @@ class HeadWithBody:
 
     def __init__(self, transport: asyncio.Transport, cycle: Any) -> None:
         self._transport = transport
-        self._cycle = cycle
+        # weakly: the cycle holds this as its transport, and a reference back would make each
+        # request's cycle garbage for the collector instead of freed as its answer ends
+        self._cycle = weakref.ref(cycle)
         #: None before the head; the head bytes while held; b"" once written
         self._held: bytes | None = None
 
     def write(self, data: bytes) -> None:
         held = self._held
-        if held is None and self._cycle.response_started:  # the head (a 100 Continue comes before it)
+        if held is None and getattr(self._cycle(), "response_started", False):  # the head (a 100 Continue comes before it)
             self._held = data
             asyncio.get_running_loop().call_soon(self.flush)
         elif held:

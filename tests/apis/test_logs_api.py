@@ -75,6 +75,48 @@ async def test_one_batch_keeps_every_row_exactly(api: Api) -> None:
     assert sorted(app_lines) == [(4, "plain \u2028 \U0001f426 \"quoted\""), (4, f"with a {nul} NUL")]
 
 
+async def test_ids_follow_time_and_a_batch_whose_id_is_taken_is_written_again(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A log id starts with its row's time, so a batch appends to the id index instead of
+    scattering over it. When an id is already taken the batch is written again with fresh ids:
+    nothing is lost and the row that had the id keeps it."""
+    import re
+
+    from roost.core import logs as logs_module
+
+    await api.call("GET", "/api/health?first=1")
+    first = _by_url(await _logged(api), "/api/health?first=1")
+    make_ids, made = logs_module.new_log_ids, []
+
+    def taken_once(created: list[float]) -> list[str]:
+        ids = make_ids(created)
+        made.append(len(created))
+        if len(made) == 1:
+            ids[-1] = first["id"]
+        return ids
+
+    monkeypatch.setattr(logs_module, "new_log_ids", taken_once)
+    await api.call("GET", "/api/health?second=1")
+    await api.call("GET", "/api/health?third=1")
+    items = await _logged(api)
+    assert len(made) == 2  # the batch, then the batch again with fresh ids
+    assert _by_url(items, "/api/health?first=1") == first
+    assert first["id"] not in {_by_url(items, f"/api/health?{n}=1")["id"] for n in ("second", "third")}
+    assert len({item["id"] for item in items}) == len(items)
+    assert all(re.fullmatch(r"[a-z0-9]{15}", item["id"]) for item in items)
+    by_time = sorted(items, key=lambda item: item["created"])
+    assert [item["id"][:8] for item in by_time] == sorted(item["id"][:8] for item in items)
+    assert first["id"][:8] < _by_url(items, "/api/health?third=1")["id"][:8] or first["created"] == _by_url(items, "/api/health?third=1")["created"]
+
+
+def test_log_ids_keep_their_time_order_across_the_years() -> None:
+    from roost.core.logs import new_log_ids
+
+    times = [1_577_836_800.0, 1_700_000_000.0, 1_700_000_000.001, 1_764_806_400.5, 4_102_444_800.0]  # 2020 to 2100
+    ids = new_log_ids(times)
+    assert ids == sorted(ids) and len({i[:8] for i in ids}) == len(times)
+    assert new_log_ids([1_700_000_000.0, 1_700_000_000.0])[0][:8] == ids[1][:8]
+
+
 async def test_auth_and_its_id_when_log_auth_id_is_on(api: Api) -> None:
     user = await api.create_record("users", USER)
     token = await api.login("users", USER["email"], USER["password"])
