@@ -276,3 +276,27 @@ async def test_a_closed_postgres_broker_fails_queued_publishes() -> None:
     assert all(r is None or isinstance(r, BrokerError) for r in results)
     with pytest.raises(BrokerError):
         await broker.publish(_channel(), b"after close")
+
+
+async def test_the_hub_broker_writes_a_publish_many_in_one_call(hub_url: str) -> None:
+    """Every realtime event a worker commits goes to the embedded hub; the events queued together
+    leave in one socket write, not one each."""
+    publisher, listener = create_broker(hub_url), create_broker(hub_url)
+    await publisher.start()
+    await listener.start()
+    try:
+        channel = _channel()
+        received = await _collect(listener, channel)
+        await publisher.publish(channel, b"first")  # connects
+        writer = publisher._client._writer  # type: ignore[attr-defined]
+        writes: list[int] = []
+        write = writer.write
+        writer.write = lambda data: (writes.append(len(data)), write(data))[1]
+        await publisher.publish_many(channel, [b"m%d" % n for n in range(50)])
+        await publisher.publish_many(channel, [])
+        await _wait_for(received, 51)
+        assert received == [b"first", *(b"m%d" % n for n in range(50))]
+        assert len(writes) == 1
+    finally:
+        await publisher.close()
+        await listener.close()

@@ -148,3 +148,45 @@ def test_a_killed_hubs_directory_is_removed_by_the_next_hub(
     server.remove_stale_hubs()
     assert not dead.exists() and os.path.exists(live.path)
     live.stop()
+
+
+async def test_a_batch_of_publishes_reaches_each_subscriber_in_one_write_and_before_a_reply(
+    hub: tuple[Hub, str],
+) -> None:
+    """A worker's queued realtime events arrive at the hub in one write; the hub hands them on
+    in one write per subscriber, and a subscriber's own request is answered only after what was
+    published before it."""
+    server, path = hub
+    subscriber = create_broker("hub://" + path)
+    await subscriber.start()
+    publisher = HubClient("hub://" + path)
+    try:
+        received: list[bytes] = []
+
+        async def on_message(payload: bytes) -> None:
+            received.append(payload)
+
+        await subscriber.subscribe("events", on_message)
+        (held,) = server._subscribers["events"]
+        writes: list[bytes] = []
+        write = held.write
+        held.write = lambda data: (writes.append(data), write(data))[1]  # type: ignore[method-assign]
+        await publisher.send_many([p.encode(p.PUBLISH, 0, b"events", b"e%d" % n) for n in range(40)])
+        for _ in range(100):
+            if len(received) == 40:
+                break
+            await asyncio.sleep(0.02)
+        assert received == [b"e%d" % n for n in range(40)]
+        assert len(writes) == 1
+        # the subscriber's connection publishes and asks in one write: the messages come first
+        client = subscriber._client  # type: ignore[attr-defined]
+        writes.clear()
+        client._writer.write(p.encode(p.PUBLISH, 0, b"events", b"late") + p.encode(p.PING, 99))
+        for _ in range(100):
+            if len(writes) == 2:
+                break
+            await asyncio.sleep(0.02)
+        assert [p.decode(frame[4:])[0] for frame in writes] == [p.MESSAGE, p.REPLY]
+    finally:
+        await publisher.close()
+        await subscriber.close()

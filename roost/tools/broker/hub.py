@@ -39,9 +39,14 @@ class HubBroker:
             raise BrokerError(f"hub publish failed: {exc}") from exc
 
     async def publish_many(self, channel: str, payloads: list[bytes]) -> None:
-        # each is one frame on the same socket: written in order, no reply awaited
-        for payload in payloads:
-            await self.publish(channel, payload)
+        # a frame each, written in order in one call, no reply awaited
+        if not payloads:
+            return
+        name = channel.encode()
+        try:
+            await self._client.send_many([p.encode(p.PUBLISH, 0, name, payload) for payload in payloads])
+        except HubError as exc:
+            raise BrokerError(f"hub publish failed: {exc}") from exc
 
     async def subscribe(
         self, channel: str, handler: MessageHandler

@@ -103,10 +103,14 @@ class HubClient:
 
     async def send(self, op: int, *fields: bytes) -> None:
         """Send a request that has no reply (publish); raises :class:`HubError` when not sent."""
+        await self.send_many([p.encode(op, 0, *fields)])
+
+    async def send_many(self, frames: list[bytes]) -> None:
+        """Send encoded frames that have no reply, in order and in one write (one system call)."""
         await self.connect()
         assert self._writer is not None
         try:
-            self._writer.write(p.encode(op, 0, *fields))
+            self._writer.write(frames[0] if len(frames) == 1 else b"".join(frames))
             await self._writer.drain()
         except (ConnectionError, RuntimeError) as exc:
             raise HubError(f"hub connection lost: {exc}") from exc

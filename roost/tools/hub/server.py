@@ -80,6 +80,9 @@ class Hub:
         self._tasks: set[asyncio.Task[None]] = set()
         self._server: asyncio.Server | None = None
         self._sweeper: asyncio.Task[None] | None = None
+        #: messages for each subscriber since the last write to it: a worker's publishes arrive
+        #: many to a read and leave in one write per subscriber (see _publish)
+        self._outbox: dict[asyncio.StreamWriter, list[bytes]] = {}
 
     async def start(self, path: str) -> None:
         with contextlib.suppress(FileNotFoundError):
@@ -137,8 +140,10 @@ class Hub:
                     try:
                         reply = self._operate(op, fields)
                     except (ValueError, IndexError, KeyError) as exc:
+                        self._send_outbox(writer)
                         writer.write(p.encode(p.ERROR, rid, f"bad request: {exc}".encode()))
                         continue
+                self._send_outbox(writer)  # what was published before this request comes first
                 writer.write(p.encode(p.REPLY, rid, *reply))
                 await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError, p.ProtocolError):
@@ -146,6 +151,7 @@ class Hub:
         finally:
             for channel in channels:
                 self._unsubscribe(channel, writer)
+            self._outbox.pop(writer, None)
             self._connections.discard(writer)
             writer.close()
 
@@ -166,7 +172,23 @@ class Hub:
                 writer.close()
                 self._unsubscribe(channel, writer)
                 continue
-            writer.write(frame)
+            queued = self._outbox.get(writer)
+            if queued is not None:
+                queued.append(frame)
+                continue
+            if not self._outbox:
+                # after the frames already read: the publisher's batch arrives in one read
+                asyncio.get_running_loop().call_soon(self._send_outboxes)
+            self._outbox[writer] = [frame]
+
+    def _send_outboxes(self) -> None:
+        for writer in list(self._outbox):
+            self._send_outbox(writer)
+
+    def _send_outbox(self, writer: asyncio.StreamWriter) -> None:
+        frames = self._outbox.pop(writer, None)
+        if frames and not writer.is_closing():
+            writer.write(frames[0] if len(frames) == 1 else b"".join(frames))
 
     def _operate(self, op: int, fields: list[bytes]) -> list[bytes]:
         state = self.state
