@@ -66,7 +66,7 @@ class RoostASGI:
         finally:
             # the scope belongs to the server's response cycle and the send is bound to it: left
             # in place, the pair is a reference cycle that only the garbage collector frees
-            del scope[BODY_SEND]
+            scope.pop(BODY_SEND, None)
 
     @property
     def started(self) -> bool:

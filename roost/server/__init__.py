@@ -112,7 +112,7 @@ class RoostServer(uvicorn.Server):
 
     A worker holds tens of thousands of long-lived objects once the app has started (modules,
     the schema, compiled rules). Python's full collections walked all of them, a few times a
-    minute under load (45-70 ms each); frozen, they are skipped."""
+    minute under load (30 to 70 ms each); frozen, they are skipped."""
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets)
