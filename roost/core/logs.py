@@ -98,9 +98,9 @@ _ID_SORTED_ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"  # digits first, so
 ID_ATTEMPTS = 3
 
 
-def new_log_id(created: float | None = None) -> str:
+def new_log_id(created: float) -> str:
     """15 characters of ``[a-z0-9]``, as PocketBase's log ids: :func:`new_log_ids` for one entry."""
-    return new_log_ids([time.time() if created is None else created])[0]
+    return new_log_ids([created])[0]
 
 
 def new_log_ids(created: Sequence[float]) -> list[str]:

@@ -33,10 +33,7 @@ class HubBroker:
         self._started = True
 
     async def publish(self, channel: str, payload: bytes) -> None:
-        try:
-            await self._client.send(p.PUBLISH, channel.encode(), payload)
-        except HubError as exc:
-            raise BrokerError(f"hub publish failed: {exc}") from exc
+        await self.publish_many(channel, [payload])
 
     async def publish_many(self, channel: str, payloads: list[bytes]) -> None:
         # a frame each, written in order in one call, no reply awaited
