@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import urllib.parse
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -14,9 +16,12 @@ from roost.apis import build_asgi
 from roost.config import Config
 from roost.core.app import App
 from roost.core.cluster import Cluster
+from roost.core.events import RequestInfo
 from roost.core.realtime import dispatch as realtime_dispatch
+from roost.core.realtime import hub as realtime_hub
 from roost.core.realtime.clients import Outbox
 from roost.core.realtime.topics import go_string, parse_subscription
+from roost.tools.hub import Hub
 from tests.cache_services import REDIS_URL, redis_reachable
 from tests.conftest import Api, skip_or_fail
 
@@ -201,3 +206,62 @@ async def test_a_burst_of_events_leaves_in_few_publishes_and_arrives_in_order(ap
     finally:
         for app in (writer, reader):
             await app.close()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "mysql"])  # PostgreSQL brings its own broker
+async def test_over_the_workers_hub_events_are_published_only_while_another_worker_has_clients(
+    api: Api, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two Apps on one embedded hub stand in for two workers of ``roost serve``. A worker with
+    no realtime client does not listen, so the other publishes nothing; the first client's
+    stream opens only once the writer knows of it, so no later write is skipped."""
+    monkeypatch.setattr(realtime_hub, "LINGER", 0.05)
+    hub = Hub()
+    path = str(tmp_path / "hub.sock")
+    await hub.start(path)
+    published: list[bytes] = []
+    relay = hub._publish
+
+    def counted(channel: str, payload: bytes) -> None:
+        if channel.endswith(".records") and b'"a":"barrier"' not in payload:
+            published.append(payload)
+        relay(channel, payload)
+
+    hub._publish = counted  # type: ignore[method-assign]
+    await _posts(api)
+    config = api.app.config.model_copy(update={"hub_url": "hub://" + path})
+    writer, reader = App(config), App(config)
+    for app in (writer, reader):
+        await app.bootstrap()
+    channel = writer.realtime.records_channel
+    try:
+        transport = httpx.ASGITransport(app=build_asgi(writer))
+        async with httpx.AsyncClient(transport=transport, base_url="http://roost.test") as http:
+
+            async def create(title: str) -> None:
+                res = await http.post("/api/collections/posts/records", json={"title": title, "public": True},
+                                      headers={"Authorization": api.su_token})  # fmt: skip
+                assert res.status_code == 200, res.text
+                await writer.realtime.drain()
+
+            await create("nobody listens")
+            assert published == [] and writer.realtime._pending == 0
+            client = await reader.realtime.open_client(RequestInfo(ip="127.0.0.1"), "127.0.0.1")
+            assert writer.cluster.broker.audience(channel) == 1  # known before the stream opened
+            reader.realtime.set_subscriptions(client, ["posts/*"])
+            await create("heard")
+            await reader.realtime.drain()
+            assert [orjson.loads(item[1])["record"]["title"] for item in client.outbox.take_ready(10)] == ["heard"]
+            assert len(published) == 1
+            reader.realtime.disconnect(client)
+            for _ in range(100):
+                if writer.cluster.broker.audience(channel) == 0:
+                    break
+                await asyncio.sleep(0.02)
+            assert writer.cluster.broker.audience(channel) == 0
+            await create("nobody again")
+            assert len(published) == 1
+    finally:
+        for app in (writer, reader):
+            await app.close()
+        await hub.close()

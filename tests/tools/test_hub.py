@@ -70,6 +70,7 @@ async def test_a_bad_request_is_an_error_not_a_lost_connection(hub: tuple[Hub, s
 
 async def test_an_oversized_frame_closes_only_that_connection(hub: tuple[Hub, str]) -> None:
     reader, writer = await asyncio.open_unix_connection(hub[1])
+    assert (await p.read_frame(reader))[0] == p.HELLO  # every connection's first frame
     writer.write((p.MAX_FRAME + 1).to_bytes(4, "big"))
     assert await reader.read() == b""
     writer.close()
@@ -190,3 +191,60 @@ async def test_a_batch_of_publishes_reaches_each_subscriber_in_one_write_and_bef
     finally:
         await publisher.close()
         await subscriber.close()
+
+
+async def test_a_subscription_is_answered_once_every_other_connection_knows_of_it(hub: tuple[Hub, str]) -> None:
+    """A worker skips publishing to a channel nobody else listens on, so a new listener's
+    subscription must not complete while another connection may still think it has no audience."""
+    url = "hub://" + hub[1]
+    publisher, listener = HubClient(url), HubClient(url)
+    await publisher.request(p.PING)
+    assert publisher.audience("events") == 0
+    reader, writer = await asyncio.open_unix_connection(hub[1])  # a connection that is slow to read
+    assert (await p.read_frame(reader))[0] == p.HELLO
+    subscribing = asyncio.create_task(listener.subscribe("events"))
+    op, token, fields = await asyncio.wait_for(p.read_frame(reader), 5)
+    assert (op, fields) == (p.AUDIENCE, [b"events", b"1"]) and token
+    await asyncio.sleep(0.1)
+    assert not subscribing.done()  # the slow connection has not acknowledged yet
+    assert publisher.audience("events") == 1  # the client acknowledged as it read the frame
+    writer.write(p.encode(p.ACK, token))
+    await asyncio.wait_for(subscribing, 5)
+    assert listener.audience("events") == 0  # itself not counted
+    second = HubClient(url)
+    await second.request(p.PING)
+    assert second.audience("events") == 1  # told on connecting
+    await listener.unsubscribe("events")
+    await publisher.request(p.PING)  # the audience frame was sent before this reply
+    assert publisher.audience("events") == 0
+    writer.close()
+    for client in (publisher, listener, second):
+        await client.close()
+
+
+async def test_a_connection_that_goes_away_does_not_hold_a_subscription(hub: tuple[Hub, str]) -> None:
+    reader, writer = await asyncio.open_unix_connection(hub[1])
+    await p.read_frame(reader)
+    listener = HubClient("hub://" + hub[1])
+    subscribing = asyncio.create_task(listener.subscribe("events"))
+    await asyncio.wait_for(p.read_frame(reader), 5)
+    writer.close()
+    await asyncio.wait_for(subscribing, 5)
+    await listener.close()
+
+
+async def test_a_repeated_subscription_is_answered_with_the_first(hub: tuple[Hub, str]) -> None:
+    slow_reader, slow = await asyncio.open_unix_connection(hub[1])
+    reader, writer = await asyncio.open_unix_connection(hub[1])
+    for r in (slow_reader, reader):
+        assert (await p.read_frame(r))[0] == p.HELLO
+    writer.write(p.encode(p.SUBSCRIBE, 1, b"events") + p.encode(p.SUBSCRIBE, 2, b"events"))
+    op, token, _ = await asyncio.wait_for(p.read_frame(slow_reader), 5)
+    assert op == p.AUDIENCE
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(p.read_frame(reader), 0.2)
+    slow.write(p.encode(p.ACK, token))
+    replies = [await asyncio.wait_for(p.read_frame(reader), 5) for _ in range(2)]
+    assert replies == [(p.REPLY, 1, []), (p.REPLY, 2, [])]
+    for w in (slow, writer):
+        w.close()

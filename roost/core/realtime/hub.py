@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from roost.core.errors import Forbidden, NotFound
+from roost.core.errors import Forbidden, NotFound, ServiceUnavailable
 from roost.core.events import (
     RealtimeConnectRequestEvent,
     RealtimeSubscribeRequestEvent,
@@ -39,7 +39,7 @@ from roost.core.realtime.topics import parse_subscription
 from roost.core.rules.engine import KEY_OUT_OF_SCOPE
 from roost.core.schema.api_keys import ApiKeyGrant
 from roost.core.schema.collection import Collection
-from roost.tools.broker import Broker
+from roost.tools.broker import Broker, BrokerError
 
 if TYPE_CHECKING:
     from roost.core.base import App
@@ -51,6 +51,9 @@ HOOK_ID = "roost.realtime"
 SEND_BATCH = 200
 #: the broker message that ends the streams of a revoked API key
 REVOKE_KEY = "revokeKey"
+#: seconds a process keeps listening for other processes' events after its last client left
+#: (a reconnecting client finds it still listening)
+LINGER = 10.0
 
 
 class RealtimeHub:
@@ -87,6 +90,11 @@ class RealtimeHub:
         self._outgoing: asyncio.Queue[bytes] | None = None
         self._sender: asyncio.Task[None] | None = None
         self.closing = False
+        #: listen on the record channel only while this process has clients, and publish only
+        #: while another process listens (brokers that know their audience: the workers' hub)
+        self._on_demand = False
+        self._listening = asyncio.Lock()
+        self._linger: asyncio.TimerHandle | None = None
 
     # ----- lifecycle --------------------------------------------------------------------------
     async def start(self) -> None:
@@ -94,7 +102,9 @@ class RealtimeHub:
         if self._worker is not None:
             return
         self._events = asyncio.Queue()
-        self._unsubscribe = await self.broker.subscribe(self.records_channel, self._on_message)
+        self._on_demand = self.broker.cross_process and self.broker.knows_audience
+        if not self._on_demand:
+            self._unsubscribe = await self.broker.subscribe(self.records_channel, self._on_message)
         await self.control.start()
         self._worker = asyncio.create_task(self._dispatch_loop())
         self._outgoing = asyncio.Queue()
@@ -110,6 +120,9 @@ class RealtimeHub:
             hook.unbind(HOOK_ID)
         await self._flush_outgoing()
         await self.control.close()
+        if self._linger is not None:
+            self._linger.cancel()
+            self._linger = None
         if self._unsubscribe is not None:
             await self._unsubscribe()
             self._unsubscribe = None
@@ -130,6 +143,8 @@ class RealtimeHub:
 
     # ----- clients ----------------------------------------------------------------------------
     def connect(self, ip: str = "") -> Client:
+        """Register a client here (see :meth:`open_client`, which also makes sure this process
+        hears other processes' events)."""
         client = Client(new_client_id(self.node), ip, self.queue_size)
         self.clients[client.id] = client
         self.app.metrics.realtime_connected()
@@ -141,6 +156,11 @@ class RealtimeHub:
         """Register a new stream's client through ``on_realtime_connect_request``; a handler that
         returns without ``e.next()`` refuses the stream (the client is closed at once)."""
         client = self.connect(ip)
+        try:
+            await self._listen()
+        except BaseException:
+            self.disconnect(client)
+            raise
         hook = self.app.hooks.on_realtime_connect_request
         if not hook.handlers:
             return client
@@ -188,6 +208,36 @@ class RealtimeHub:
             self.app.metrics.realtime_disconnected(slow=client.close_reason == "slow consumer")
         if client.close_reason == "slow consumer":
             self.dropped += 1
+        if self._on_demand and not self.clients and self._linger is None and self._unsubscribe is not None:
+            self._linger = asyncio.get_running_loop().call_later(LINGER, self._stop_listening)
+
+    async def _listen(self) -> None:
+        """Subscribe to other processes' record events unless already subscribed; on a broker
+        that knows its audience this returns once every other process publishes to this one."""
+        if self._linger is not None:
+            self._linger.cancel()
+            self._linger = None
+        if not self._on_demand or self._unsubscribe is not None:
+            return
+        async with self._listening:
+            if self._unsubscribe is None:
+                try:
+                    self._unsubscribe = await self.broker.subscribe(self.records_channel, self._on_message)
+                except BrokerError as exc:
+                    log.warning("realtime: cannot listen for other processes' events: %s", exc)
+                    raise ServiceUnavailable() from exc
+
+    def _stop_listening(self) -> None:
+        self._linger = None
+        if not self.clients and self._unsubscribe is not None and not self.closing:
+            asyncio.get_running_loop().create_task(self._unlisten())
+
+    async def _unlisten(self) -> None:
+        async with self._listening:
+            if not self.clients and self._unsubscribe is not None and not self.closing:
+                unsubscribe, self._unsubscribe = self._unsubscribe, None
+                with contextlib.suppress(BrokerError):
+                    await unsubscribe()
 
     def get(self, client_id: str) -> Client:
         client = self.clients.get(client_id)
@@ -261,7 +311,7 @@ class RealtimeHub:
         """
         message = {"a": event.action, "c": event.collection.id, "r": event.record, "n": self.node_id}
         payload = orjson.dumps(message, default=str)
-        if self.broker.cross_process and self._events is not None:
+        if self.broker.cross_process and self._events is not None and self.clients:
             self._pending += 1
             self._events.put_nowait((payload, False))
         if self._outgoing is not None:
@@ -293,6 +343,8 @@ class RealtimeHub:
             while len(batch) < SEND_BATCH and not self._outgoing.empty():
                 batch.append(self._outgoing.get_nowait())
             try:
+                if self._on_demand and not self._barriers and self.broker.audience(self.records_channel) == 0:
+                    continue  # no other process has a client (each one's subscription waits for this one to know)
                 await self.broker.publish_many(self.records_channel, batch)
             except Exception:
                 log.exception("realtime publish failed; up to %d events lost", len(batch))
@@ -348,6 +400,14 @@ class RealtimeHub:
         round trip (for tests, and for callers that need read-your-writes on a subscription).
         """
         if self._outgoing is None:
+            return
+        if self._on_demand and self._unsubscribe is None:
+            # a process without clients hears nothing back from the broker: its own events
+            # were handed to the broker (or to nobody) and dispatched here
+            async with asyncio.timeout(timeout):
+                await self._outgoing.join()
+                while self._pending:
+                    await asyncio.sleep(0.005)
             return
         token = secrets.token_hex(8)
         waiter = self._barriers[token] = asyncio.get_running_loop().create_future()

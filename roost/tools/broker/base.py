@@ -26,6 +26,9 @@ class Broker(Protocol):
 
     #: True when messages leave this process (Redis, PostgreSQL); False for the in-memory broker
     cross_process: bool
+    #: True when :meth:`audience` answers: a process then subscribes to a channel only while it
+    #: needs its messages, and a publisher may skip a channel nobody else listens to
+    knows_audience: bool
 
     async def start(self) -> None:
         """Connect; must be called before publish. Idempotent."""
@@ -42,6 +45,11 @@ class Broker(Protocol):
 
     async def subscribe(self, channel: str, handler: MessageHandler) -> Callable[[], Awaitable[None]]:
         """Call ``handler`` for each message on ``channel``; returns an async unsubscribe."""
+
+    def audience(self, channel: str) -> int | None:
+        """How many other processes subscribe to ``channel`` right now, when the broker knows
+        for certain (the embedded hub: a subscription is answered only after every other process
+        has heard of it); None when it cannot tell, and then a publisher must publish."""
 
     async def ping(self) -> None:
         """Return when the broker answers now; raise :class:`BrokerError` (within seconds) when not.

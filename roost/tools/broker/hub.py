@@ -14,6 +14,7 @@ class HubBroker:
     """One hub connection; the hub sends each message once to every subscribed connection."""
 
     cross_process = True
+    knows_audience = True
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -62,6 +63,9 @@ class HubBroker:
                 await self._client.unsubscribe(channel)
 
         return unsubscribe
+
+    def audience(self, channel: str) -> int | None:
+        return self._client.audience(channel)
 
     async def ping(self) -> None:
         try:

@@ -12,6 +12,7 @@ class MemoryBroker:
     """Delivers synchronously to the handlers of this process, in publish order."""
 
     cross_process = False
+    knows_audience = False
 
     def __init__(self) -> None:
         self._handlers = LocalHandlers()
@@ -28,6 +29,9 @@ class MemoryBroker:
 
     async def subscribe(self, channel: str, handler: MessageHandler) -> Callable[[], Awaitable[None]]:
         return self._handlers.add(channel, handler)
+
+    def audience(self, channel: str) -> None:
+        return None  # one process: its publisher is its audience
 
     async def ping(self) -> None:
         return None

@@ -105,6 +105,7 @@ class PostgresBroker:
     """
 
     cross_process = True
+    knows_audience = False
 
     def __init__(self, dsn: str) -> None:
         self.dsn = dsn
@@ -222,6 +223,9 @@ class PostgresBroker:
             if not done.done():
                 done.set_exception(failure)
         self._outbox.clear()
+
+    def audience(self, channel: str) -> None:
+        return None  # a count read from PostgreSQL would be out of date before the NOTIFY
 
     async def ping(self) -> None:
         if self._notify is None:

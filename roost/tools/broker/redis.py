@@ -22,6 +22,7 @@ class RedisBroker:
     """One connection publishes, one subscribes; a reader task dispatches in arrival order."""
 
     cross_process = True
+    knows_audience = False
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -87,6 +88,9 @@ class RedisBroker:
                 await pipe.execute()
         except (OSError, RedisError) as exc:
             raise BrokerError(f"Redis publish failed: {exc}") from exc
+
+    def audience(self, channel: str) -> None:
+        return None  # a count read from Redis would be out of date before the publish
 
     async def ping(self) -> None:
         if self._client is None:

@@ -54,6 +54,9 @@ class HubClient:
         self.on_connect: Callable[[], None] | None = None
         self._closed = False
         self._had_connection = False
+        #: listeners per channel on other connections, as the hub last said; None until its
+        #: first frame on this connection arrived
+        self._audience: dict[str, int] | None = None
 
     @property
     def connected(self) -> bool:
@@ -116,9 +119,18 @@ class HubClient:
             raise HubError(f"hub connection lost: {exc}") from exc
 
     async def subscribe(self, channel: str) -> None:
+        """Returns once the hub has the subscription and every other connection knows of it."""
+        await self.connect()  # a first connection subscribes to no channel yet
         self.channels.add(channel)
         self._start_dispatcher()
         await self.request(p.SUBSCRIBE, channel.encode())
+
+    def audience(self, channel: str) -> int | None:
+        """How many other connections subscribe to ``channel`` now; None when not known (no
+        connection yet, or it was lost). A message published while this is 0 reaches nobody."""
+        if self._audience is None or not self.connected:
+            return None
+        return self._audience.get(channel, 0)
 
     async def unsubscribe(self, channel: str) -> None:
         self.channels.discard(channel)
@@ -144,6 +156,9 @@ class HubClient:
                 if op == p.MESSAGE:
                     self._inbox.put_nowait((fields[0].decode(), fields[1]))
                     continue
+                if op == p.AUDIENCE or op == p.HELLO:
+                    self._take_audience(op, rid, fields)
+                    continue
                 future = self._pending.get(rid)
                 if future is None or future.done():
                     continue
@@ -154,7 +169,17 @@ class HubClient:
         except (asyncio.IncompleteReadError, ConnectionError, p.ProtocolError) as exc:
             self._lost(exc)
 
+    def _take_audience(self, op: int, rid: int, fields: list[bytes]) -> None:
+        # taken in here, in the reader, before any later publish decision of this process
+        if op == p.HELLO:
+            self._audience = {fields[i].decode(): int(fields[i + 1]) for i in range(0, len(fields) - 1, 2)}
+        elif self._audience is not None:
+            self._audience[fields[0].decode()] = int(fields[1])
+        if rid and self._writer is not None:
+            self._writer.write(p.encode(p.ACK, rid))
+
     def _lost(self, exc: BaseException) -> None:
+        self._audience = None
         if self._writer is not None:
             self._writer.close()
         self._writer = None

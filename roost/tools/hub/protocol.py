@@ -31,10 +31,17 @@ ADD = 15
 INCR_EXISTING = 16
 GET_MANY = 17
 DELETE_PREFIX = 18
+#: a connection has taken in an AUDIENCE frame that asked for it (the frame's request id)
+ACK = 19
 # hub -> client
 REPLY = 100
 ERROR = 101
 MESSAGE = 102
+#: how many other connections now subscribe to a channel (fields: channel, count); a request id
+#: other than 0 asks for an ACK with that id once the client has taken it in
+AUDIENCE = 103
+#: the first frame of a connection: every channel with subscribers and their count, in pairs
+HELLO = 104
 
 
 class ProtocolError(Exception):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import os
 import socket
@@ -83,6 +84,11 @@ class Hub:
         #: messages for each subscriber since the last write to it: a worker's publishes arrive
         #: many to a read and leave in one write per subscriber (see _publish)
         self._outbox: dict[asyncio.StreamWriter, list[bytes]] = {}
+        #: subscriptions answered once every other connection has taken in its new audience
+        #: (see _announce): token -> (connections yet to ACK, the subscriber, the channel, the
+        #: ids of the subscriber's requests to answer then)
+        self._waiting: dict[int, tuple[set[asyncio.StreamWriter], asyncio.StreamWriter, str, list[int]]] = {}
+        self._tokens = itertools.count(1)
 
     async def start(self, path: str) -> None:
         with contextlib.suppress(FileNotFoundError):
@@ -122,15 +128,26 @@ class Hub:
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
         self._connections.add(writer)
+        writer.write(self._hello())
         try:
             while True:
                 op, rid, fields = await p.read_frame(reader)
                 if op == p.PUBLISH:
                     self._publish(fields[0].decode(), fields[1])
                     continue
+                if op == p.ACK:
+                    self._acked(rid, writer)
+                    continue
                 if op == p.SUBSCRIBE:
-                    channels.add(fields[0].decode())
-                    self._subscribers.setdefault(fields[0].decode(), set()).add(writer)
+                    channel = fields[0].decode()
+                    channels.add(channel)
+                    subscribers = self._subscribers.setdefault(channel, set())
+                    if writer not in subscribers:
+                        subscribers.add(writer)
+                        if self._announce(channel, writer, rid):
+                            continue  # answered when every other connection has acknowledged
+                    elif self._join_announcement(channel, writer, rid):
+                        continue  # a repeated subscription is answered with the first
                     reply: list[bytes] = []
                 elif op == p.UNSUBSCRIBE:
                     channels.discard(fields[0].decode())
@@ -149,18 +166,68 @@ class Hub:
         except (asyncio.IncompleteReadError, ConnectionError, p.ProtocolError):
             pass
         finally:
+            self._connections.discard(writer)
             for channel in channels:
                 self._unsubscribe(channel, writer)
             self._outbox.pop(writer, None)
-            self._connections.discard(writer)
+            for token in list(self._waiting):
+                self._acked(token, writer)
             writer.close()
 
     def _unsubscribe(self, channel: str, writer: asyncio.StreamWriter) -> None:
         writers = self._subscribers.get(channel)
-        if writers is not None:
-            writers.discard(writer)
-            if not writers:
-                del self._subscribers[channel]
+        if writers is None or writer not in writers:
+            return
+        writers.discard(writer)
+        if not writers:
+            del self._subscribers[channel]
+        for other in self._connections:
+            if other is not writer and not other.is_closing():
+                other.write(p.encode(p.AUDIENCE, 0, channel.encode(), p.number(self._audience(channel, other))))
+
+    # ----- audiences: a worker publishes on a channel only while another one listens ----------
+    def _audience(self, channel: str, writer: asyncio.StreamWriter) -> int:
+        """How many connections other than ``writer`` subscribe to ``channel``."""
+        writers = self._subscribers.get(channel, ())
+        return len(writers) - (writer in writers)
+
+    def _hello(self) -> bytes:
+        pairs = [part for name, writers in self._subscribers.items() for part in (name.encode(), p.number(len(writers)))]
+        return p.encode(p.HELLO, 0, *pairs)
+
+    def _announce(self, channel: str, subscriber: asyncio.StreamWriter, rid: int) -> bool:
+        """Tell every other connection that ``channel`` has one more listener, and hold the
+        subscriber's reply until each has acknowledged: a publisher that skips a channel without
+        listeners then publishes everything it commits after the subscription is answered.
+        False when there is nobody to tell (answer at once)."""
+        others = {w for w in self._connections if w is not subscriber and not w.is_closing()}
+        if not others:
+            return False
+        token = next(self._tokens) & 0xFFFFFFFF or 1
+        self._waiting[token] = (others, subscriber, channel, [rid])
+        for other in others:
+            other.write(p.encode(p.AUDIENCE, token, channel.encode(), p.number(self._audience(channel, other))))
+        return True
+
+    def _join_announcement(self, channel: str, subscriber: asyncio.StreamWriter, rid: int) -> bool:
+        for _, holder, name, rids in self._waiting.values():
+            if holder is subscriber and name == channel:
+                rids.append(rid)
+                return True
+        return False
+
+    def _acked(self, token: int, writer: asyncio.StreamWriter) -> None:
+        entry = self._waiting.get(token)
+        if entry is None:
+            return
+        pending, subscriber, _, rids = entry
+        pending.discard(writer)
+        if pending and subscriber is not writer:
+            return
+        del self._waiting[token]
+        if subscriber is not writer and not subscriber.is_closing():
+            self._send_outbox(subscriber)
+            subscriber.write(b"".join(p.encode(p.REPLY, rid) for rid in rids))
 
     def _publish(self, channel: str, payload: bytes) -> None:
         frame = p.encode(p.MESSAGE, 0, channel.encode(), payload)
