@@ -29,6 +29,7 @@ from roost.plugins.hooks_dir.api import HookAPI
 from roost.plugins.hooks_dir.registrations import Registration, Target, apply_all
 from roost.server import serve
 from roost.tools import tracing
+from roost.tools.metrics import multiprocess as metrics_dir
 
 
 class Plugin(Protocol):
@@ -206,4 +207,5 @@ def worker_asgi() -> Any:
     """The ASGI app of one ``roost serve --workers N`` process (configuration from the
     environment, see :func:`roost.server.export_config`)."""
     tracing.configure()
+    metrics_dir.use_known_pid()
     return Roost(Config()).asgi

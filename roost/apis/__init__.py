@@ -54,6 +54,7 @@ from roost.apis.middleware.stack import EdgeMiddleware
 from roost.apis.middleware.superuser_ips import SuperuserIPsMiddleware
 from roost.apis.openapi import document
 from roost.apis.realtime import sse
+from roost.apis.route_index import IndexedRouter
 from roost.core.app import App
 from roost.core.auth.session_guard import origin_of, trusted_origins
 from roost.tools import tracing
@@ -100,6 +101,7 @@ def build_asgi(
     """
     served = [*(api_routes() if routes is None else routes), CATCH_ALL]
     router = Starlette(routes=served, exception_handlers=dict(EXCEPTION_HANDLERS))
+    router.router = IndexedRouter(routes=served)  # the same routes, tried by their first segments
     router.state.roost = app
     router.state.stream_slots = Slots(app.config.max_streams_per_ip)
 

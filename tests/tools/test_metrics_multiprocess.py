@@ -88,3 +88,27 @@ def test_an_operators_directory_is_kept_but_emptied_of_an_earlier_servers_values
     assert (path, ours) == (tmp_path, False)
     assert not list(tmp_path.glob("*.db"))
     assert (tmp_path / "notes.txt").exists()
+
+
+FORKING_WORKER = """
+import os
+from roost.tools.metrics import create_metrics, multiprocess
+multiprocess.use_known_pid()
+multiprocess.use_known_pid()  # once is enough; a second call changes nothing
+metrics = create_metrics(True)
+metrics.request_finished("GET", "/api/health", 200, 0.002)
+child = os.fork()
+if child == 0:  # the fork is still noticed: the child's values go to files of its own
+    metrics.request_finished("GET", "/api/health", 200, 0.002)
+    metrics.request_finished("GET", "/api/health", 200, 0.002)
+    os._exit(0)
+os.waitpid(child, 0)
+print(os.getpid(), child)
+"""
+
+
+def test_a_worker_that_keeps_its_process_id_still_notices_a_fork(tmp_path: Path) -> None:
+    parent, child = map(int, _run(FORKING_WORKER, tmp_path).split())
+    assert _pids(tmp_path) == sorted([parent, child])
+    ok = frozenset({"method": "GET", "route": "/api/health", "status": "200"}.items())
+    assert _values(_run(SCRAPE, tmp_path))[("roost_http_requests_total", ok)] == 3

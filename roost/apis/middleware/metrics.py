@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from roost.apis.errors import CATCH_ALL
 from roost.apis.route_group import MATCHED_ROUTE
+from roost.apis.route_index import routes_to_try
 from roost.tools.metrics import NO_ROUTE, Metrics
 
 #: what a request that never got a response head counts as: the client went away / a crash
@@ -69,7 +70,7 @@ class MetricsMiddleware:
 
     def _match(self, scope: Scope) -> BaseRoute | None:
         partial: BaseRoute | None = None
-        for route in self.router.router.routes:
+        for route in routes_to_try(self.router.router, scope):
             match, child = route.matches(scope)
             if match == Match.FULL:
                 return child.get(MATCHED_ROUTE, route)  # type: ignore[no-any-return]

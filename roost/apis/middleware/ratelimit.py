@@ -28,6 +28,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from roost.apis.errors import error_body
 from roost.apis.request import request_info
 from roost.apis.route_group import MATCHED_ROUTE
+from roost.apis.route_index import routes_to_try
 from roost.apis.routing import meta_of, route_path
 from roost.core.app import App
 from roost.core.auth.throttle import counters
@@ -109,7 +110,7 @@ class RateLimitMiddleware:
 
     def _collection_route(self, scope: Scope) -> tuple[str, tuple[str, ...], str] | None:
         """(route template, tags, collection name or id) when a collection route will serve this."""
-        for route in self.router.router.routes:
+        for route in routes_to_try(self.router.router, scope):
             match, child = route.matches(scope)
             if match != Match.FULL:
                 continue

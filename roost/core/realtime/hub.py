@@ -387,7 +387,8 @@ class RealtimeHub:
                     if waiter is not None and not waiter.done():
                         waiter.set_result(None)
                     continue
-                await dispatch(self.app, self, message["a"], message["c"], message["r"])
+                if self.clients:  # everything a change does here concerns clients
+                    await dispatch(self.app, self, message["a"], message["c"], message["r"])
             except Exception:
                 log.exception("realtime dispatch failed")
             finally:

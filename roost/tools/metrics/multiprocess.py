@@ -19,6 +19,38 @@ from pathlib import Path
 from prometheus_client import multiprocess
 
 ENV = "PROMETHEUS_MULTIPROC_DIR"
+#: this process's id, renewed in a forked child (see use_known_pid)
+_pid = os.getpid()
+
+
+def _forked() -> None:
+    global _pid
+    _pid = os.getpid()
+
+
+os.register_at_fork(after_in_child=_forked)
+
+
+def _known_pid() -> int:
+    return _pid
+
+
+def use_known_pid() -> None:
+    """Make the values created from now on in multiprocess mode read the process id from memory.
+
+    Each update of a value checks that the process has not forked, and prometheus-client's
+    default check is ``os.getpid()``: a system call per update, five per request. The id kept
+    here is renewed after a fork, so the check still works. Call it before the process creates
+    its first metric (a worker, before it builds its app): values of two classes would write
+    the same file through two maps.
+    """
+    from prometheus_client import values
+
+    if active_dir() is None or getattr(values.ValueClass, "roost_known_pid", False):
+        return
+    value_class = values.MultiProcessValue(process_identifier=_known_pid)  # type: ignore[no-untyped-call]
+    value_class.roost_known_pid = True
+    values.ValueClass = value_class
 
 
 def active_dir() -> Path | None:

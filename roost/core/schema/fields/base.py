@@ -261,6 +261,8 @@ def go_number(value: float) -> int | float:
     ``repr`` is used so that e.g. ``2.0**60`` becomes ``1152921504606847000`` (Go prints the
     shortest round-trip digits padded with zeros), not ``1152921504606846976``.
     """
+    if -_EXACT < value < _EXACT:  # the common case: int() of these is already Go's digits
+        return int(value) if value == int(value) else value
     if value != value or value in (float("inf"), float("-inf")):
         return value
     if value == int(value) and abs(value) < _INT_LIMIT:
@@ -271,6 +273,8 @@ def go_number(value: float) -> int | float:
 #: Go prints integral floats below 1e21 without an exponent; Roost does so below 2**63, as JSON
 #: encoders (orjson) take integers of 64 bits only: ``1e20`` is answered as ``1e20``, the same number
 _INT_LIMIT = 2.0**63
+#: below this an integral float is an exact integer, whose shortest round-trip digits are its own
+_EXACT = 2.0**53
 
 
 def go_float_str(value: float) -> str:
