@@ -37,6 +37,9 @@ log = logging.getLogger("roost.cluster")
 BROKER_DOWN = "Collection and settings changes are paused while the cluster's broker is unreachable. Please try again later."
 #: seconds between attempts to announce a committed change the broker did not take
 ANNOUNCE_RETRY_DELAYS = (0.25, 0.5, 1.0, 2.0, 5.0)
+#: seconds a change waits for the other processes to say they reloaded before it answers anyway
+#: (a process that died meanwhile never says so)
+RELOAD_WAIT = 2.0
 
 
 def broker_url_for(app: App) -> str:
@@ -67,14 +70,21 @@ class Cluster:
         self.realtime = RealtimeHub(app, self.broker, channel_prefix=prefix)
         realtime_routing.install(self.realtime)
         self.collections_channel = f"{prefix}.collections"
+        #: where the other processes say they reloaded after an announcement (its token)
+        self.reloaded_channel = f"{prefix}.collections.reloaded"
         self.node_id = secrets.token_hex(8)
         self._unsubscribe: Any = None
+        self._unsubscribe_reloaded: Any = None
+        #: token of an announcement -> (its waiter, how many processes have not answered yet)
+        self._expected: dict[str, list[Any]] = {}
         self._saved_signals: dict[int, Any] = {}
         self._announcer: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         await self.broker.start()
         self._unsubscribe = await self.broker.subscribe(self.collections_channel, self._on_collections)
+        if self.broker.knows_audience:
+            self._unsubscribe_reloaded = await self.broker.subscribe(self.reloaded_channel, self._on_reloaded)
         self.broker.on_reconnect(self._reload)
         for store in (self.app.collections, self.app.settings):
             store.on_change = self.announce_collections
@@ -96,14 +106,33 @@ class Cluster:
         """Tell the other processes that collection definitions or settings changed.
 
         Runs after the change committed, so a broker failure here is not the client's: the
-        announcement is retried in the background and the request succeeds.
+        announcement is retried in the background and the request succeeds. On a broker that
+        knows who listens (the workers' hub) it returns once every other process has reloaded,
+        so the client's next request sees the change whichever worker answers it (at most
+        ``RELOAD_WAIT``).
         """
+        token = secrets.token_hex(8)
+        others = self.broker.audience(self.collections_channel) if self._unsubscribe_reloaded else None
+        waiter: asyncio.Future[None] | None = None
+        if others:
+            waiter = asyncio.get_running_loop().create_future()
+            self._expected[token] = [waiter, others]
         try:
-            await self.broker.publish(self.collections_channel, self.node_id.encode())
+            await self.broker.publish(self.collections_channel, f"{self.node_id}:{token}".encode())
         except BrokerError as exc:
+            self._expected.pop(token, None)
             log.warning("collection change not announced yet (%s); retrying", exc)
             if self._announcer is None or self._announcer.done():
                 self._announcer = asyncio.get_running_loop().create_task(self._announce_until_taken())
+            return
+        if waiter is not None:
+            try:
+                async with asyncio.timeout(RELOAD_WAIT):
+                    await waiter
+            except TimeoutError:
+                log.warning("collection change: not every process said it reloaded within %.0f s", RELOAD_WAIT)
+            finally:
+                self._expected.pop(token, None)
 
     async def _announce_until_taken(self) -> None:
         attempt = 0
@@ -116,8 +145,20 @@ class Cluster:
                 return
 
     async def _on_collections(self, payload: bytes) -> None:
-        if payload.decode(errors="replace") != self.node_id:
-            await self._reload()
+        node, _, token = payload.decode(errors="replace").partition(":")
+        if node == self.node_id:
+            return
+        await self._reload()
+        if token and self.broker.knows_audience:
+            with contextlib.suppress(BrokerError):
+                await self.broker.publish(self.reloaded_channel, token.encode())
+
+    async def _on_reloaded(self, payload: bytes) -> None:
+        entry = self._expected.get(payload.decode(errors="replace"))
+        if entry is not None:
+            entry[1] -= 1
+            if entry[1] <= 0 and not entry[0].done():
+                entry[0].set_result(None)
 
     async def _reload(self) -> None:
         await self.app.collections.load()
@@ -131,6 +172,9 @@ class Cluster:
                 await self._announcer
         self._restore_signals()
         await self.realtime.close()
+        if self._unsubscribe_reloaded is not None:
+            await self._unsubscribe_reloaded()
+            self._unsubscribe_reloaded = None
         if self._unsubscribe is not None:
             await self._unsubscribe()
             self._unsubscribe = None
