@@ -83,7 +83,7 @@ class Cluster:
     async def start(self) -> None:
         await self.broker.start()
         self._unsubscribe = await self.broker.subscribe(self.collections_channel, self._on_collections)
-        if self.broker.knows_audience:
+        if self.broker.cross_process:
             self._unsubscribe_reloaded = await self.broker.subscribe(self.reloaded_channel, self._on_reloaded)
         self.broker.on_reconnect(self._reload)
         for store in (self.app.collections, self.app.settings):
@@ -107,12 +107,12 @@ class Cluster:
 
         Runs after the change committed, so a broker failure here is not the client's: the
         announcement is retried in the background and the request succeeds. On a broker that
-        knows who listens (the workers' hub) it returns once every other process has reloaded,
-        so the client's next request sees the change whichever worker answers it (at most
-        ``RELOAD_WAIT``).
+        can count who listens (the workers' hub, Redis) it returns once every other process has
+        reloaded, so the client's next request sees the change whichever worker or instance
+        answers it (at most ``RELOAD_WAIT``).
         """
         token = secrets.token_hex(8)
-        others = self.broker.audience(self.collections_channel) if self._unsubscribe_reloaded else None
+        others = await self.broker.listeners(self.collections_channel) if self._unsubscribe_reloaded else None
         waiter: asyncio.Future[None] | None = None
         if others:
             waiter = asyncio.get_running_loop().create_future()
@@ -149,7 +149,7 @@ class Cluster:
         if node == self.node_id:
             return
         await self._reload()
-        if token and self.broker.knows_audience:
+        if token and self.broker.cross_process:
             with contextlib.suppress(BrokerError):
                 await self.broker.publish(self.reloaded_channel, token.encode())
 

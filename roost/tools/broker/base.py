@@ -51,6 +51,11 @@ class Broker(Protocol):
         for certain (the embedded hub: a subscription is answered only after every other process
         has heard of it); None when it cannot tell, and then a publisher must publish."""
 
+    async def listeners(self, channel: str) -> int | None:
+        """How many other processes subscribe to ``channel`` now, asked of the broker (the hub
+        from memory, Redis with ``PUBSUB NUMSUB``); None when it cannot tell. For waiting on
+        their answers, not for deciding whether to publish (see :meth:`audience`)."""
+
     async def ping(self) -> None:
         """Return when the broker answers now; raise :class:`BrokerError` (within seconds) when not.
 

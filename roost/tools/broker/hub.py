@@ -67,6 +67,9 @@ class HubBroker:
     def audience(self, channel: str) -> int | None:
         return self._client.audience(channel)
 
+    async def listeners(self, channel: str) -> int | None:
+        return self._client.audience(channel)
+
     async def ping(self) -> None:
         try:
             await self._client.request(p.PING)

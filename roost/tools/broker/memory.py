@@ -33,6 +33,9 @@ class MemoryBroker:
     def audience(self, channel: str) -> None:
         return None  # one process: its publisher is its audience
 
+    async def listeners(self, channel: str) -> None:
+        return None
+
     async def ping(self) -> None:
         return None
 

@@ -227,6 +227,9 @@ class PostgresBroker:
     def audience(self, channel: str) -> None:
         return None  # a count read from PostgreSQL would be out of date before the NOTIFY
 
+    async def listeners(self, channel: str) -> None:
+        return None
+
     async def ping(self) -> None:
         if self._notify is None:
             raise BrokerError("broker not started")

@@ -92,6 +92,18 @@ class RedisBroker:
     def audience(self, channel: str) -> None:
         return None  # a count read from Redis would be out of date before the publish
 
+    async def listeners(self, channel: str) -> int | None:
+        if self._client is None:
+            return None
+        from redis.exceptions import RedisError
+
+        try:
+            async with asyncio.timeout(CONNECT_TIMEOUT):
+                [(_, count)] = await self._client.pubsub_numsub(channel)
+        except (OSError, RedisError, TimeoutError, ValueError):
+            return None
+        return max(int(count) - (1 if self._handlers.has(channel) else 0), 0)
+
     async def ping(self) -> None:
         if self._client is None:
             raise BrokerError("broker not started")
