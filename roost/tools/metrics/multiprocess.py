@@ -16,7 +16,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from prometheus_client import multiprocess
+from prometheus_client import multiprocess, values
 
 ENV = "PROMETHEUS_MULTIPROC_DIR"
 #: this process's id, renewed in a forked child (see use_known_pid)
@@ -44,8 +44,6 @@ def use_known_pid() -> None:
     its first metric (a worker, before it builds its app): values of two classes would write
     the same file through two maps.
     """
-    from prometheus_client import values
-
     if active_dir() is None or getattr(values.ValueClass, "roost_known_pid", False):
         return
     value_class = values.MultiProcessValue(process_identifier=_known_pid)  # type: ignore[no-untyped-call]
