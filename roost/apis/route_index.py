@@ -141,26 +141,30 @@ class IndexedRouter(Router):
             return
         if "router" not in scope:
             scope["router"] = self
-        partial: BaseRoute | None = None
-        partial_scope: Scope = {}
-        for each in self.candidates(scope):
-            match, child = each.matches(scope)
-            if match is Match.FULL:
-                scope["route"] = each
-                scope.update(child)
-                await each.handle(scope, receive, send)
-                return
-            if match is Match.PARTIAL and partial is None:
-                partial, partial_scope = each, child
-        if partial is not None:
-            scope["route"] = partial
-            scope.update(partial_scope)
-            await partial.handle(scope, receive, send)
+        found = first_match(self.candidates(scope), scope)
+        if found is None:
+            await super().app(scope, receive, send)  # no route at all: the redirect or the default
             return
-        await super().app(scope, receive, send)  # no route at all: the redirect or the default
+        route, child = found
+        scope["route"] = route
+        scope.update(child)
+        await route.handle(scope, receive, send)
 
 
 def routes_to_try(router: Router, scope: Scope) -> Sequence[BaseRoute]:
     """The routes of ``router`` that could match ``scope``, in order (for layers that look up a
     request's route before the router does)."""
     return router.candidates(scope) if isinstance(router, IndexedRouter) else router.routes
+
+
+def first_match(routes: Sequence[BaseRoute], scope: Scope) -> tuple[BaseRoute, Scope] | None:
+    """The route that serves ``scope`` and its child scope: the first full match, else the first
+    partial one (a path whose method the route does not take: 405), else None."""
+    partial: tuple[BaseRoute, Scope] | None = None
+    for each in routes:
+        match, child = each.matches(scope)
+        if match is Match.FULL:
+            return each, child
+        if match is Match.PARTIAL and partial is None:
+            partial = (each, child)
+    return partial

@@ -13,12 +13,12 @@ import asyncio
 import time
 
 from starlette.applications import Starlette
-from starlette.routing import BaseRoute, Match, Mount
+from starlette.routing import BaseRoute, Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from roost.apis.errors import CATCH_ALL
 from roost.apis.route_group import MATCHED_ROUTE
-from roost.apis.route_index import routes_to_try
+from roost.apis.route_index import first_match, routes_to_try
 from roost.tools.metrics import NO_ROUTE, Metrics
 
 #: what a request that never got a response head counts as: the client went away / a crash
@@ -69,14 +69,8 @@ class MetricsMiddleware:
         return path + "/{path}" if isinstance(route, Mount) else path
 
     def _match(self, scope: Scope) -> BaseRoute | None:
-        partial: BaseRoute | None = None
-        for route in routes_to_try(self.router.router, scope):
-            match, child = route.matches(scope)
-            if match == Match.FULL:
-                return child.get(MATCHED_ROUTE, route)  # type: ignore[no-any-return]
-            if match == Match.PARTIAL and partial is None:
-                partial = child.get(MATCHED_ROUTE, route)
-        return partial
+        found = first_match(routes_to_try(self.router.router, scope), scope)
+        return None if found is None else found[1].get(MATCHED_ROUTE, found[0])
 
 
 __all__ = ["MetricsMiddleware"]

@@ -68,7 +68,7 @@ class HubBroker:
         return self._client.audience(channel)
 
     async def listeners(self, channel: str) -> int | None:
-        return self._client.audience(channel)
+        return self.audience(channel)  # known here, from the hub's own announcements
 
     async def ping(self) -> None:
         try:
