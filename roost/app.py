@@ -27,7 +27,7 @@ from roost.core.events import ServeEvent
 from roost.plugins import builtin_plugins
 from roost.plugins.hooks_dir.api import HookAPI
 from roost.plugins.hooks_dir.registrations import Registration, Target, apply_all
-from roost.server import serve
+from roost.server.serving import serve
 from roost.tools import tracing
 from roost.tools.metrics import multiprocess as metrics_dir
 
@@ -205,7 +205,7 @@ class Roost(HookAPI):
 
 def worker_asgi() -> Any:
     """The ASGI app of one ``roost serve --workers N`` process (configuration from the
-    environment, see :func:`roost.server.export_config`)."""
+    environment, see :func:`roost.server.serving.export_config`)."""
     tracing.configure()
     metrics_dir.use_known_pid()
     return Roost(Config()).asgi

@@ -44,7 +44,7 @@ from roost.plugins.migratecmd import (
     sync_history,
     write_snapshot,
 )
-from roost.server import serve as serve_http
+from roost.server.serving import serve as serve_http
 from roost.tools import tracing
 from roost.tools.broker import BrokerError
 from roost.tools.structured_logs import FORMATS, LEVELS

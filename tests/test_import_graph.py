@@ -135,8 +135,21 @@ def _module_name(path: Path) -> str:
     return ".".join(parts)
 
 
+def _parse(path: Path) -> ast.Module:
+    """``ast.parse``, tried again on CPython 3.11's "AST constructor recursion depth mismatch":
+    the interpreter's AST conversion keeps its depth count per interpreter, not per thread, so a
+    parse in a background thread of an earlier test (a server's hooks loader) can upset one
+    here. The source is the same each time; only the interpreter's bookkeeping differs."""
+    for _ in range(3):
+        try:
+            return ast.parse(path.read_text())
+        except SystemError:
+            continue
+    return ast.parse(path.read_text())
+
+
 def _deferred_imports(path: Path) -> set[tuple[str, str]]:
-    tree = ast.parse(path.read_text())
+    tree = _parse(path)
     module = _module_name(path)
     out: set[tuple[str, str]] = set()
     for func in ast.walk(tree):

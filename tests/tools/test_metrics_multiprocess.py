@@ -13,8 +13,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from prometheus_client import multiprocess as library
 from prometheus_client.parser import text_string_to_metric_families
 
+from roost.tools import metrics_dir
 from roost.tools.metrics import multiprocess
 
 WORKER = """
@@ -112,3 +114,9 @@ def test_a_worker_that_keeps_its_process_id_still_notices_a_fork(tmp_path: Path)
     assert _pids(tmp_path) == sorted([parent, child])
     ok = frozenset({"method": "GET", "route": "/api/health", "status": "200"}.items())
     assert _values(_run(SCRAPE, tmp_path))[("roost_http_requests_total", ok)] == 3
+
+
+def test_the_supervisors_list_of_live_gauge_modes_is_prometheus_clients() -> None:
+    """The supervisor drops a dead worker's live gauges without loading prometheus-client; its
+    list of the modes must stay the library's, or a dead worker's in-flight gauge would linger."""
+    assert set(metrics_dir.LIVE_GAUGE_MODES) == set(library._LIVE_GAUGE_MULTIPROCESS_MODES)

@@ -7,12 +7,14 @@ translated once here into :class:`~roost.core.db.facade.QueryError` / ``UniqueVi
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import event, text
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.sql.elements import TextClause
@@ -33,8 +35,31 @@ from roost.core.db.liveness import (
     unavailable_when_lost,
 )
 from roost.core.db.mysql import collation_statements, duplicate_key, restore_collation
-from roost.core.db.sql_log import log_engine
+from roost.core.db.sql_log import log_statement
 from roost.tools.metrics import Metrics, NullMetrics
+
+_STARTED = "roost_sql_started"
+
+
+def log_engine(engine: Engine) -> None:
+    """Log every statement ``engine`` runs (the ``sync_engine`` of an async engine)."""
+
+    def before(conn: Any, _cursor: Any, _sql: str, _params: Any, _context: Any, _many: bool) -> None:
+        conn.info[_STARTED] = time.perf_counter()
+
+    def after(conn: Any, _cursor: Any, sql: str, params: Any, _context: Any, _many: bool) -> None:
+        started = conn.info.pop(_STARTED, None)
+        if started is not None:
+            log_statement(sql, params, time.perf_counter() - started)
+
+    def failed(context: Any) -> None:
+        started = context.connection.info.pop(_STARTED, None) if context.connection is not None else None
+        if started is not None:
+            log_statement(context.statement or "", context.parameters, time.perf_counter() - started, failed=True)
+
+    event.listen(engine, "before_cursor_execute", before)
+    event.listen(engine, "after_cursor_execute", after)
+    event.listen(engine, "handle_error", failed)
 
 
 @lru_cache(maxsize=4096)

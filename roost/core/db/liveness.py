@@ -14,27 +14,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import asyncpg
 from sqlalchemy import event
 from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from roost.core.db.base import DatabaseUnavailable
-
-#: seconds to open one connection, and to wait for a free pooled connection
-CONNECT_TIMEOUT = 5.0
-POOL_TIMEOUT = 5.0
-
-#: asyncpg errors that mean the server or the link is gone, not that the statement was wrong
-_ASYNCPG_LOST = (
-    asyncpg.PostgresConnectionError,  # SQLSTATE class 08
-    asyncpg.exceptions.ConnectionDoesNotExistError,
-    asyncpg.exceptions.CannotConnectNowError,
-    asyncpg.exceptions.AdminShutdownError,
-    asyncpg.exceptions.CrashShutdownError,
-    asyncpg.exceptions.TooManyConnectionsError,
-)
+from roost.core.db.lost import CONNECT_TIMEOUT, POOL_TIMEOUT
+from roost.core.db.lost import connection_lost as driver_connection_lost
 
 
 def engine_options(dialect: str) -> dict[str, Any]:
@@ -51,9 +38,7 @@ def connection_lost(exc: BaseException) -> bool:
         if exc.connection_invalidated:
             return True
         exc = (exc.orig.__cause__ or exc.orig) if exc.orig is not None else exc
-    if isinstance(exc, asyncpg.exceptions.InterfaceError) and "connection is closed" in str(exc):
-        return True
-    return isinstance(exc, (*_ASYNCPG_LOST, ConnectionError))
+    return driver_connection_lost(exc)
 
 
 def cannot_connect(exc: BaseException) -> bool:

@@ -24,10 +24,10 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager, suppress
 from typing import Any
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 import asyncpg
 import orjson
-from sqlalchemy.engine import make_url
 
 from roost.core.db.base import (
     DatabaseUnavailable,
@@ -37,7 +37,7 @@ from roost.core.db.base import (
     UniqueViolation,
     UnstorableText,
 )
-from roost.core.db.liveness import CONNECT_TIMEOUT, POOL_TIMEOUT, connection_lost
+from roost.core.db.lost import CONNECT_TIMEOUT, POOL_TIMEOUT, connection_lost
 from roost.core.db.pg_pool import ConnectionPool
 from roost.core.db.placeholders import numbered
 from roost.core.db.sql_log import log_statement
@@ -57,11 +57,7 @@ CLOSE_TIMEOUT = 5.0
 def connect_options(url: str, *, schema: str = "", query_timeout: float = 0.0) -> dict[str, Any]:
     """``asyncpg.connect`` keywords for a ``postgresql+asyncpg://`` URL: its host, user and query
     options (``ssl=``, as :func:`roost.config.asyncpg_ssl` writes it) plus Roost's server settings."""
-    parsed = make_url(url)
-    options: dict[str, Any] = {
-        k: v for k, v in parsed.translate_connect_args(username="user").items() if v is not None
-    }
-    options |= dict(parsed.query)
+    options = url_parts(url)
     if "port" in options:
         options["port"] = int(options["port"])
     # the server stops any statement past the query timeout, also one whose client is gone
@@ -73,6 +69,28 @@ def connect_options(url: str, *, schema: str = "", query_timeout: float = 0.0) -
         "timeout": CONNECT_TIMEOUT,
         "statement_cache_size": STATEMENT_CACHE,
     }
+
+
+def url_parts(url: str) -> dict[str, Any]:
+    """The parts of a database URL as connect keywords: ``host``, ``port``, ``user``,
+    ``password`` and ``database`` where present (the credentials and the database name
+    percent-decoded; a host in brackets loses them), then its query options, which win over the
+    parts (an option given twice becomes a tuple of its values; an empty one is left out)."""
+    split = urlsplit(url)
+    userinfo, _, hostport = split.netloc.rpartition("@")
+    user, _, password = userinfo.partition(":")
+    if hostport.startswith("["):
+        host, _, rest = hostport[1:].partition("]")
+        port = rest[1:] if rest.startswith(":") else ""
+    else:
+        host, _, port = hostport.partition(":")
+    parts = {"host": host, "port": port, "user": unquote(user), "password": unquote(password),
+             "database": unquote(split.path[1:])}  # fmt: skip
+    query: dict[str, Any] = {}
+    for key, value in parse_qsl(split.query):
+        held = query.get(key)
+        query[key] = value if held is None else (*held, value) if isinstance(held, tuple) else (held, value)
+    return {key: value for key, value in parts.items() if value} | query
 
 
 async def _set_codecs(conn: asyncpg.Connection) -> None:

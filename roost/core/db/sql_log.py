@@ -1,9 +1,9 @@
 """SQL statements and their timings on the ``roost.sql`` logger (``roost serve --dev``).
 
 A statement is logged with its duration and the *types* of its parameters, never their values:
-a parameter may be a password hash, a token or a user's data. On PostgreSQL and MySQL the
-timing comes from SQLAlchemy's cursor events on the engine; the embedded SQLite driver times its
-own calls (:class:`LoggedSqliteConnection`).
+a parameter may be a password hash, a token or a user's data. PostgreSQL's driver and the embedded
+SQLite driver (:class:`LoggedSqliteConnection`) time their own calls; on MySQL the timing comes
+from SQLAlchemy's cursor events on the engine (:func:`roost.core.db.alchemy.log_engine`).
 """
 
 from __future__ import annotations
@@ -13,14 +13,10 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import event
-from sqlalchemy.engine import Engine
-
 from roost.core.db.sqlite import SqliteConnection
 from roost.core.db.sqlite_pool import Mode
 
 log = logging.getLogger("roost.sql")
-_STARTED = "roost_sql_started"
 
 
 def parameter_types(params: Any) -> list[str] | str:
@@ -42,27 +38,6 @@ def log_statement(sql: str, params: Any, seconds: float, *, failed: bool = False
     if failed:
         fields["failed"] = True
     log.info("%s", " ".join(sql.split()), extra=fields)
-
-
-def log_engine(engine: Engine) -> None:
-    """Log every statement ``engine`` runs (the ``sync_engine`` of an async engine)."""
-
-    def before(conn: Any, _cursor: Any, _sql: str, _params: Any, _context: Any, _many: bool) -> None:
-        conn.info[_STARTED] = time.perf_counter()
-
-    def after(conn: Any, _cursor: Any, sql: str, params: Any, _context: Any, _many: bool) -> None:
-        started = conn.info.pop(_STARTED, None)
-        if started is not None:
-            log_statement(sql, params, time.perf_counter() - started)
-
-    def failed(context: Any) -> None:
-        started = context.connection.info.pop(_STARTED, None) if context.connection is not None else None
-        if started is not None:
-            log_statement(context.statement or "", context.parameters, time.perf_counter() - started, failed=True)
-
-    event.listen(engine, "before_cursor_execute", before)
-    event.listen(engine, "after_cursor_execute", after)
-    event.listen(engine, "handle_error", failed)
 
 
 class LoggedSqliteConnection(SqliteConnection):
@@ -96,4 +71,4 @@ class LoggedSqliteConnection(SqliteConnection):
             log_statement(sql, None, time.perf_counter() - started)
 
 
-__all__ = ["LoggedSqliteConnection", "log_engine", "log_statement", "parameter_types"]
+__all__ = ["LoggedSqliteConnection", "log_statement", "parameter_types"]

@@ -12,13 +12,14 @@ while its counters stay part of the totals.
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 from pathlib import Path
 
-from prometheus_client import multiprocess, values
+from prometheus_client import values
 
-ENV = "PROMETHEUS_MULTIPROC_DIR"
+from roost.tools.metrics_dir import ENV, active_dir, mark_process_dead, prepare_dir, remove_dir
+
+__all__ = ["ENV", "active_dir", "mark_process_dead", "prepare_dir", "recorded_pids", "remove_dir", "use_known_pid"]
+
 #: this process's id, renewed in a forked child (see use_known_pid)
 _pid = os.getpid()
 
@@ -49,44 +50,6 @@ def use_known_pid() -> None:
     value_class = values.MultiProcessValue(process_identifier=_known_pid)  # type: ignore[no-untyped-call]
     value_class.roost_known_pid = True
     values.ValueClass = value_class
-
-
-def active_dir() -> Path | None:
-    """The multiprocess directory this process records into, or None (one process)."""
-    path = os.environ.get(ENV)
-    return Path(path) if path else None
-
-
-def prepare_dir() -> tuple[Path, bool]:
-    """Name the directory the workers will record into; returns it and whether it is ours.
-
-    An operator's ``PROMETHEUS_MULTIPROC_DIR`` is kept and emptied of old ``*.db`` files;
-    otherwise a new temporary directory is made (remove it with :func:`remove_dir`).
-    """
-    given = os.environ.get(ENV)
-    if given:
-        path = Path(given)
-        path.mkdir(parents=True, exist_ok=True)
-        for old in path.glob("*.db"):
-            old.unlink(missing_ok=True)
-        return path, False
-    path = Path(tempfile.mkdtemp(prefix="roost-metrics-"))
-    os.environ[ENV] = str(path)
-    return path, True
-
-
-def remove_dir(path: Path) -> None:
-    """Delete a directory made by :func:`prepare_dir` (the server stopped)."""
-    shutil.rmtree(path, ignore_errors=True)
-    if os.environ.get(ENV) == str(path):
-        del os.environ[ENV]
-
-
-def mark_process_dead(pid: int) -> None:
-    """Forget the live gauges of a worker that ended (its counters stay in the totals)."""
-    path = active_dir()
-    if path is not None and path.is_dir():
-        multiprocess.mark_process_dead(pid, str(path))  # type: ignore[no-untyped-call]
 
 
 def recorded_pids(path: Path) -> set[int]:
