@@ -4,6 +4,7 @@ pool's reuse, waiting, replacement and closing, against a real server."""
 from __future__ import annotations
 
 import asyncio
+import secrets
 
 import asyncpg
 import pytest
@@ -11,7 +12,7 @@ from pydantic import ValidationError
 
 from roost.config import Config, cpu_count, default_pool_size
 from roost.core.db import pg_pool
-from roost.core.db.base import DatabaseUnavailable
+from roost.core.db.base import DatabaseUnavailable, UniqueViolation
 from roost.core.db.facade import Database
 from roost.core.db.postgres import PgBackend
 from tests.conftest import PG_URL, _pg_available, skip_or_fail
@@ -202,3 +203,49 @@ async def test_idle_connections_are_closed_after_their_lifetime(monkeypatch: pyt
     finally:
         await watcher.close()
         await backend.close()
+
+
+# ----- one-statement writes -----------------------------------------------------------------------
+
+
+async def _pg_database() -> Database:
+    reason = await _pg_available()
+    if reason:
+        skip_or_fail(reason)
+    return Database(Config(db_url=PG_URL).database_url, pool_size=2)
+
+
+async def test_a_one_statement_write_runs_without_a_transaction_block_and_commits() -> None:
+    db = await _pg_database()
+    table = f"one_{secrets.token_hex(4)}"
+    try:
+        async with db.transaction() as conn:
+            await conn.execute_ddl(f'CREATE TABLE "{table}" (id TEXT PRIMARY KEY)')
+        committed: list[str] = []
+
+        async def after() -> None:
+            committed.append("yes")
+
+        async with db.transaction(one_statement=True) as conn:
+            assert not conn._conn.is_in_transaction()  # no BEGIN was sent
+            await conn.execute(f'INSERT INTO "{table}" (id) VALUES (:id)', {"id": "a"})
+            await db.after_commit(after)
+            with pytest.raises(RuntimeError, match="second statement"):
+                await conn.execute(f'INSERT INTO "{table}" (id) VALUES (:id)', {"id": "b"})
+        assert committed == ["yes"]
+        assert await db.fetch_all(f'SELECT id FROM "{table}" ORDER BY id') == [{"id": "a"}]  # "b" was never sent
+
+        with pytest.raises(UniqueViolation):
+            async with db.transaction(one_statement=True) as conn:
+                await conn.execute(f'INSERT INTO "{table}" (id) VALUES (:id)', {"id": "a"})
+        assert await db.fetch_value(f'SELECT COUNT(*) FROM "{table}"') == 1
+
+        async with db.transaction() as outer, db.transaction(one_statement=True) as inner:
+            assert inner is outer and inner._conn.is_in_transaction()  # a batch's write joins it
+            await inner.execute(f'INSERT INTO "{table}" (id) VALUES (:id)', {"id": "c"})
+            await inner.execute(f'INSERT INTO "{table}" (id) VALUES (:id)', {"id": "d"})
+        assert await db.fetch_value(f'SELECT COUNT(*) FROM "{table}"') == 3
+    finally:
+        async with db.transaction() as conn:
+            await conn.execute_ddl(f'DROP TABLE IF EXISTS "{table}"')
+        await db.close()

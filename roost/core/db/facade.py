@@ -125,15 +125,21 @@ class Database:
             yield conn
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[Connection]:
-        """A write transaction. Nested calls in the same task join the outer one (batch requests)."""
+    async def transaction(self, *, one_statement: bool = False) -> AsyncIterator[Connection]:
+        """A write transaction. Nested calls in the same task join the outer one (batch requests).
+
+        ``one_statement``: the caller runs exactly one statement, which the backend may then run
+        as a transaction of its own, without ``BEGIN`` and ``COMMIT`` (PostgreSQL, where each is a
+        round trip); a second statement raises. Inside an outer transaction it joins that one as
+        usual."""
         current = _current_tx.get()
         if current is not None:
             yield current
             return
         rolled_back: list[Callable[[], Awaitable[None]]] = []
+        begin_one = getattr(self._backend, "begin_one", None) if one_statement else None
         try:
-            async with self._backend.begin() as conn:
+            async with (begin_one or self._backend.begin)() as conn:
                 rolled_back = conn.after_rollback
                 token = _current_tx.set(conn)
                 try:

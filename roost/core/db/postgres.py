@@ -156,11 +156,14 @@ class PgConnection:
     dialect = "postgresql"
 
     def __init__(
-        self, conn: asyncpg.Connection, *, trace_sql: bool = False, metrics: Metrics | None = None
-    ) -> None:
+        self, conn: asyncpg.Connection, *, trace_sql: bool = False, metrics: Metrics | None = None,
+        statements: int | None = None,
+    ) -> None:  # fmt: skip
         self._conn = conn
         self._trace = trace_sql
         self._metrics = metrics
+        #: statements this connection may still run (None: any number); see PgBackend.begin_one
+        self._left = statements
         self.after_commit: list[Callable[[], Awaitable[None]]] = []
         self.after_rollback: list[Callable[[], Awaitable[None]]] = []
 
@@ -173,7 +176,14 @@ class PgConnection:
             raise QueryError(f"missing parameter {exc}") from exc
         return await self._send(method, text, args)
 
+    def _count(self) -> None:
+        if self._left is not None:
+            if self._left <= 0:
+                raise RuntimeError("a one-statement write ran a second statement: use a transaction")
+            self._left -= 1
+
     async def _send(self, method: str, text: str, args: list[Any]) -> Any:
+        self._count()
         started = time.perf_counter()
         try:
             result = await getattr(self._conn, method)(text, *args)
@@ -216,6 +226,7 @@ class PgConnection:
             rows = [[p[n] for n in names] for p in params]
         except KeyError as exc:
             raise QueryError(f"missing parameter {exc}") from exc
+        self._count()
         started = time.perf_counter()
         try:
             await self._conn.executemany(text, rows)
@@ -235,6 +246,8 @@ class PgConnection:
 
     @asynccontextmanager
     async def savepoint(self) -> AsyncIterator[None]:
+        if self._left is not None:
+            raise RuntimeError("a one-statement write has no savepoints: use a transaction")
         try:
             async with self._conn.transaction():
                 yield
@@ -347,6 +360,15 @@ class PgBackend:
                         await transaction.rollback()
                 raise
             await self._control(transaction.commit())
+
+    @asynccontextmanager
+    async def begin_one(self) -> AsyncIterator[PgConnection]:
+        """A write of exactly one statement: PostgreSQL runs a statement outside a transaction
+        block as a transaction of its own, so it commits or fails whole without the ``BEGIN``
+        and ``COMMIT`` round trips (about a sixth of a create's CPU). A second statement is a
+        programming error and raises before it is sent."""
+        async with self._checkout() as conn:
+            yield self._connection(conn, trace_sql=self._trace, metrics=self._measured, statements=1)
 
     @staticmethod
     async def _control(step: Awaitable[None]) -> None:

@@ -217,7 +217,8 @@ async def _validate_and_write(
         await store_new(app, coll, record_id, plan)
     write = _insert if original is None else _update
     try:
-        async with app.db.transaction() as conn:
+        # without execute hooks the write is one INSERT or UPDATE
+        async with app.db.transaction(one_statement=not execute.handlers) as conn:
             if execute.handlers:
                 await execute.trigger(event, partial(write, conn))
             else:
