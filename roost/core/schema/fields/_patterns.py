@@ -161,7 +161,7 @@ def random_string_by_regex(pattern: str) -> str:
     """
     out: list[str] = []
     for chars, low, high in _parse(pattern):
-        count = low + secrets.randbelow(high - low + 1)
+        count = low if low == high else low + secrets.randbelow(high - low + 1)  # no OS read for a fixed length
         out.append(_pick(chars, count))
     return "".join(out)
 
