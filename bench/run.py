@@ -156,6 +156,22 @@ def find_binary(name: str) -> str:
     return found
 
 
+def fmt_mib(kib: int | None) -> str:
+    return "-" if not kib else f"{kib / 1024:.0f}"
+
+
+def read_pss_kb(pid: int) -> int:
+    """The proportional set size of ``pid`` in KiB: its private pages plus its share of the pages
+    it shares with other processes (0 if the process is gone)."""
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
 def read_status_kb(pid: int, key: str) -> int:
     """A ``Vm*`` value from /proc/<pid>/status in KiB (0 if the process is gone)."""
     try:
@@ -352,6 +368,11 @@ class Server:
 
     def rss_kb(self) -> int:
         return sum(read_status_kb(p, "VmRSS") for p in process_tree(self.pid))
+
+    def pss_kb(self) -> int:
+        """PSS summed over the process tree: what the server holds now, each shared page counted
+        once over its processes (an RSS sum counts the workers' shared libraries once each)."""
+        return sum(read_pss_kb(p) for p in process_tree(self.pid))
 
     def login_superuser(self) -> None:
         data = must(
@@ -1215,6 +1236,7 @@ def bench_size(
                     summ["failed"] = True
                 summ["peak_rss_kb_after"] = s.peak_rss_kb()
                 summ["rss_kb_after"] = s.rss_kb()
+                summ["pss_kb_after"] = s.pss_kb()
                 entry[s.name] = summ
             r, p = entry["roost"], entry["pocketbase"]
             if "roost-cache" in entry and r["rps_median"] and not entry["roost-cache"]["failed"]:
@@ -1370,8 +1392,8 @@ def markdown(report: dict[str, Any]) -> str:
         "",
         *ratio_table(report),
         "| configuration | dataset | scenario | Roost req/s | PocketBase req/s | Roost/PB | Roost p50 / p99 ms | PB p50 / p99 ms "
-        "| server CPU ms/req Roost / PB | Roost peak RSS MiB | PB peak RSS MiB |",
-        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| server CPU ms/req Roost / PB | Roost peak RSS MiB | PB peak RSS MiB | PSS MiB after, Roost / PB |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for size_res in report["results"]:
         for e in size_res["scenarios"].values():
@@ -1405,7 +1427,8 @@ def markdown(report: dict[str, Any]) -> str:
                 f"{ratio} | {fmt_ms(r['p50_us_median'])} / {fmt_ms(r['p99_us_median'])} | "
                 f"{fmt_ms(p['p50_us_median'])} / {fmt_ms(p['p99_us_median'])} | "
                 f"{fmt_cpu(r['cpu_ms_per_req_median'])} / {fmt_cpu(p['cpu_ms_per_req_median'])} | "
-                f"{r['peak_rss_kb_after'] / 1024:.0f} | {p['peak_rss_kb_after'] / 1024:.0f} |"
+                f"{r['peak_rss_kb_after'] / 1024:.0f} | {p['peak_rss_kb_after'] / 1024:.0f} | "
+                f"{fmt_mib(r.get('pss_kb_after'))} / {fmt_mib(p.get('pss_kb_after'))} |"
             )
     lines.append("")
     before = [(s["size"], e) for s in report["results"] for e in s["scenarios"].values() if "roost-before" in e]
