@@ -27,7 +27,7 @@ from roost.tools.structured_logs import configure as configure_logs
 #: the import string each worker process builds its app from (configuration from ROOST_*)
 WORKER_FACTORY = "roost.app:worker_asgi"
 PROTOCOL = "roost.server.protocol:GuardedHttpToolsProtocol"
-supervisor_log = logging.getLogger("uvicorn.error")
+supervisor_log = logging.getLogger("roost.server")
 
 
 class ServerConfig(uvicorn.Config):
@@ -72,7 +72,7 @@ def serve(config: Config, asgi: Any = None, *, own_logging: bool = False, slim: 
     several workers this process supervises them (:mod:`roost.server.supervisor`); with ``slim``
     (``roost serve``, whose process has loaded all of Roost for its start-up checks) it first
     replaces itself with ``python -m roost.server``, a fresh interpreter that loads only the
-    supervisor and the hub: the same process id, and about 22 instead of 92 MiB for as long as
+    supervisor and the hub: the same process id, and about 25 instead of 92 MiB for as long as
     the server runs.
     """
     if asgi is not None and config.workers > 1:

@@ -51,7 +51,7 @@ SLICE = 0.2
 STARTUP_FAILURE = 3
 #: a health check's question, and the answers: serving, or still starting
 ASK, SERVING, STARTING = b"?", b"1", b"0"
-log = logging.getLogger("uvicorn.error")
+log = logging.getLogger("roost.server")
 
 
 @dataclass(frozen=True)
