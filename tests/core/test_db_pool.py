@@ -173,13 +173,18 @@ async def test_closing_the_pool_waits_for_a_running_request() -> None:
     backend = await _pg_backend()
     try:
         finished: list[int] = []
+        checked_out = asyncio.Event()
 
         async def work() -> None:
             async with backend.read() as conn:
+                checked_out.set()
                 finished.append(int(await conn.fetch_value("SELECT 7 FROM pg_sleep(0.3)")))
 
         task = asyncio.create_task(work())
-        await asyncio.sleep(0.1)
+        # the request holds its connection (opening one can take longer than any fixed pause on
+        # a loaded machine: a close before that refuses the request instead of waiting for it)
+        await asyncio.wait_for(checked_out.wait(), 10)
+        await asyncio.sleep(0.05)
     finally:
         await backend.close()
     await task
