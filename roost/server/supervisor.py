@@ -288,9 +288,7 @@ def listening_socket(host: str, port: int) -> list[socket.socket]:
     sockets (:func:`reuse_port_twin`) can join it."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     try:
-        if hasattr(socket, "SO_REUSEPORT"):
-            return [_bind(family, (host, port), reuse_port=True)]
-        return [_bind(family, (host, port), reuse_port=False)]
+        return [_bind(family, (host, port), reuse_port=hasattr(socket, "SO_REUSEPORT"))]
     except OSError as exc:
         log.error("%s", exc)
         sys.exit(STARTUP_FAILURE)
