@@ -925,6 +925,8 @@ def profile_roost(
             str(raw),
             "--gil",
             "--threads",
+            # roost serve is a supervisor with the workers as its children: sample them all
+            "--subprocesses",
             *args.pyspy_extra,
         ],
         stdout=subprocess.DEVNULL,
@@ -1010,7 +1012,8 @@ def summarise_collapsed(raw: Path, top: int = 15) -> dict[str, Any]:
         if not stack or not count_s.isdigit():
             continue
         count = int(count_s)
-        parts = [f for f in stack.split(";") if f]
+        # with --subprocesses each stack starts with its process chain (supervisor, worker)
+        parts = [f for f in stack.split(";") if f and not f.startswith("process ")]
         thread = "?"
         if parts and parts[0].startswith("thread ("):
             tname = parts[0].split(":", 1)[-1].strip()
@@ -1022,7 +1025,7 @@ def summarise_collapsed(raw: Path, top: int = 15) -> dict[str, Any]:
                 else tname
             )
             parts = parts[1:]
-        frames = [_frame_module(f) for f in parts if not f.startswith("process ")]
+        frames = [_frame_module(f) for f in parts]
         if not frames:
             # GIL held with no Python frame on the stack: C code (uvloop, httptools) called from the loop.
             frames = ["<native code: uvloop/httptools, no Python frame>"]

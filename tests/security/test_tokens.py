@@ -12,7 +12,15 @@ import jwt
 import orjson
 import pytest
 
-from roost.core.auth.tokens import AUTH, FILE, PASSWORD_RESET, VERIFICATION, issue, signing_key
+from roost.core.auth.tokens import (
+    _HS256,
+    AUTH,
+    FILE,
+    PASSWORD_RESET,
+    VERIFICATION,
+    issue,
+    signing_key,
+)
 from roost.core.records.save import fetch_record
 from tests.conftest import Api
 
@@ -161,3 +169,23 @@ async def test_a_refresh_renews_a_login_token_and_keeps_an_impersonation_token(a
         res = await api.call("POST", REFRESH, token=fixed)
         assert res.status_code == 200, res.text
         assert res.json()["token"] == fixed
+
+
+async def test_issued_tokens_are_what_pyjwt_signs_and_keep_its_key_check(api: Api) -> None:
+    """Roost signs with PyJWT's HS256 and orjson, the key check memoised per key: the token is the
+    one ``jwt.encode`` makes, and a key PyJWT refuses for HMAC is still refused."""
+    user, _ = await _user(api)
+    coll = api.app.collections.get("users")
+    record = await fetch_record(api.app, coll, user["id"])
+    assert record is not None
+    token = issue(coll, record, AUTH, duration=600)
+    claims = _claims(token)
+    assert token == jwt.encode(claims, await _key(api, user["id"]), algorithm="HS256")
+    assert jwt.get_unverified_header(token) == {"alg": "HS256", "typ": "JWT"}
+
+    pem = "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE\n-----END PUBLIC KEY-----\n"
+    for _ in range(2):  # the second call meets the memoised check
+        with pytest.raises(jwt.InvalidKeyError):
+            _HS256().prepare_key(pem)
+    with pytest.raises(jwt.InvalidKeyError):
+        _HS256().prepare_key("")
