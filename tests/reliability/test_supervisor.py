@@ -1,6 +1,7 @@
 """The supervisor of ``roost serve --workers N`` (:mod:`roost.server.supervisor`): SIGHUP
 replaces every worker without a gap in service, a killed worker is replaced, and workers whose
-supervisor was killed stop by themselves instead of serving on unsupervised."""
+supervisor was killed stop by themselves instead of serving on unsupervised. SIGTTIN adds a worker
+that serves on a socket of its own, and SIGTTOU removes the newest one, never the last."""
 
 from __future__ import annotations
 
@@ -112,3 +113,37 @@ def test_workers_stop_when_their_supervisor_is_killed(tmp_path: Path) -> None:
         for pid in workers:
             if not _gone(pid):
                 os.kill(pid, signal.SIGKILL)
+
+
+def test_sigttin_adds_a_serving_worker_and_sigttou_removes_one_down_to_the_last(tmp_path: Path) -> None:
+    server = _server(tmp_path)
+    assert server.process is not None
+    first = set(server.worker_pids())
+    try:
+        os.kill(server.process.pid, signal.SIGTTIN)
+        _wait_for(lambda: len(server.worker_pids()) == 3, f"no third worker: {server.worker_pids()}")
+        (added,) = set(server.worker_pids()) - first
+        # the new worker listens on a socket of its own: new connections reach it too
+        seen: set[str] = set()
+        for _ in range(200):
+            with httpx.Client(base_url=server.base_url, timeout=10) as http:  # a new connection each
+                res = http.get("/api/health")
+            assert res.status_code == 200, res.text
+            seen.add(res.headers["x-roost-instance"])
+            if any(label.endswith(f":{added}") for label in seen):
+                break
+        assert any(label.endswith(f":{added}") for label in seen), (added, seen)
+
+        os.kill(server.process.pid, signal.SIGTTOU)
+        _wait_for(lambda: len(server.worker_pids()) == 2, f"no worker removed: {server.worker_pids()}")
+        assert added not in server.worker_pids()  # the newest worker goes first
+        os.kill(server.process.pid, signal.SIGTTOU)
+        _wait_for(lambda: len(server.worker_pids()) == 1, f"no second removal: {server.worker_pids()}")
+        os.kill(server.process.pid, signal.SIGTTOU)  # the last worker stays
+        time.sleep(1.5)
+        assert len(server.worker_pids()) == 1
+        with httpx.Client(base_url=server.base_url, timeout=10) as http:
+            for _ in range(20):
+                assert http.get("/api/health").status_code == 200
+    finally:
+        server.stop()
