@@ -89,6 +89,15 @@ class Target:
     def base(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def alive(self) -> bool:
+        """With ``name`` and ``pid``, what ``bench/run.py``'s ``settle`` reads of a server."""
+        return self.proc is not None and self.proc.poll() is None
+
     def start(self) -> None:
         self.proc = subprocess.Popen(self.argv, env={**os.environ, **self.env}, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
@@ -125,29 +134,16 @@ def seed(base: str) -> str:
 
 
 def wrk(target: Target, path: str, seconds: int, connections: int) -> dict[str, Any]:
-    assert target.proc is not None
-    cpu0 = run.cpu_seconds(target.proc.pid)
+    cpu0 = run.cpu_seconds(target.pid)
     out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", target.base + path],
                          capture_output=True, text=True, timeout=seconds + 60).stdout  # fmt: skip
-    cpu = run.cpu_seconds(target.proc.pid) - cpu0
+    cpu = run.cpu_seconds(target.pid) - cpu0
     total = re.search(r"(\d+) requests in", out)
     rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
     if not total or not rps or "Non-2xx" in out:
         raise RuntimeError(f"{target.name} {path}: wrk said\n{out}")
     requests = int(total.group(1))
     return {"rps": float(rps.group(1)), "cpu_us": 1e6 * cpu / requests}
-
-
-def settle(targets: list[Target], limit: float = 20.0) -> None:
-    """Wait until every server is idle (PocketBase writes a round's request logs after it)."""
-    pids = [t.proc.pid for t in targets if t.proc is not None]
-    before, started = [run.cpu_seconds(p) for p in pids], time.monotonic()
-    while time.monotonic() - started < limit:
-        time.sleep(0.25)
-        now = [run.cpu_seconds(p) for p in pids]
-        if all(b - a < 0.025 for a, b in zip(before, now, strict=True)):
-            return
-        before = now
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -207,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
                 for label, path in (("health", "/api/health"), ("view", target.view)):
                     if not path:
                         continue
-                    settle(targets)
+                    run.settle(targets)  # PocketBase writes a round's request logs after it
                     res = wrk(target, path, args.duration, args.connections)
                     results.setdefault((target.name, label), []).append(res)
                     print(f"round {round_no} {target.name:24} {label:7} {res['rps']:>10,.0f} req/s "

@@ -184,7 +184,7 @@ async def test_issued_tokens_are_what_pyjwt_signs_and_keep_its_key_check(api: Ap
     assert jwt.get_unverified_header(token) == {"alg": "HS256", "typ": "JWT"}
 
     pem = "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE\n-----END PUBLIC KEY-----\n"
-    for _ in range(2):  # the second call meets the memoised check
+    for _ in range(2):  # a refusal raises, so it is never memoised: the second call checks again
         with pytest.raises(jwt.InvalidKeyError):
             _HS256().prepare_key(pem)
     with pytest.raises(jwt.InvalidKeyError):
