@@ -4,8 +4,8 @@
 Two measurements, both of CPU time rather than throughput, so they hold on a loaded machine:
 
 * ``asgi``: in one process, the built ASGI stack is called directly with a synthetic scope
-  N times, whole and with each middleware left out in turn (the chain is relinked without it),
-  then the router alone. No socket and no server: this is the Python cost of each layer.
+  N times, whole, then with the HTTP edge's metrics and its request log each left out, then the
+  router alone. No socket and no server: this is the Python cost of each part.
 * ``server``: ``roost serve`` on loopback, one keep-alive connection sending N requests; the
   server process's utime+stime (``/proc/PID/stat``) before and after, divided by N. Each variant
   is a flag or setting that exists: ``--no-metrics``, the request-log rows (``logs.maxDays`` 0),
@@ -38,8 +38,6 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from starlette.applications import Starlette
-
 SU_EMAIL = "edge@roost.local"
 SU_PASSWORD = "edge-password-123"
 POSTS = {
@@ -59,28 +57,34 @@ HEADERS = [
 # ------------------------------------------------------------------------------------------
 
 
-def _chain(outer: Any) -> list[Any]:
-    """The middleware objects from the outermost in, then the router (the last element)."""
-    layers = [outer]
-    while not isinstance(layers[-1], Starlette):
-        layers.append(getattr(layers[-1], _inner(layers[-1])))
-    return layers
+class _NoRequestLog:
+    """Stands in for the edge's request logger: nothing is logged."""
+
+    def wanted(self) -> tuple[bool, bool]:
+        return False, False
 
 
-def _inner(layer: Any) -> str:
-    """The attribute holding a middleware's next app (``asgi`` where ``app`` is the core App)."""
-    return "asgi" if hasattr(layer, "asgi") else "app"
+def _variants(outer: Any) -> dict[str, Any]:
+    """The whole stack, the HTTP edge with each of its optional parts left out (copies of it),
+    and the router alone (plus any plugin middleware, of which this bench adds none)."""
+    from roost.apis.middleware.stack import HttpEdge
 
+    edge = outer
+    while not isinstance(edge, HttpEdge):  # the tracing layer, when it is on
+        edge = edge.app
+    variants = {"whole stack": outer}
+    if edge.metrics is not None:
+        variants["without metrics"] = copy.copy(edge)
+        variants["without metrics"].metrics = None
+    variants["without the request log (row and line)"] = copy.copy(edge)
+    variants["without the request log (row and line)"].request_log = _NoRequestLog()
 
-def _without(layers: list[Any], skip: set[str]) -> Any:
-    """The same chain with the middleware classes named in ``skip`` left out (copies, relinked)."""
-    kept = [layer for layer in layers[:-1] if type(layer).__name__ not in skip]
-    asgi = layers[-1]
-    for layer in reversed(kept):
-        twin = copy.copy(layer)
-        setattr(twin, _inner(twin), asgi)
-        asgi = twin
-    return asgi
+    async def routes_only(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        scope["app"], scope["starlette.exception_handlers"] = edge.app, edge.exception_handlers
+        await edge.routes(scope, receive, send)
+
+    variants["router + handler only"] = routes_only
+    return variants
 
 
 async def _drive(asgi: Any, path: str, n: int, flush: Callable[[], Awaitable[Any]]) -> float:
@@ -137,11 +141,7 @@ async def asgi_table(n: int, repeat: int, stdout_line: bool) -> list[dict[str, A
             rec = (await c.post("/api/collections/posts/records", json={"title": "hello", "views": 3}, headers=auth)).json()
         if stdout_line:  # as under `roost serve`: JSON lines on stdout (here into a buffer)
             configure("json", "info", stream=io.StringIO())
-        layers = _chain(await server.asgi.start())
-        variants = {"whole stack": _without(layers, set())}
-        for layer in layers[:-1]:
-            variants[f"without {type(layer).__name__}"] = _without(layers, {type(layer).__name__})
-        variants["router + handler only"] = layers[-1]
+        variants = _variants(await server.asgi.start())
         gc.collect()
         gc.freeze()  # the app's start-up objects: no full collection walks them mid-measurement
         rows: list[dict[str, Any]] = []

@@ -4,18 +4,15 @@ The stack, outermost first (each layer is plain ASGI, so the hot path adds no ta
 
 - :class:`~roost.apis.middleware.tracing.TracingMiddleware`, only while tracing is on
   (:mod:`roost.tools.tracing`): the server span of each request;
-0. :class:`~roost.apis.middleware.request_log.RequestLogMiddleware`: one entry per finished
-   request for ``app.logs`` (the ``logs`` settings);
-1. :class:`~roost.apis.middleware.stack.EdgeMiddleware`: request id, CORS, security headers,
-   the body limit (a route may declare its own) and the last-resort error envelope;
-2. :class:`~roost.apis.middleware.superuser_ips.SuperuserIPsMiddleware`: the ``superuserIPs`` setting;
-3. :class:`~roost.apis.middleware.ratelimit.RateLimitMiddleware`: the ``rateLimits`` setting;
-4. the middleware plugins add in ``on_serve``, in the order they were added;
-5. the router: built-in routes, then plugin routes, then the 404 catch-all.
-
-Outside them all, while metrics are on,
-:class:`~roost.apis.middleware.metrics.MetricsMiddleware` counts and times each request per
-route template.
+1. :class:`~roost.apis.middleware.stack.HttpEdge`, one layer doing, in order: metrics per route
+   template (while metrics are on) and one entry per finished request for ``app.logs`` (the
+   ``logs`` settings); request id, CORS, security headers and the body limit (a route may
+   declare its own); the ``superuserIPs`` setting; the ``rateLimits`` setting; and the
+   last-resort error envelope around all that follows;
+2. the middleware plugins add in ``on_serve``, in the order they were added;
+3. the router: built-in routes, then plugin routes, then the 404 catch-all. Starlette's own
+   error layers are not on the path: the edge puts the routes' exception handlers in the scope,
+   as they would, and answers anything else with the 500 envelope.
 """
 
 from __future__ import annotations
@@ -47,11 +44,7 @@ from roost.apis import (
 from roost.apis.auth import mail, oauth2, passkeys, sessions, totp
 from roost.apis.auth import routes as auth
 from roost.apis.errors import CATCH_ALL, EXCEPTION_HANDLERS
-from roost.apis.middleware.metrics import MetricsMiddleware
-from roost.apis.middleware.ratelimit import RateLimitMiddleware
-from roost.apis.middleware.request_log import RequestLogMiddleware
-from roost.apis.middleware.stack import EdgeMiddleware
-from roost.apis.middleware.superuser_ips import SuperuserIPsMiddleware
+from roost.apis.middleware.stack import HttpEdge
 from roost.apis.openapi import document
 from roost.apis.realtime import sse
 from roost.apis.route_index import IndexedRouter
@@ -108,29 +101,15 @@ def build_asgi(
     def credentialed(origin: str) -> bool:
         return origin_of(origin) in trusted_origins(app)
 
-    stack = [
-        *_tracing_layer(),
-        Middleware(RequestLogMiddleware, logs=app.logs),
-        Middleware(EdgeMiddleware, config=app.config, credentialed_origins=credentialed),
-        Middleware(SuperuserIPsMiddleware, router=router),
-        Middleware(RateLimitMiddleware, router=router),
-        *middleware,
-    ]
-    if app.metrics.enabled:
-        stack.insert(0, Middleware(MetricsMiddleware, metrics=app.metrics, router=router))
-    asgi: ASGIApp = router
-    for layer in reversed(stack):
-        asgi = layer.cls(asgi, *layer.args, **layer.kwargs)
+    inner: ASGIApp = router.router
+    for layer in reversed(middleware):
+        inner = layer.cls(inner, *layer.args, **layer.kwargs)
+    asgi: ASGIApp = HttpEdge(router, inner, roost=app, credentialed_origins=credentialed)
+    if tracing.active:
+        from roost.apis.middleware.tracing import TracingMiddleware
+
+        asgi = TracingMiddleware(asgi)
     return asgi
-
-
-def _tracing_layer() -> list[Middleware]:
-    """The server-span middleware while tracing is on; nothing at all while it is off."""
-    if not tracing.active:
-        return []
-    from roost.apis.middleware.tracing import TracingMiddleware
-
-    return [Middleware(TracingMiddleware)]
 
 
 __all__ = ["api_routes", "build_asgi"]

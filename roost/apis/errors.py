@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from starlette.exceptions import HTTPException
+from starlette.exceptions import HTTPException, WebSocketException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Match, Route
+from starlette.types import ExceptionHandler
+from starlette.websockets import WebSocket
 
 from roost.core.errors import RoostError
 
@@ -64,15 +66,21 @@ async def _not_found(request: Request) -> Response:
     return json_error(404, "File not found.")
 
 
-async def _http_error(request: Request, exc: Exception) -> Response:
+def http_error_response(exc: Exception) -> Response:
+    """A Starlette ``HTTPException`` (a mounted app's 404 or 405) in the error envelope."""
     status = getattr(exc, "status_code", 500)
     if status in (404, 405):
         return json_error(404, "The requested resource wasn't found.")
     return json_error(status, "Something went wrong while processing your request.")
 
 
-async def _server_error(request: Request, exc: Exception) -> Response:
-    return json_error(500, "Something went wrong while processing your request.")
+async def _http_error(request: Request, exc: Exception) -> Response:
+    return http_error_response(exc)
+
+
+async def _websocket_error(websocket: WebSocket, exc: Exception) -> None:
+    assert isinstance(exc, WebSocketException)
+    await websocket.close(code=exc.code, reason=exc.reason)
 
 
 async def _roost_error(request: Request, exc: Exception) -> Response:
@@ -82,5 +90,10 @@ async def _roost_error(request: Request, exc: Exception) -> Response:
 
 #: the router's last route: PocketBase's 404 answers for every path no other route serves
 CATCH_ALL: BaseRoute = Route("/{path:path}", _not_found, methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"])
-#: the router's exception handlers: every error leaves in the ``{status, message, data}`` envelope
-EXCEPTION_HANDLERS = {HTTPException: _http_error, RoostError: _roost_error, Exception: _server_error}
+#: the routes' exception handlers: every error leaves in the ``{status, message, data}`` envelope
+#: (any other exception is the HTTP edge's 500, :class:`roost.apis.middleware.stack.HttpEdge`)
+EXCEPTION_HANDLERS: dict[Any, ExceptionHandler] = {
+    HTTPException: _http_error,
+    WebSocketException: _websocket_error,
+    RoostError: _roost_error,
+}

@@ -1,4 +1,4 @@
-"""PocketBase's rate limiter at the HTTP edge.
+"""PocketBase's rate limiter, run by the HTTP edge (:class:`roost.apis.middleware.stack.HttpEdge`).
 
 Every request is matched to one rule of the ``rateLimits`` settings and counted per client IP:
 
@@ -23,7 +23,7 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.routing import Match
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Scope
 
 from roost.apis.errors import error_body
 from roost.apis.request import request_info
@@ -43,37 +43,19 @@ GUEST_AUDIENCES = ("", "@guest")
 AUTH_AUDIENCES = ("", "@auth")
 
 
-class RateLimitMiddleware:
+class RateLimiter:
     """Checks the ``rateLimits`` settings before the router runs (a no-op while they are off)."""
 
-    def __init__(self, app: ASGIApp, *, router: Starlette) -> None:
-        self.app = app
+    def __init__(self, router: Starlette) -> None:
         self.router = router
         self._rules_source: Any = None
         self._rules: tuple[RateLimitRule, ...] = ()
 
-    def _roost(self) -> App:
-        roost: App = self.router.state.roost
-        return roost
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        app = self._roost()
-        limits = app.settings.data.get("rateLimits") or {}
-        if not limits.get("enabled"):
-            await self.app(scope, receive, send)
-            return
-        retry_after = await self._check(app, limits, scope)
-        if retry_after is None:
-            await self.app(scope, receive, send)
-            return
-        body = error_body(429, "Too Many Requests.")
-        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-                   (b"retry-after", str(retry_after).encode())]  # fmt: skip
-        await send({"type": "http.response.start", "status": 429, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+    @staticmethod
+    def limits(app: App) -> dict[str, Any] | None:
+        """The ``rateLimits`` settings while they are on, else None."""
+        limits = app.settings.data.get("rateLimits")
+        return limits if limits and limits.get("enabled") else None
 
     def _rules_of(self, limits: dict[str, Any]) -> tuple[RateLimitRule, ...]:
         raw = limits.get("rules") or []
@@ -81,8 +63,8 @@ class RateLimitMiddleware:
             self._rules, self._rules_source = parse_rules(raw), raw
         return self._rules
 
-    async def _check(self, app: App, limits: dict[str, Any], scope: Scope) -> int | None:
-        """Seconds to wait when this request is over its limit, else None."""
+    async def retry_after(self, app: App, limits: dict[str, Any], scope: Scope) -> int | None:
+        """Seconds to wait when this request is over its limit (under ``limits``), else None."""
         info = await request_info(Request(scope))
         if info.is_superuser or not info.ip or excluded(info.ip, limits.get("excludedIPs") or []):
             return None
@@ -123,6 +105,14 @@ class RateLimitMiddleware:
             ref = str(child.get("path_params", {}).get(first.group(1), "")) if first else ""
             return template, tags, ref
         return None
+
+
+def too_many_requests(retry_after: int) -> tuple[list[tuple[bytes, bytes]], bytes]:
+    """The headers and body of the 429 answer to a request over its limit."""
+    body = error_body(429, "Too Many Requests.")
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+               (b"retry-after", str(retry_after).encode())]  # fmt: skip
+    return headers, body
 
 
 def caller_key(info: RequestInfo) -> str:

@@ -1,4 +1,4 @@
-"""The request log (the outermost layer, see :func:`roost.apis.build_asgi`): one
+"""The request log, kept by the HTTP edge (:class:`roost.apis.middleware.stack.HttpEdge`): one
 :class:`~roost.core.logs.RequestEntry` per finished request goes to ``app.logs``, and one
 structured line to the ``roost.request`` logger (stdout under ``roost serve``).
 
@@ -17,9 +17,8 @@ from typing import Any
 
 import orjson
 from starlette.requests import Request
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
-from roost.apis.middleware.stack import REQUEST_ID_KEY
 from roost.apis.request import request_info
 from roost.core.events import RequestInfo
 from roost.core.logs import Logs, RequestEntry, request_url
@@ -29,46 +28,29 @@ log = logging.getLogger("roost.logs")
 #: one line per finished request (kept out of the ``_logs`` table, which has its own rows)
 ACCESS = logging.getLogger("roost.request")
 #: error bodies larger than this are not parsed for the log's details
-_MAX_ERROR_BODY = 64 * 1024
+MAX_ERROR_BODY = 64 * 1024
 
 
-class RequestLogMiddleware:
-    """Appends every finished HTTP request to ``logs`` (unless ``logs.maxDays`` is 0)."""
+class RequestLogger:
+    """Turns every finished HTTP request into a ``logs`` entry (unless ``logs.maxDays`` is 0)
+    and a stdout line (while ``roost.request`` logs at info)."""
 
-    def __init__(self, app: ASGIApp, *, logs: Logs) -> None:
-        self.app = app
+    def __init__(self, logs: Logs) -> None:
         self.logs = logs
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        table = self.logs.enabled
-        line = ACCESS.isEnabledFor(logging.INFO)
-        if scope["type"] != "http" or not (table or line):
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = 0
-        error_body: bytes | None = None
+    def wanted(self) -> tuple[bool, bool]:
+        """(a table row, a stdout line): what this request will be logged to."""
+        return self.logs.enabled, ACCESS.isEnabledFor(logging.INFO)
 
-        async def send_status(message: Message) -> None:
-            nonlocal status, error_body
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            elif status >= 400 and error_body is None and message["type"] == "http.response.body":
-                body = message.get("body", b"")
-                error_body = body if len(body) <= _MAX_ERROR_BODY else b""
-            await send(message)
-
+    async def record(self, scope: Scope, request_id: bytes, status: int, exec_ms: float, error_body: bytes | None, *,
+                     table: bool, line: bool) -> None:  # fmt: skip
+        """Log one answered request; a failure is logged, never raised (the answer is out)."""
         try:
-            await self.app(scope, receive, send_status)
-        finally:
-            if status:
-                exec_ms = (time.perf_counter() - started) * 1000
-                try:
-                    await self._record(scope, status, exec_ms, error_body, table=table, line=line)
-                except Exception:  # the answer is out; a log entry never turns it into an error
-                    log.exception("could not log %s %s", scope["method"], scope["path"])
+            await self._record(scope, request_id, status, exec_ms, error_body, table=table, line=line)
+        except Exception:
+            log.exception("could not log %s %s", scope["method"], scope["path"])
 
-    async def _record(self, scope: Scope, status: int, exec_ms: float, error_body: bytes | None, *,
+    async def _record(self, scope: Scope, request_id: bytes, status: int, exec_ms: float, error_body: bytes | None, *,
                       table: bool, line: bool) -> None:  # fmt: skip
         # the realtime stream is logged only when it fails (a successful one lasts for hours)
         if status < 400 and scope["path"] == "/api/realtime" and scope["method"] == "GET":
@@ -82,7 +64,7 @@ class RequestLogMiddleware:
         client = scope.get("client")
         path = (scope.get("raw_path") or b"").decode("latin-1").split("?", 1)[0] or scope["path"]
         if line:
-            _log_line(scope, path, status, exec_ms, client[0] if client else "", info)
+            _log_line(scope, request_id, path, status, exec_ms, client[0] if client else "", info)
         if table:
             error = _error_of(error_body) if status >= 400 else None
             self.logs.add(RequestEntry(
@@ -91,13 +73,13 @@ class RequestLogMiddleware:
             ))  # fmt: skip
 
 
-def _log_line(scope: Scope, path: str, status: int, exec_ms: float, peer: str, info: RequestInfo | None) -> None:
+def _log_line(scope: Scope, request_id: bytes, path: str, status: int, exec_ms: float, peer: str, info: RequestInfo | None) -> None:
     """The request's structured line: ids, route template, status and timing, never a secret."""
     route = getattr(scope.get("route"), "path", None)
     user_agent = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"user-agent"), "")
     collection = info.auth_collection if info is not None and info.auth else None
     fields = {
-        "request_id": scope.get(REQUEST_ID_KEY, b"").decode(),
+        "request_id": request_id.decode(),
         "method": scope["method"],
         "url": request_url(path, scope.get("query_string", b"")),
         "route": route,
@@ -128,4 +110,4 @@ def _error_of(body: bytes | None) -> tuple[str, Any]:
     return str(parsed.get("message", "")), details
 
 
-__all__ = ["RequestLogMiddleware"]
+__all__ = ["MAX_ERROR_BODY", "RequestLogger"]

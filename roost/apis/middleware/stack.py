@@ -1,5 +1,6 @@
-"""The outermost layer of the HTTP stack (assembled in :func:`roost.apis.build_asgi`): request
-id -> CORS -> security headers -> body limit -> last-resort errors.
+"""The HTTP edge (assembled in :func:`roost.apis.build_asgi`): metrics, the request log, the
+request id, CORS, security headers, the body limit, the ``superuserIPs`` check, the rate limiter
+and the last-resort error envelope, in one ASGI layer in front of the router.
 
 Written as plain ASGI (no BaseHTTPMiddleware) so the hot path adds no extra task or copy.
 """
@@ -8,15 +9,24 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.routing import Router
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from roost.apis.errors import error_body, error_response
+from roost.apis.errors import error_body as error_body_of
+from roost.apis.errors import error_response, http_error_response
 from roost.apis.middleware.disconnect import DisconnectWatch
+from roost.apis.middleware.metrics import CLIENT_CLOSED, SERVER_ERROR, metrics_route
+from roost.apis.middleware.ratelimit import RateLimiter, too_many_requests
+from roost.apis.middleware.request_log import MAX_ERROR_BODY, RequestLogger
+from roost.apis.middleware.superuser_ips import check_superuser_access
 from roost.apis.routing import BODY_LIMIT
-from roost.config import Config
+from roost.core.app import App
 from roost.core.errors import PayloadTooLarge, RoostError
 from roost.tools.structured_logs import REQUEST_ID
 from roost.tools.structured_logs import request_id as new_request_id
@@ -44,11 +54,24 @@ class _BodyTooLarge(PayloadTooLarge):
     """Raised from ``receive`` once a body passes the limit; mapped to 413 like any RoostError."""
 
 
-class EdgeMiddleware:
-    """Security headers, CORS, request ids, body limit and the last-resort error envelope."""
+class HttpEdge:
+    """Every HTTP request passes here once, in this order: metrics and the request log around
+    it all; the request id, CORS (preflights answered here) and security headers; the body
+    limit; the ``superuserIPs`` check; the rate limiter; then the router, with the last-resort
+    error envelope for whatever escapes a route. One layer with one ``send`` wrapper: each ASGI
+    layer costs a coroutine and a wrapper call per message, and these run on every request.
 
-    def __init__(self, app: ASGIApp, *, config: Config, credentialed_origins: CredentialedOrigins | None = None) -> None:
+    ``routes`` is the router (plugins' middleware, when there is any, wrapped around it); the
+    ``app`` (the Starlette application, whose ``state.roost`` the routes read as
+    ``request.app``) serves every other scope type, websockets included.
+    """
+
+    def __init__(self, app: Starlette, routes: ASGIApp, *, roost: App, credentialed_origins: CredentialedOrigins | None = None) -> None:
         self.app = app
+        self.routes = routes
+        self.roost = roost
+        self.router: Router = app.router
+        config = roost.config
         #: read on every request: ``body_limit`` is the server-wide limit, unless the route sets its own
         self.config = config
         self.credentialed_origins = credentialed_origins
@@ -56,36 +79,63 @@ class EdgeMiddleware:
         self.allowed_origins = allowed_origins(config.origins)
         # opt-in (ROOST_INSTANCE_ID): which process answered, to see a load balancer spread requests
         instance = config.instance_label
-        self.instance_header = [(b"x-roost-instance", instance.encode())] if instance else []
         #: what every answer gets besides its request id and CORS headers
-        self.static_headers = [*SECURITY_HEADERS, (b"vary", b"Origin")]
+        self.static_headers = [*SECURITY_HEADERS, (b"vary", b"Origin"), *([(b"x-roost-instance", instance.encode())] if instance else [])]
+        self.metrics = roost.metrics if roost.metrics.enabled else None
+        self.request_log = RequestLogger(roost.logs)
+        self.limiter = RateLimiter(app)
+        #: what Starlette's own exception layer would put in the scope: the routes' handlers
+        self.exception_handlers: tuple[dict[Any, Any], dict[int, Any]] = (dict(app.exception_handlers), {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
-            await self.app(scope, receive, send)
+            if scope["type"] != "lifespan":  # a websocket: the routes, with the app and handlers in place
+                scope["app"] = self.app
+                scope["starlette.exception_handlers"] = self.exception_handlers
+                await self.routes(scope, receive, send)
+            else:
+                await self.app(scope, receive, send)
             return
+        started_at = time.perf_counter()
+        metrics = self.metrics
+        if metrics is not None:
+            metrics.request_started()
+        table, line = self.request_log.wanted()
         scope.setdefault(BODY_SEND, send)  # the outermost layer (RoostASGI) sets it first
+        scope["app"] = self.app  # what Request.app reads, here and in every route
+        scope["starlette.exception_handlers"] = self.exception_handlers  # read by each route
         headers = dict(scope["headers"])
         origin = headers.get(b"origin")
         request_id = new_request_id(headers.get(b"x-request-id"))
         scope[REQUEST_ID_KEY] = request_id
-        if scope["method"] == "OPTIONS" and b"access-control-request-method" in headers:
-            await self._preflight(send, headers, origin)
-            return
-        extra = [*self.static_headers, (b"x-request-id", request_id), *self.instance_header]
-        if origin is not None:
+        preflight = scope["method"] == "OPTIONS" and b"access-control-request-method" in headers
+        extra = [] if preflight else [*self.static_headers, (b"x-request-id", request_id)]
+        if origin is not None and not preflight:
             extra.extend(self._allow_origin(origin))
-        started = False
+        status = 0
+        error_body: bytes | None = None
 
         async def send_wrapper(message: Message) -> None:
-            nonlocal started
+            nonlocal status, error_body
             if message["type"] == "http.response.start":
-                started = True
-                message["headers"] = [*message.get("headers", []), *extra]
+                status = message["status"]
+                if extra:
+                    message["headers"] = [*message.get("headers", []), *extra]
+                if metrics is not None:
+                    metrics.request_finished(scope["method"], metrics_route(scope, self.router), status, time.perf_counter() - started_at)
+            elif status >= 400 and error_body is None and message["type"] == "http.response.body" and (table or line):
+                body = message.get("body", b"")
+                error_body = body if len(body) <= MAX_ERROR_BODY else b""
             await send(message)
 
+        if preflight:
+            try:
+                await self._preflight(send_wrapper, headers, origin)
+            finally:
+                await self._finish(scope, request_id, started_at, status, error_body, table, line, cancelled=False)
+            return
         received = 0
-        watch = DisconnectWatch(scope, receive, lambda: started)
+        watch = DisconnectWatch(scope, receive, lambda: status != 0)
 
         async def receive_limited() -> Message:
             nonlocal received
@@ -98,24 +148,47 @@ class EdgeMiddleware:
 
         # every log line written while this request is served carries its id
         context = REQUEST_ID.set(request_id.decode())
+        cancelled = False
         try:
-            await self.app(scope, receive_limited, send_wrapper)
+            roost = self.roost
+            await check_superuser_access(roost, scope)
+            limits = self.limiter.limits(roost)
+            retry_after = None if limits is None else await self.limiter.retry_after(roost, limits, scope)
+            if retry_after is None:
+                await self.routes(scope, receive_limited, send_wrapper)
+            else:
+                out, body = too_many_requests(retry_after)
+                await send_wrapper({"type": "http.response.start", "status": 429, "headers": out})
+                await send_wrapper({"type": "http.response.body", "body": body})
         except asyncio.CancelledError:
+            cancelled = True
             if not watch.owns():
                 raise
             log.info("client went away; request stopped (request id %s)", request_id.decode())
         except RoostError as exc:
-            if not started:
-                response = error_response(exc)
-                await response(scope, receive, send_wrapper)
+            if not status:
+                await error_response(exc)(scope, receive, send_wrapper)
+        except HTTPException as exc:  # raised past the routes (a mounted app): the route's envelope
+            if not status:
+                await http_error_response(exc)(scope, receive, send_wrapper)
         except Exception:
-            # the router's own 500 handler may already have answered; the log line is written here, once
             log.exception("unhandled error (request id %s)", request_id.decode())
-            if not started:
-                await _send_bytes(send_wrapper, 500, error_body(500, "Something went wrong while processing your request."))
+            if not status:
+                await _send_bytes(send_wrapper, 500, error_body_of(500, "Something went wrong while processing your request."))
         finally:
             REQUEST_ID.reset(context)
             watch.close()
+            await self._finish(scope, request_id, started_at, status, error_body, table, line, cancelled=cancelled)
+
+    async def _finish(self, scope: Scope, request_id: bytes, started_at: float, status: int, error_body: bytes | None,
+                      table: bool, line: bool, *, cancelled: bool) -> None:  # fmt: skip
+        """Count a request that got no answer, and log one that did."""
+        if not status and self.metrics is not None:
+            code = CLIENT_CLOSED if cancelled else SERVER_ERROR
+            self.metrics.request_finished(scope["method"], metrics_route(scope, self.router), code, time.perf_counter() - started_at)
+        if status and (table or line):
+            exec_ms = (time.perf_counter() - started_at) * 1000
+            await self.request_log.record(scope, request_id, status, exec_ms, error_body, table=table, line=line)
 
     def _allow_origin(self, origin: bytes) -> list[tuple[bytes, bytes]]:
         """The origins of ``--origins`` (any by default) may read responses; only the origins
@@ -163,4 +236,4 @@ async def _send_bytes(send: Any, status: int, body: bytes) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-__all__ = ["BODY_SEND", "REQUEST_ID_KEY", "EdgeMiddleware", "PayloadTooLarge"]
+__all__ = ["BODY_SEND", "REQUEST_ID_KEY", "HttpEdge", "PayloadTooLarge"]

@@ -2,14 +2,14 @@
 
 A request authenticated as a superuser (bearer token or session cookie) from an address off a
 non-empty list answers 403, whatever the route. Guests and other auth records pass untouched.
-While the list is empty (the default) this costs one settings lookup per request.
+While the list is empty (the default) this costs one settings lookup per request. The HTTP edge
+(:class:`roost.apis.middleware.stack.HttpEdge`) runs it before the rate limiter and the router.
 """
 
 from __future__ import annotations
 
-from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Scope
 
 from roost.apis.auth.session_cookie import COOKIE
 from roost.apis.request import request_info
@@ -20,23 +20,12 @@ from roost.core.rules.superuser_roles import check_superuser_request, superuser_
 _COOKIE = COOKIE.encode()
 
 
-class SuperuserIPsMiddleware:
-    def __init__(self, app: ASGIApp, *, router: Starlette) -> None:
-        self.app = app
-        #: the router, whose ``state.roost`` is the core App
-        self.router = router
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "lifespan":
-            # what Request.app reads, in this layer and every one below it before the router
-            scope["app"] = self.router
-        if scope["type"] == "http":
-            app: App = self.router.state.roost
-            if (allowed_ips(app) or superuser_roles_set(app)) and _has_credentials(scope):
-                info = await request_info(Request(scope))
-                check_superuser_ip(app, info.auth_collection, info.ip)
-                check_superuser_request(info, scope["method"], scope["path"])
-        await self.app(scope, receive, send)
+async def check_superuser_access(app: App, scope: Scope) -> None:
+    """Raise Forbidden for a superuser request the ``superuserIPs`` list or the roles refuse."""
+    if (allowed_ips(app) or superuser_roles_set(app)) and _has_credentials(scope):
+        info = await request_info(Request(scope))
+        check_superuser_ip(app, info.auth_collection, info.ip)
+        check_superuser_request(info, scope["method"], scope["path"])
 
 
 def _has_credentials(scope: Scope) -> bool:
@@ -44,3 +33,6 @@ def _has_credentials(scope: Scope) -> bool:
         if name == b"authorization" or (name == b"cookie" and _COOKIE in value):
             return True
     return False
+
+
+__all__ = ["check_superuser_access"]
