@@ -46,6 +46,8 @@ _JSON_LINE_BREAKS = str.maketrans({"\x85": "\\u0085", "\u2028": "\\u2028", "\u20
 _REPRS = frozenset(" \t=\r\n\"'")
 #: the attributes every LogRecord has; any other one came in through ``extra``
 _RECORD_ATTRIBUTES = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime", "taskName"}
+#: the standard levels' names as the lines spell them
+_LEVEL_NAMES = {level: logging.getLevelName(level).lower() for level in (logging.DEBUG, logging.INFO, logging.WARNING, logging.ERROR, logging.CRITICAL)}
 #: marks the handler :func:`configure` installed, so a second call replaces it
 _OURS = "_roost_structured"
 #: that handler, which :func:`log_fields` writes to directly (None: Roost is used as a library)
@@ -148,6 +150,22 @@ class StructuredFormatter(logging.Formatter):
         return str(rendered)
 
 
+class JsonFormatter(StructuredFormatter):
+    """The ``json`` format: a record's line as :class:`StructuredFormatter` renders it, and a
+    :func:`log_fields` line (a line per request) serialised in one ``orjson.dumps``."""
+
+    def __init__(self) -> None:
+        super().__init__([_json_line], message_key="message")
+
+    def format_fields(self, logger: str, level: int, message: str, fields: dict[str, Any]) -> str:
+        event = {"timestamp": datetime.now(UTC), "level": _LEVEL_NAMES.get(level) or logging.getLevelName(level).lower(),
+                 "logger": logger, "message": message, **fields}  # fmt: skip
+        line = orjson.dumps(event, default=repr, option=orjson.OPT_UTC_Z).decode()
+        if "\x85" in line or "\u2028" in line or "\u2029" in line:
+            line = line.translate(_JSON_LINE_BREAKS)
+        return line
+
+
 class _StdoutHandler(logging.StreamHandler):  # type: ignore[type-arg]
     """:func:`configure`'s handler, which also writes :func:`log_fields` lines without a record.
 
@@ -226,7 +244,7 @@ def formatter(fmt: str = "json", *, colors: bool = False) -> logging.Formatter:
     if fmt not in FORMATS:
         raise ValueError(f"the log format must be one of {', '.join(FORMATS)}, got {fmt!r}")
     if fmt == "json":
-        return StructuredFormatter([_json_line], message_key="message")
+        return JsonFormatter()
     import structlog.dev
 
     exceptions = structlog.dev.default_exception_formatter if colors else structlog.dev.plain_traceback

@@ -42,53 +42,57 @@ class RequestLogger:
         """(a table row, a stdout line): what this request will be logged to."""
         return self.logs.enabled, ACCESS.isEnabledFor(logging.INFO)
 
-    async def record(self, scope: Scope, request_id: bytes, status: int, exec_ms: float, error_body: bytes | None, *,
-                     table: bool, line: bool) -> None:  # fmt: skip
-        """Log one answered request; a failure is logged, never raised (the answer is out)."""
-        try:
-            await self._record(scope, request_id, status, exec_ms, error_body, table=table, line=line)
-        except Exception:
-            log.exception("could not log %s %s", scope["method"], scope["path"])
+    @staticmethod
+    def has_credentials(headers: dict[bytes, bytes]) -> bool:
+        """Does the request carry a token or an API key (whose owner its log names)?"""
+        return b"authorization" in headers or b"x-api-key" in headers
 
-    async def _record(self, scope: Scope, request_id: bytes, status: int, exec_ms: float, error_body: bytes | None, *,
-                      table: bool, line: bool) -> None:  # fmt: skip
+    @staticmethod
+    async def auth_of(scope: Scope) -> RequestInfo | None:
+        """Who sent a request that no route authenticated (a health check with a token)."""
+        try:
+            return await request_info(Request(scope))
+        except Exception:
+            return None  # an invalid token is logged as a guest, as it was served
+
+    def record(self, scope: Scope, headers: dict[bytes, bytes], request_id: bytes, status: int, exec_ms: float,
+               error_body: bytes | None, info: RequestInfo | None, *, table: bool, line: bool) -> None:  # fmt: skip
+        """Log one answered request (``info``: who sent it, when known); a failure is logged,
+        never raised (the answer is out)."""
         # the realtime stream is logged only when it fails (a successful one lasts for hours)
         if status < 400 and scope["path"] == "/api/realtime" and scope["method"] == "GET":
             return
-        info = scope.get("roost.info")
-        if info is None and "app" in scope and any(k in (b"authorization", b"x-api-key") for k, _ in scope["headers"]):
-            try:
-                info = await request_info(Request(scope))
-            except Exception:
-                info = None  # an invalid token is logged as a guest, as it was served
-        client = scope.get("client")
-        path = (scope.get("raw_path") or b"").decode("latin-1").split("?", 1)[0] or scope["path"]
-        if line:
-            _log_line(scope, request_id, path, status, exec_ms, client[0] if client else "", info)
-        if table:
-            error = _error_of(error_body) if status >= 400 else None
-            self.logs.add(RequestEntry(
-                time.time(), scope["method"], path, scope.get("query_string", b""), status, exec_ms,
-                client[0] if client else "", scope["headers"], info, error,
-            ))  # fmt: skip
+        try:
+            client = scope.get("client")
+            peer = client[0] if client else ""
+            path = (scope.get("raw_path") or b"").decode("latin-1").split("?", 1)[0] or scope["path"]
+            if line:
+                _log_line(scope, headers, request_id, path, status, exec_ms, peer, info)
+            if table:
+                error = _error_of(error_body) if status >= 400 else None
+                self.logs.add(RequestEntry(
+                    time.time(), scope["method"], path, scope.get("query_string", b""), status, exec_ms,
+                    peer, scope["headers"], info, error,
+                ))  # fmt: skip
+        except Exception:
+            log.exception("could not log %s %s", scope["method"], scope["path"])
 
 
-def _log_line(scope: Scope, request_id: bytes, path: str, status: int, exec_ms: float, peer: str, info: RequestInfo | None) -> None:
+def _log_line(scope: Scope, headers: dict[bytes, bytes], request_id: bytes, path: str, status: int, exec_ms: float,
+              peer: str, info: RequestInfo | None) -> None:  # fmt: skip
     """The request's structured line: ids, route template, status and timing, never a secret."""
-    route = getattr(scope.get("route"), "path", None)
-    user_agent = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"user-agent"), "")
     collection = info.auth_collection if info is not None and info.auth else None
     fields = {
         "request_id": request_id.decode(),
         "method": scope["method"],
         "url": request_url(path, scope.get("query_string", b"")),
-        "route": route,
+        "route": getattr(scope.get("route"), "path", None),
         "status": status,
         "duration_ms": round(exec_ms, 3),
         "auth": collection.name if collection is not None else "",
         "auth_id": info.auth_id if info is not None and collection is not None else "",
         "ip": peer,
-        "user_agent": user_agent,
+        "user_agent": headers.get(b"user-agent", b"").decode("latin-1"),
     }
     level = logging.ERROR if status >= 500 else logging.INFO
     log_fields(ACCESS, level, f"{scope['method']} {path} {status}", fields)

@@ -28,6 +28,7 @@ from roost.apis.middleware.superuser_ips import check_superuser_access
 from roost.apis.routing import BODY_LIMIT
 from roost.core.app import App
 from roost.core.errors import PayloadTooLarge, RoostError
+from roost.core.events import RequestInfo
 from roost.tools.structured_logs import REQUEST_ID
 from roost.tools.structured_logs import request_id as new_request_id
 
@@ -132,7 +133,8 @@ class HttpEdge:
             try:
                 await self._preflight(send_wrapper, headers, origin)
             finally:
-                await self._finish(scope, request_id, started_at, status, error_body, table, line, cancelled=False)
+                if status and (table or line):  # a preflight carries no credentials
+                    self._log(scope, headers, request_id, started_at, status, error_body, None, table, line)
             return
         received = 0
         watch = DisconnectWatch(scope, receive, lambda: status != 0)
@@ -178,17 +180,20 @@ class HttpEdge:
         finally:
             REQUEST_ID.reset(context)
             watch.close()
-            await self._finish(scope, request_id, started_at, status, error_body, table, line, cancelled=cancelled)
+            if status:
+                if table or line:
+                    info = scope.get("roost.info")  # who sent it, when a route authenticated it
+                    if info is None and RequestLogger.has_credentials(headers):
+                        info = await RequestLogger.auth_of(scope)
+                    self._log(scope, headers, request_id, started_at, status, error_body, info, table, line)
+            elif metrics is not None:  # no answer: the client went away, or sending the error failed
+                code = CLIENT_CLOSED if cancelled else SERVER_ERROR
+                metrics.request_finished(scope["method"], metrics_route(scope, self.router), code, time.perf_counter() - started_at)
 
-    async def _finish(self, scope: Scope, request_id: bytes, started_at: float, status: int, error_body: bytes | None,
-                      table: bool, line: bool, *, cancelled: bool) -> None:  # fmt: skip
-        """Count a request that got no answer, and log one that did."""
-        if not status and self.metrics is not None:
-            code = CLIENT_CLOSED if cancelled else SERVER_ERROR
-            self.metrics.request_finished(scope["method"], metrics_route(scope, self.router), code, time.perf_counter() - started_at)
-        if status and (table or line):
-            exec_ms = (time.perf_counter() - started_at) * 1000
-            await self.request_log.record(scope, request_id, status, exec_ms, error_body, table=table, line=line)
+    def _log(self, scope: Scope, headers: dict[bytes, bytes], request_id: bytes, started_at: float, status: int,
+             error_body: bytes | None, info: RequestInfo | None, table: bool, line: bool) -> None:  # fmt: skip
+        exec_ms = (time.perf_counter() - started_at) * 1000
+        self.request_log.record(scope, headers, request_id, status, exec_ms, error_body, info, table=table, line=line)
 
     def _allow_origin(self, origin: bytes) -> list[tuple[bytes, bytes]]:
         """The origins of ``--origins`` (any by default) may read responses; only the origins
