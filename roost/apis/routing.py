@@ -8,10 +8,12 @@ by path to keep in step, and a plugin route is documented and limited like a bui
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from starlette.requests import Request
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 
@@ -36,7 +38,13 @@ class RouteMeta:
 
 
 class RoostRoute(Route):
-    """A Starlette route with :class:`RouteMeta`; applies its body limit before the endpoint runs."""
+    """A Starlette route with :class:`RouteMeta`; applies its body limit before the endpoint runs.
+
+    An async endpoint is called directly, not through Starlette's per-request wrapper (a closure
+    and a ``send`` wrapper per request): an exception it raises goes to the handler the HTTP edge
+    put in the scope, as the wrapper would send it, and anything else raised, or raised while the
+    response is sent, goes on to the edge (:class:`roost.apis.middleware.stack.HttpEdge`).
+    """
 
     def __init__(
         self,
@@ -49,11 +57,34 @@ class RoostRoute(Route):
     ) -> None:
         super().__init__(path, endpoint, methods=list(methods), name=name)
         self.meta = meta
+        self._direct = inspect.iscoroutinefunction(endpoint)
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self.meta.body_limit is not None:
             scope[BODY_LIMIT] = self.meta.body_limit
-        await super().handle(scope, receive, send)
+        if not self._direct or (self.methods and scope["method"] not in self.methods):
+            await super().handle(scope, receive, send)  # a sync endpoint, or the 405
+            return
+        request = Request(scope, receive, send)
+        try:
+            response = await self.endpoint(request)
+        except Exception as exc:
+            handler = _handler_for(scope, exc)
+            if handler is None:
+                raise
+            response = await handler(request, exc)
+            exc.__traceback__ = None  # a reused exception instance would pile up tracebacks
+        await response(scope, receive, send)
+
+
+def _handler_for(scope: Scope, exc: Exception) -> Any:
+    """The exception handler the scope names for ``exc`` (its own class or a base), else None."""
+    pair: tuple[dict[Any, Any], dict[int, Any]] | None = scope.get("starlette.exception_handlers")
+    handlers = pair[0] if pair is not None else {}
+    for cls in type(exc).__mro__:
+        if cls in handlers:
+            return handlers[cls]
+    return None
 
 
 class RoostWebSocketRoute(WebSocketRoute):
