@@ -2,20 +2,54 @@
 
 An ASGI server does not cancel a request when its client disconnects: a heavy query would run
 on to the query timeout for nobody. Watching ``receive`` for ``http.disconnect`` takes a task, so
-the watch starts only for a request still running after ``WATCH_AFTER`` seconds (a timer, not a
-task, on the fast path). On disconnect the request's task is cancelled, which stops its statement:
+the watch starts only for a request still running after ``WATCH_AFTER`` seconds. The fast path
+holds no task and no timer of its own: one timer per event loop looks over the requests in
+flight every ``TICK`` seconds while there are any. On disconnect the request's task is cancelled, which stops its statement:
 asyncpg sends the server a cancel request, and a SQLite read in a worker thread is interrupted.
 """
 
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections.abc import Callable
 
 from starlette.types import Message, Receive, Scope
 
-#: seconds a request runs before its client connection is watched
+#: seconds a request runs before its client connection is watched (at most ``TICK`` more)
 WATCH_AFTER = 0.5
+#: how often the requests in flight are looked over
+TICK = 0.25
+
+
+class _InFlight:
+    """The watched requests of one event loop, looked over by one timer instead of one each."""
+
+    def __init__(self) -> None:
+        self.watches: dict[int, DisconnectWatch] = {}
+        #: is the timer set? (its handle is not kept: it refers to the loop, this object's key)
+        self.ticking = False
+
+    def add(self, watch: DisconnectWatch, loop: asyncio.AbstractEventLoop) -> None:
+        self.watches[id(watch)] = watch
+        if not self.ticking:
+            self.ticking = True
+            loop.call_later(TICK, self._tick)
+
+    def _tick(self) -> None:
+        loop = asyncio.get_running_loop()
+        due = loop.time() - WATCH_AFTER
+        for key, watch in list(self.watches.items()):
+            if watch.since <= due:
+                del self.watches[key]
+                watch.start()
+        self.ticking = bool(self.watches)
+        if self.ticking:
+            loop.call_later(TICK, self._tick)
+
+
+#: per event loop (tests run many loops, one after the other)
+_in_flight: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _InFlight] = weakref.WeakKeyDictionary()
 
 
 def _has_body(scope: Scope) -> bool:
@@ -36,8 +70,14 @@ class DisconnectWatch:
         self._pending: list[Message] = []
         self._task = asyncio.current_task()
         self._watcher: asyncio.Task[None] | None = None
-        self._timer = asyncio.get_running_loop().call_later(WATCH_AFTER, self._start)
         self.cancelled = False
+        loop = asyncio.get_running_loop()
+        self.since = loop.time()
+        in_flight = _in_flight.get(loop)
+        if in_flight is None:
+            in_flight = _in_flight[loop] = _InFlight()
+        self._in_flight = in_flight
+        in_flight.add(self, loop)
 
     async def receive(self) -> Message:
         if self._pending:
@@ -47,7 +87,8 @@ class DisconnectWatch:
             self._body_read = True
         return message
 
-    def _start(self) -> None:
+    def start(self) -> None:
+        """Watch the connection from now on (called once the request has run ``WATCH_AFTER``)."""
         # a body the app has not read yet must reach it untouched, and a started response (a
         # stream) watches its own connection
         if self._body_read and not self._response_started() and self._task is not None:
@@ -68,6 +109,6 @@ class DisconnectWatch:
         return self.cancelled and self._task is not None and self._task.uncancel() == 0
 
     def close(self) -> None:
-        self._timer.cancel()
+        self._in_flight.watches.pop(id(self), None)
         if self._watcher is not None:
             self._watcher.cancel()
