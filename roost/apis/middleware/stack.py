@@ -24,7 +24,7 @@ from roost.apis.middleware.disconnect import DisconnectWatch
 from roost.apis.middleware.metrics import CLIENT_CLOSED, SERVER_ERROR, metrics_route
 from roost.apis.middleware.ratelimit import RateLimiter, too_many_requests
 from roost.apis.middleware.request_log import MAX_ERROR_BODY, RequestLogger
-from roost.apis.middleware.superuser_ips import check_superuser_access
+from roost.apis.middleware.superuser_ips import check_superuser_access, superuser_checks_apply
 from roost.apis.routing import BODY_LIMIT
 from roost.core.app import App
 from roost.core.errors import PayloadTooLarge, RoostError
@@ -153,7 +153,8 @@ class HttpEdge:
         cancelled = False
         try:
             roost = self.roost
-            await check_superuser_access(roost, scope)
+            if superuser_checks_apply(roost, scope):
+                await check_superuser_access(roost, scope)
             limits = self.limiter.limits(roost)
             retry_after = None if limits is None else await self.limiter.retry_after(roost, limits, scope)
             if retry_after is None:

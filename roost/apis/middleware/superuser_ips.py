@@ -20,12 +20,18 @@ from roost.core.rules.superuser_roles import check_superuser_request, superuser_
 _COOKIE = COOKIE.encode()
 
 
+def superuser_checks_apply(app: App, scope: Scope) -> bool:
+    """Could :func:`check_superuser_access` refuse this request? (A list or a role is set, and the
+    request carries credentials.) False for nearly every request, at no await."""
+    return bool(allowed_ips(app) or superuser_roles_set(app)) and _has_credentials(scope)
+
+
 async def check_superuser_access(app: App, scope: Scope) -> None:
-    """Raise Forbidden for a superuser request the ``superuserIPs`` list or the roles refuse."""
-    if (allowed_ips(app) or superuser_roles_set(app)) and _has_credentials(scope):
-        info = await request_info(Request(scope))
-        check_superuser_ip(app, info.auth_collection, info.ip)
-        check_superuser_request(info, scope["method"], scope["path"])
+    """Raise Forbidden for a superuser request the ``superuserIPs`` list or the roles refuse
+    (call it when :func:`superuser_checks_apply`)."""
+    info = await request_info(Request(scope))
+    check_superuser_ip(app, info.auth_collection, info.ip)
+    check_superuser_request(info, scope["method"], scope["path"])
 
 
 def _has_credentials(scope: Scope) -> bool:
@@ -35,4 +41,4 @@ def _has_credentials(scope: Scope) -> bool:
     return False
 
 
-__all__ = ["check_superuser_access"]
+__all__ = ["check_superuser_access", "superuser_checks_apply"]
