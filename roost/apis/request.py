@@ -27,8 +27,14 @@ GO_TRUE = {"1", "t", "T", "TRUE", "true", "True"}
 GO_FALSE = {"0", "f", "F", "FALSE", "false", "False"}
 
 
+#: scope key of the core App serving the request, put there by the HTTP edge
+APP_KEY = "roost.app"
+
+
 def app_of(request: HTTPConnection) -> App:
-    app: App = request.app.state.roost
+    app: App | None = request.scope.get(APP_KEY)
+    if app is None:  # a websocket, or a scope that did not come through the edge
+        app = request.app.state.roost
     return app
 
 
@@ -69,7 +75,7 @@ async def request_info(request: Request, body: dict[str, Any] | None = None, *, 
     info = RequestInfo(
         method=request.method,
         query=dict(request.query_params) if request.scope.get("query_string") else {},
-        headers={k.lower().replace("-", "_"): v for k, v in request.headers.items()},
+        headers={k.decode("latin-1").lower().replace("-", "_"): v.decode("latin-1") for k, v in request.scope["headers"]},
         body=body or {},
         ip=client_ip_of(request),
     )

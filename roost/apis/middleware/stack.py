@@ -25,6 +25,7 @@ from roost.apis.middleware.metrics import CLIENT_CLOSED, SERVER_ERROR, metrics_r
 from roost.apis.middleware.ratelimit import RateLimiter, too_many_requests
 from roost.apis.middleware.request_log import MAX_ERROR_BODY, RequestLogger
 from roost.apis.middleware.superuser_ips import check_superuser_access, superuser_checks_apply
+from roost.apis.request import APP_KEY
 from roost.apis.routing import BODY_LIMIT
 from roost.core.app import App
 from roost.core.errors import PayloadTooLarge, RoostError
@@ -104,6 +105,7 @@ class HttpEdge:
         table, line = self.request_log.wanted()
         scope.setdefault(BODY_SEND, send)  # the outermost layer (RoostASGI) sets it first
         scope["app"] = self.app  # what Request.app reads, here and in every route
+        scope[APP_KEY] = self.roost  # what app_of reads
         scope["starlette.exception_handlers"] = self.exception_handlers  # read by each route
         headers = dict(scope["headers"])
         origin = headers.get(b"origin")
