@@ -10,7 +10,7 @@ from starlette.responses import Response
 from roost.apis.http_cache import cached_read
 from roost.apis.openapi.operation import REC, C, Op
 from roost.apis.openapi.schema import LIST_PARAMS, list_of, ref
-from roost.apis.request import app_of, list_query, read_body, read_uploads, request_info
+from roost.apis.request import app_of, list_query, query_of, read_body, read_uploads, request_info
 from roost.apis.responses import json_response, no_content
 from roost.apis.routing import route
 from roost.core.errors import NotFound
@@ -29,7 +29,7 @@ def collection_or_404(request: Request, message: str = "Missing or invalid colle
 
 async def present(request: Request, coll: Collection, items: list[dict[str, Any]], info: RequestInfo) -> list[dict[str, Any]]:
     """The records as core presents them for this request's ``?expand=`` and ``?fields=``."""
-    query = request.query_params
+    query = query_of(request)
     return await present_records(app_of(request), coll, items, info, expand=query.get("expand", ""), fields=query.get("fields", ""))
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal
+from types import MappingProxyType
 from typing import Any
 
 import orjson
@@ -27,6 +29,7 @@ GO_TRUE = {"1", "t", "T", "TRUE", "true", "True"}
 GO_FALSE = {"0", "f", "F", "FALSE", "false", "False"}
 
 
+_NO_QUERY: Mapping[str, str] = MappingProxyType({})
 #: scope key of the core App serving the request, put there by the HTTP edge
 APP_KEY = "roost.app"
 
@@ -36,6 +39,11 @@ def app_of(request: HTTPConnection) -> App:
     if app is None:  # a websocket, or a scope that did not come through the edge
         app = request.app.state.roost
     return app
+
+
+def query_of(request: HTTPConnection) -> Mapping[str, str]:
+    """The request's query parameters; an empty query string (most requests) is not parsed."""
+    return request.query_params if request.scope.get("query_string") else _NO_QUERY
 
 
 def client_ip_of(request: HTTPConnection) -> str:
