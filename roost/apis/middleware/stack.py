@@ -135,8 +135,11 @@ class HttpEdge:
             try:
                 await self._preflight(send_wrapper, headers, origin)
             finally:
-                if status and (table or line):  # a preflight carries no credentials
-                    self._log(scope, headers, request_id, started_at, status, error_body, None, table, line)
+                if status:
+                    if table or line:  # a preflight carries no credentials
+                        self._log(scope, headers, request_id, started_at, status, error_body, None, table, line)
+                elif metrics is not None:  # the client went away before the answer left
+                    metrics.request_finished(scope["method"], metrics_route(scope, self.router), CLIENT_CLOSED, time.perf_counter() - started_at)
             return
         received = 0
         watch = DisconnectWatch(scope, receive, lambda: status != 0)
