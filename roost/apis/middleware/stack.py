@@ -63,9 +63,9 @@ class HttpEdge:
     error envelope for whatever escapes a route. One layer with one ``send`` wrapper: each ASGI
     layer costs a coroutine and a wrapper call per message, and these run on every request.
 
-    ``routes`` is the router (plugins' middleware, when there is any, wrapped around it); the
-    ``app`` (the Starlette application, whose ``state.roost`` the routes read as
-    ``request.app``) serves every other scope type, websockets included.
+    ``routes`` is the router (plugins' middleware, when there is any, wrapped around it), which
+    serves websockets too; ``app`` is the Starlette application the routes see as
+    ``request.app`` (its ``state``), and it serves a lifespan scope.
     """
 
     def __init__(self, app: Starlette, routes: ASGIApp, *, roost: App, credentialed_origins: CredentialedOrigins | None = None) -> None:
