@@ -15,9 +15,11 @@ import click
 import httpx
 import pytest
 from click.testing import CliRunner
+from starlette.exceptions import WebSocketException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.websockets import WebSocket
 
 from roost import App, Plugin, RecordEvent, Roost, ServeEvent
 from roost.apis.openapi.operation import Op
@@ -203,6 +205,58 @@ async def test_routes_cannot_be_added_once_the_app_serves(tmp_path: Path) -> Non
     async with make_test_app(tmp_path, plugins=[Late()]) as api:
         assert (await api.call("GET", "/api/late")).status_code == 404
     assert len(late) == 1
+
+
+class Sockets(Plugin):
+    """Two websocket routes: one greets from the app it sees, one refuses with its own close code."""
+
+    def register(self, app: App) -> None:
+        app.hooks.on_serve.bind(self.on_serve)
+
+    async def on_serve(self, e: ServeEvent) -> None:
+        e.router.add_websocket_route("/ws/hello", self.hello)
+        e.router.add_websocket_route("/ws/refuse", self.refuse)
+        await e.next()
+
+    async def hello(self, websocket: WebSocket) -> None:
+        await websocket.accept()
+        roost: App = websocket.app.state.roost
+        await websocket.send_text(f"hello from {roost.config.data_dir.name}")
+        await websocket.close()
+
+    async def refuse(self, websocket: WebSocket) -> None:
+        raise WebSocketException(code=4003, reason="not for you")
+
+
+async def _websocket(asgi: ASGIApp, path: str) -> list[Message]:
+    """What the app sends to a websocket client that connects to ``path`` and then waits."""
+    sent: list[Message] = []
+    incoming = [{"type": "websocket.connect"}, {"type": "websocket.disconnect", "code": 1000}]
+
+    async def receive() -> Message:
+        return incoming.pop(0) if incoming else {"type": "websocket.disconnect", "code": 1000}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    scope = {"type": "websocket", "asgi": {"version": "3.0"}, "scheme": "ws", "path": path, "raw_path": path.encode(),
+             "query_string": b"", "root_path": "", "headers": [(b"host", b"roost.test")], "subprotocols": [],
+             "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 8090)}  # fmt: skip
+    await asgi(scope, receive, send)
+    return sent
+
+
+async def test_plugin_websocket_routes_are_served_and_a_refusal_closes_with_its_code(tmp_path: Path) -> None:
+    server = Roost(Config(data_dir=tmp_path / "socks"), plugins=[Sockets()])
+    await server.start()
+    try:
+        hello = await _websocket(server.asgi, "/ws/hello")
+        assert [m["type"] for m in hello] == ["websocket.accept", "websocket.send", "websocket.close"]
+        assert hello[1]["text"] == "hello from socks"  # the route saw the app through the edge
+        refused = await _websocket(server.asgi, "/ws/refuse")
+        assert [(m["type"], m.get("code"), m.get("reason")) for m in refused] == [("websocket.close", 4003, "not for you")]
+    finally:
+        await server.stop()
 
 
 async def test_an_on_serve_handler_that_stops_the_chain_stops_start_up(tmp_path: Path) -> None:
