@@ -231,7 +231,7 @@ class Sockets(Plugin):
 async def _websocket(asgi: ASGIApp, path: str) -> list[Message]:
     """What the app sends to a websocket client that connects to ``path`` and then waits."""
     sent: list[Message] = []
-    incoming = [{"type": "websocket.connect"}, {"type": "websocket.disconnect", "code": 1000}]
+    incoming: list[Message] = [{"type": "websocket.connect"}, {"type": "websocket.disconnect", "code": 1000}]
 
     async def receive() -> Message:
         return incoming.pop(0) if incoming else {"type": "websocket.disconnect", "code": 1000}
