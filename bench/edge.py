@@ -121,15 +121,14 @@ async def _drive(asgi: Any, path: str, n: int, flush: Callable[[], Awaitable[Any
     return spent / n * 1e6
 
 
-async def asgi_table(n: int, repeat: int, stdout_line: bool) -> list[dict[str, Any]]:
+async def seeded_roost(work: Path) -> tuple[Any, str]:
+    """A started Roost in ``work`` with the superuser, the posts collection and one post (its id)."""
     import httpx
 
     from roost.app import Roost
     from roost.config import Config
     from roost.core.superusers import manage_superuser
-    from roost.tools.structured_logs import configure, unconfigure
 
-    work = Path(tempfile.mkdtemp(prefix="roost-edge-"))
     server = Roost(Config(data_dir=work / "data"))
     await server.start()
     try:
@@ -139,13 +138,25 @@ async def asgi_table(n: int, repeat: int, stdout_line: bool) -> list[dict[str, A
             auth = {"Authorization": login.json()["token"]}
             (await c.post("/api/collections", json=POSTS, headers=auth)).raise_for_status()
             rec = (await c.post("/api/collections/posts/records", json={"title": "hello", "views": 3}, headers=auth)).json()
+    except BaseException:
+        await server.stop()
+        raise
+    return server, str(rec["id"])
+
+
+async def asgi_table(n: int, repeat: int, stdout_line: bool) -> list[dict[str, Any]]:
+    from roost.tools.structured_logs import configure, unconfigure
+
+    work = Path(tempfile.mkdtemp(prefix="roost-edge-"))
+    server, record_id = await seeded_roost(work)
+    try:
         if stdout_line:  # as under `roost serve`: JSON lines on stdout (here into a buffer)
             configure("json", "info", stream=io.StringIO())
         variants = _variants(await server.asgi.start())
         gc.collect()
         gc.freeze()  # the app's start-up objects: no full collection walks them mid-measurement
         rows: list[dict[str, Any]] = []
-        for label, path in (("health", "/api/health"), ("view", f"/api/collections/posts/records/{rec['id']}")):
+        for label, path in (("health", "/api/health"), ("view", f"/api/collections/posts/records/{record_id}")):
             best = dict.fromkeys(variants, float("inf"))
             for _ in range(repeat):  # round-robin, the lowest of each: load only ever adds
                 for name, asgi in variants.items():
