@@ -4,8 +4,9 @@ An ASGI server does not cancel a request when its client disconnects: a heavy qu
 on to the query timeout for nobody. Watching ``receive`` for ``http.disconnect`` takes a task, so
 the watch starts only for a request still running after ``WATCH_AFTER`` seconds. The fast path
 holds no task and no timer of its own: one timer per event loop looks over the requests in
-flight every ``TICK`` seconds while there are any. On disconnect the request's task is cancelled, which stops its statement:
-asyncpg sends the server a cancel request, and a SQLite read in a worker thread is interrupted.
+flight every ``TICK`` seconds while there are any. On disconnect the request's task is
+cancelled, which stops its statement: asyncpg sends the server a cancel request, and a SQLite
+read in a worker thread is interrupted.
 """
 
 from __future__ import annotations

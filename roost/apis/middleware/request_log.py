@@ -43,6 +43,12 @@ class RequestLogger:
         return self.logs.enabled, ACCESS.isEnabledFor(logging.INFO)
 
     @staticmethod
+    def logged(scope: Scope, status: int) -> bool:
+        """Is this answer logged? The realtime stream is logged only when it fails (a successful
+        one lasts for hours)."""
+        return status >= 400 or scope["path"] != "/api/realtime" or scope["method"] != "GET"
+
+    @staticmethod
     def has_credentials(headers: dict[bytes, bytes]) -> bool:
         """Does the request carry a token or an API key (whose owner its log names)?"""
         return b"authorization" in headers or b"x-api-key" in headers
@@ -57,11 +63,8 @@ class RequestLogger:
 
     def record(self, scope: Scope, headers: dict[bytes, bytes], request_id: bytes, status: int, exec_ms: float,
                error_body: bytes | None, info: RequestInfo | None, *, table: bool, line: bool) -> None:  # fmt: skip
-        """Log one answered request (``info``: who sent it, when known); a failure is logged,
-        never raised (the answer is out)."""
-        # the realtime stream is logged only when it fails (a successful one lasts for hours)
-        if status < 400 and scope["path"] == "/api/realtime" and scope["method"] == "GET":
-            return
+        """Log one answered request that :meth:`logged` keeps (``info``: who sent it, when
+        known); a failure is logged, never raised (the answer is out)."""
         try:
             client = scope.get("client")
             peer = client[0] if client else ""

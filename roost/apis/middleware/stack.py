@@ -187,7 +187,7 @@ class HttpEdge:
             REQUEST_ID.reset(context)
             watch.close()
             if status:
-                if table or line:
+                if (table or line) and RequestLogger.logged(scope, status):
                     info = scope.get("roost.info")  # who sent it, when a route authenticated it
                     if info is None and RequestLogger.has_credentials(headers):
                         info = await RequestLogger.auth_of(scope)
