@@ -41,7 +41,7 @@ from typing import Any
 SU_EMAIL = "edge@roost.local"
 SU_PASSWORD = "edge-password-123"
 POSTS = {
-    "name": "posts", "type": "base", "listRule": "", "viewRule": "",
+    "name": "posts", "type": "base", "listRule": "", "viewRule": "", "createRule": "",
     "fields": [{"name": "title", "type": "text"}, {"name": "views", "type": "number"}],
 }  # fmt: skip
 HEADERS = [
@@ -87,13 +87,18 @@ def _variants(outer: Any) -> dict[str, Any]:
     return variants
 
 
-async def _drive(asgi: Any, path: str, n: int, flush: Callable[[], Awaitable[Any]]) -> float:
-    """CPU µs per request of ``n`` synthetic GETs of ``path`` (the response is checked)."""
+async def _drive(asgi: Any, path: str, n: int, flush: Callable[[], Awaitable[Any]], body: bytes = b"") -> float:
+    """CPU µs per request of ``n`` synthetic GETs of ``path``, or POSTs of the JSON ``body``
+    when there is one (the response is checked)."""
     raw_path, _, query = path.partition("?")
     statuses: list[int] = []
+    method, headers = "GET", list(HEADERS)
+    if body:
+        method = "POST"
+        headers += [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
 
     async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": b"", "more_body": False}
+        return {"type": "http.request", "body": body, "more_body": False}
 
     async def send(message: dict[str, Any]) -> None:
         if message["type"] == "http.response.start":
@@ -102,8 +107,8 @@ async def _drive(asgi: Any, path: str, n: int, flush: Callable[[], Awaitable[Any
     def scope() -> dict[str, Any]:
         return {
             "type": "http", "asgi": {"version": "3.0", "spec_version": "2.3"}, "http_version": "1.1",
-            "method": "GET", "scheme": "http", "path": raw_path, "raw_path": path.encode(),
-            "query_string": query.encode(), "root_path": "", "headers": list(HEADERS),
+            "method": method, "scheme": "http", "path": raw_path, "raw_path": path.encode(),
+            "query_string": query.encode(), "root_path": "", "headers": list(headers),
             "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 8090), "state": {},
         }  # fmt: skip
 

@@ -3,12 +3,13 @@
 
 Timings of a few microseconds scatter by a third on a shared VM; instruction counts do not. Each
 measurement runs Roost's ASGI stack in process (as ``bench/edge.py --asgi-only`` does: a
-synthetic ``GET``, the request-log rows written inside the count, JSON request lines into a
+synthetic ``GET``, or a ``POST`` that creates a record, the request-log rows written inside the count, JSON request lines into a
 buffer as under ``roost serve``) under ``valgrind --tool=callgrind`` twice, with ``--lo`` and
 ``--hi`` requests after the same start-up, and reports the difference over ``hi - lo``: the
 start-up, the warm-up and the shutdown cancel out.
 
     python bench/instructions.py                      # health and view, this tree (~3 min)
+    python bench/instructions.py --paths create       # a guest's record create
     python bench/instructions.py --baseline /tmp/base # and another source tree, for a before/after
     python bench/instructions.py --variant "without metrics" --paths health
 
@@ -60,8 +61,14 @@ async def drive(path_label: str, n: int, variant: str) -> None:
             if variant not in variants:
                 raise SystemExit(f"unknown variant {variant!r}; one of {sorted(variants)}")
             asgi = variants[variant]
-        path = "/api/health" if path_label == "health" else f"/api/collections/posts/records/{record_id}"
-        await edge._drive(asgi, path, n, server.app.logs.flush)
+        body = b""
+        if path_label == "health":
+            path = "/api/health"
+        elif path_label == "create":  # a guest's create (the bench's posts allow it)
+            path, body = "/api/collections/posts/records", b'{"title": "Benchmark post", "views": 42}'
+        else:
+            path = f"/api/collections/posts/records/{record_id}"
+        await edge._drive(asgi, path, n, server.app.logs.flush, body)
     finally:
         await server.stop()
         shutil.rmtree(work, ignore_errors=True)
@@ -83,7 +90,7 @@ def count(python: str, path_label: str, n: int, variant: str, source: str) -> in
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    ap.add_argument("--paths", default="health,view", help="health and/or view (default both)")
+    ap.add_argument("--paths", default="health,view", help="health, view and/or create (default health,view)")
     ap.add_argument("--variant", default="whole stack", help="a variant of bench/edge.py (default: the whole stack)")
     ap.add_argument("--lo", type=int, default=300, help="requests in the short run (default 300)")
     ap.add_argument("--hi", type=int, default=1300, help="requests in the long run (default 1300)")
