@@ -42,6 +42,7 @@ async def scrape(request: Request) -> Response:
         raise NotFound()
     if not _bearer_allowed(request, app):
         await require_superuser(request)
+    app.metrics.fold()  # this process's requests up to now (folded here, on the serving thread)
     body, content_type = await asyncio.to_thread(render, app.metrics, request.headers.get("accept", ""))
     return Response(body, headers={"content-type": content_type, "cache-control": "no-store"})
 

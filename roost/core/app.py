@@ -176,6 +176,7 @@ class App:
         if closer is not None:
             await closer()
         await self.db.close()
+        self.metrics.fold()  # the last requests' numbers, for a scrape after this process ends
 
 
 async def _oauth2_redirect_to_realtime(app: Any, client_id: str, message: dict[str, str], ip: str) -> bool:

@@ -190,9 +190,11 @@ def test_a_dead_worker_leaves_its_counts_but_not_its_live_gauges(roost: RoostPro
     victim = int(next(iter(answered)).rsplit(":", 1)[1])
     assert victim in roost.worker_pids()
     _wait_for(lambda: (directory / f"gauge_livesum_{victim}.db").exists(), "the worker never wrote its live gauges")
+    line = f'roost_http_requests_total{{method="GET",route="{VIEW}",status="404"}} {float(sum(answered.values()))}'
+    # each worker publishes its requests within a second (Metrics.fold), whoever answers the scrape
+    _wait_for(lambda: line in _scrape(roost).splitlines(), "the workers never published their requests")
     os.kill(victim, signal.SIGKILL)
     _wait_for(lambda: victim not in roost.worker_pids(), f"the worker was not reaped: {roost.worker_pids()}")
     _wait_for(lambda: not (directory / f"gauge_livesum_{victim}.db").exists(), "the dead worker's live gauges stayed")
     assert (directory / f"counter_{victim}.db").exists()
-    line = f'roost_http_requests_total{{method="GET",route="{VIEW}",status="404"}} {float(sum(answered.values()))}'
     assert line in _scrape(roost).splitlines()  # the dead worker's requests are still in the total

@@ -120,3 +120,30 @@ def test_the_supervisors_list_of_live_gauge_modes_is_prometheus_clients() -> Non
     """The supervisor drops a dead worker's live gauges without loading prometheus-client; its
     list of the modes must stay the library's, or a dead worker's in-flight gauge would linger."""
     assert set(metrics_dir.LIVE_GAUGE_MODES) == set(library._LIVE_GAUGE_MULTIPROCESS_MODES)
+
+
+FORK_WITH_PENDING = """
+import asyncio, os
+from roost.tools.metrics import create_metrics
+
+async def main():
+    metrics = create_metrics(True)
+    metrics.request_started()
+    metrics.request_finished("GET", "/api/health", 200, 0.002)  # not yet folded: a loop runs
+    child = os.fork()
+    if child == 0:  # the parent's pending request is not the child's to publish
+        metrics.fold()
+        os._exit(0)
+    os.waitpid(child, 0)
+    metrics.fold()
+
+asyncio.run(main())
+"""
+
+
+def test_a_forked_child_does_not_publish_its_parents_pending_requests(tmp_path: Path) -> None:
+    _run(FORK_WITH_PENDING, tmp_path)
+    ok = frozenset({"method": "GET", "route": "/api/health", "status": "200"}.items())
+    values = _values(_run(SCRAPE, tmp_path))
+    assert values[("roost_http_requests_total", ok)] == 1
+    assert values[("roost_http_request_duration_seconds_count", ok)] == 1

@@ -7,13 +7,23 @@ nothing is created at import time and tests see only their app's numbers. Under 
 current state (in-flight requests, connections, pool use) sum over the *live* workers only.
 
 The recording methods sit on the request path, so each is a dictionary lookup of a cached
-labelled child plus the increment. :class:`NullMetrics` (metrics switched off) records nothing.
+labelled child plus the increment. The HTTP request metrics, taken for every request, are
+cheaper still: a request adds to plain numbers, and :meth:`Metrics.fold` moves them into
+prometheus-client's values (each update of which takes a lock, and under multiprocess mode
+writes a file). A fold runs at every scrape of this process, and within :data:`FOLD_EVERY`
+seconds of a request on a timer of the event loop, so a scrape that another worker answers
+sees this one's requests at most that late. :class:`NullMetrics` (metrics switched off)
+records nothing.
 Label values are bounded by construction: a route is its template, never the URL; a method
 outside the standard ones is ``OTHER``; a job is named by its registered name.
 """
 
 from __future__ import annotations
 
+import asyncio
+import os
+import weakref
+from bisect import bisect_left
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -25,6 +35,8 @@ QUERY_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.0
 JOB_BUCKETS = (0.01, 0.1, 0.5, 1.0, 5.0, 15.0, 60.0, 300.0, 1800.0)
 #: the route label of a request no route matched (404s, preflights, early rejections)
 NO_ROUTE = "none"
+#: seconds between a request and the fold that publishes it (see :meth:`Metrics.fold`)
+FOLD_EVERY = 1.0
 
 
 class Metrics:
@@ -69,6 +81,12 @@ class Metrics:
         self._info = Gauge("roost_info", "Always 1: the Roost version and the database this instance runs on.",
                            ("version", "database"), registry=r, multiprocess_mode="max")  # fmt: skip
         self._http_children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+        #: requests being answered now (published as ``http_in_flight`` by :meth:`fold`)
+        self.in_flight = 0
+        #: not yet folded: per (method, route, status), [count, seconds, then a count per latency bucket]
+        self._http_pending: dict[tuple[str, str, int], list[Any]] = {}
+        self._fold_due = False
+        _LIVE.add(self)
 
     def describe(self, version: str, database: str) -> None:
         """Record what this instance is (``roost_info``): its version and database kind."""
@@ -76,20 +94,55 @@ class Metrics:
 
     # ----- HTTP ----------------------------------------------------------------------------------
     def request_started(self) -> None:
-        self.http_in_flight.inc()
+        self.in_flight += 1
+        if not self._fold_due:
+            self._fold_soon()
 
     def request_finished(self, method: str, route: str, status: int, seconds: float) -> None:
         """Count one answered request under its route template (``NO_ROUTE`` when none matched)."""
-        self.http_in_flight.dec()
+        self.in_flight -= 1
         if method not in HTTP_METHODS:
             method = "OTHER"
         key = (method, route, status)
-        children = self._http_children.get(key)
-        if children is None:
-            labels = (method, route, str(status))
-            children = self._http_children[key] = (self.http_requests.labels(*labels), self.http_duration.labels(*labels))
-        children[0].inc()
-        children[1].observe(seconds)
+        pending = self._http_pending.get(key)
+        if pending is None:
+            pending = self._http_pending[key] = [0, 0.0] + [0] * (len(LATENCY_BUCKETS) + 1)
+        pending[0] += 1
+        pending[1] += seconds
+        pending[2 + bisect_left(LATENCY_BUCKETS, seconds)] += 1
+        if not self._fold_due:
+            self._fold_soon()
+
+    def _fold_soon(self) -> None:
+        """Fold within :data:`FOLD_EVERY` seconds (at once when no event loop runs here)."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self.fold()
+            return
+        self._fold_due = True
+        loop.call_later(FOLD_EVERY, self.fold)
+
+    def fold(self) -> None:
+        """Move the HTTP request numbers taken since the last fold into prometheus-client's
+        values, where a scrape reads them. Call it from the thread that serves requests."""
+        self._fold_due = False
+        pending, self._http_pending = self._http_pending, {}
+        self.http_in_flight.set(self.in_flight)
+        for key, (count, seconds, *buckets) in pending.items():
+            children = self._http_children.get(key)
+            if children is None:
+                method, route, status = key
+                labels = (method, route, str(status))
+                children = self._http_children[key] = (self.http_requests.labels(*labels), self.http_duration.labels(*labels))
+            children[0].inc(count)
+            # prometheus-client's Histogram has no call for many observations at once; these
+            # are the values its observe() adds to (tests/tools/test_metrics.py compares them)
+            duration = children[1]
+            duration._sum.inc(seconds)
+            for value, bucket_count in zip(duration._buckets, buckets, strict=True):
+                if bucket_count:
+                    value.inc(bucket_count)
 
     # ----- database ------------------------------------------------------------------------------
     def query_finished(self, seconds: float) -> None:
@@ -138,6 +191,21 @@ class Metrics:
         self.mail_queue.set(size)
 
 
+#: every recording Metrics of this process, for :func:`_forget_at_fork`
+_LIVE: weakref.WeakSet[Metrics] = weakref.WeakSet()
+
+
+def _forget_at_fork() -> None:
+    """In a forked child, the numbers not yet folded and the requests in flight are the parent's."""
+    for metrics in _LIVE:
+        metrics._http_pending = {}
+        metrics.in_flight = 0
+        metrics._fold_due = False
+
+
+os.register_at_fork(after_in_child=_forget_at_fork)
+
+
 class NullMetrics(Metrics):
     """Metrics switched off: every recording method does nothing."""
 
@@ -153,6 +221,9 @@ class NullMetrics(Metrics):
         pass
 
     def request_finished(self, method: str, route: str, status: int, seconds: float) -> None:
+        pass
+
+    def fold(self) -> None:
         pass
 
     def query_finished(self, seconds: float) -> None:
