@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
-from starlette.types import Message, Receive, Scope
+from starlette.types import Message, Receive
 
 #: seconds a request runs before its client connection is watched (at most ``TICK`` more)
 WATCH_AFTER = 0.5
@@ -51,33 +51,43 @@ class _InFlight:
 
 #: per event loop (tests run many loops, one after the other)
 _in_flight: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _InFlight] = weakref.WeakKeyDictionary()
+#: the last loop asked for (weakly) and its registry: one loop serves a process's requests
+_last: tuple[weakref.ReferenceType[asyncio.AbstractEventLoop], _InFlight] | None = None
 
 
-def _has_body(scope: Scope) -> bool:
-    for name, value in scope["headers"]:
-        if name == b"transfer-encoding" or (name == b"content-length" and value.strip() not in (b"", b"0")):
-            return True
-    return False
+def _in_flight_of(loop: asyncio.AbstractEventLoop) -> _InFlight:
+    global _last
+    last = _last
+    if last is not None and last[0]() is loop:
+        return last[1]
+    in_flight = _in_flight.get(loop)
+    if in_flight is None:
+        in_flight = _in_flight[loop] = _InFlight()
+    _last = (weakref.ref(loop), in_flight)
+    return in_flight
 
 
 class DisconnectWatch:
     """Wraps ``receive``; after ``WATCH_AFTER`` it cancels the current task if the client leaves
-    before the response has started. ``cancelled`` tells the caller that the cancellation was ours."""
+    before the response has started. ``cancelled`` tells the caller that the cancellation was ours.
 
-    def __init__(self, scope: Scope, receive: Receive, response_started: Callable[[], bool]) -> None:
+    ``headers`` are the request's, as a dict (they tell whether a body is still to come).
+    """
+
+    __slots__ = ("_body_read", "_in_flight", "_pending", "_receive", "_response_started", "_task", "_watcher",
+                 "cancelled", "since")  # fmt: skip
+
+    def __init__(self, headers: Mapping[bytes, bytes], receive: Receive, response_started: Callable[[], bool],
+                 loop: asyncio.AbstractEventLoop) -> None:  # fmt: skip
         self._receive = receive
         self._response_started = response_started
-        self._body_read = not _has_body(scope)
+        self._body_read = b"transfer-encoding" not in headers and headers.get(b"content-length", b"").strip() in (b"", b"0")
         self._pending: list[Message] = []
-        self._task = asyncio.current_task()
+        self._task = asyncio.current_task(loop)
         self._watcher: asyncio.Task[None] | None = None
         self.cancelled = False
-        loop = asyncio.get_running_loop()
         self.since = loop.time()
-        in_flight = _in_flight.get(loop)
-        if in_flight is None:
-            in_flight = _in_flight[loop] = _InFlight()
-        self._in_flight = in_flight
+        self._in_flight = in_flight = _in_flight_of(loop)
         in_flight.add(self, loop)
 
     async def receive(self) -> Message:

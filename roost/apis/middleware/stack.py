@@ -142,7 +142,7 @@ class HttpEdge:
                     metrics.request_finished(scope["method"], metrics_route(scope, self.router), CLIENT_CLOSED, time.perf_counter() - started_at)
             return
         received = 0
-        watch = DisconnectWatch(scope, receive, lambda: status != 0)
+        watch = DisconnectWatch(headers, receive, lambda: status != 0, asyncio.get_running_loop())
 
         async def receive_limited() -> Message:
             nonlocal received
