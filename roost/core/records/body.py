@@ -14,13 +14,14 @@ AUTH_ONLY_KEYS = ("passwordConfirm", "oldPassword")
 
 def split_modifier(key: str) -> tuple[str, str]:
     """``tags+`` -> (tags, "+"), ``+tags`` -> (tags, "^"), ``n-`` -> (n, "-"), ``title:autogenerate``."""
-    if key.endswith(":autogenerate"):
+    last = key[-1:]  # every key passes here: a plain one is told apart by its first and last character
+    if last == "e" and key.endswith(":autogenerate"):
         return key[: -len(":autogenerate")], "autogenerate"
-    if key.endswith("+"):
+    if last == "+":
         return key[:-1], "+"
-    if key.startswith("+"):
+    if key[:1] == "+":
         return key[1:], "^"
-    if key.endswith("-"):
+    if last == "-":
         return key[:-1], "-"
     return key, ""
 
@@ -32,7 +33,10 @@ def settable_field(coll: Collection, key: str, *, is_superuser: bool) -> tuple[F
     (``verified+``, ``+password``, ``email-``) reaches a field only if its type takes that
     modifier; autodates are never client-set and hidden fields only by superusers.
     """
-    name, modifier = split_modifier(key)
+    return _settable(coll, *split_modifier(key), is_superuser)
+
+
+def _settable(coll: Collection, name: str, modifier: str, is_superuser: bool) -> tuple[Field, str] | None:
     field = coll.get_field(name)
     if field is None or field.type == "autodate":
         return None
@@ -54,9 +58,14 @@ def load_body(
     """Apply ``body`` to ``record`` in place; return the resolved values (for ``@request.body``)."""
     resolved: dict[str, Any] = {}
     # plain keys first, then modifiers, so "tags" + "tags+" in one body compose predictably
-    ordered = sorted(body.items(), key=lambda kv: split_modifier(kv[0])[1] != "")
-    for key, raw in ordered:
-        target = settable_field(coll, key, is_superuser=info.is_superuser)
+    plain: list[tuple[str, str, Any]] = []
+    modified: list[tuple[str, str, Any]] = []
+    for key, raw in body.items():
+        name, modifier = split_modifier(key)
+        (modified if modifier else plain).append((name, modifier, raw))
+    is_superuser = info.is_superuser
+    for name, modifier, raw in [*plain, *modified]:
+        target = _settable(coll, name, modifier, is_superuser)
         if target is None:
             continue
         field, modifier = target

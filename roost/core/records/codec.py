@@ -36,6 +36,14 @@ class Codec:
         #: field name -> readRule/writeRule for fields restricted by one (see docs/roles.md)
         self.read_rules = {f.name: f.readRule for f in self.fields if f.readRule}
         self.write_rules = {f.name: f.writeRule for f in self.fields if f.writeRule}
+        #: a new record's INSERT, its values as parameters ``v0``, ``v1`` ... in field order
+        values = ", ".join(self.placeholder(f.name, f"v{i}") for i, f in enumerate(self.fields))
+        self.insert_sql = f"INSERT INTO {self.table} ({self.columns}) VALUES ({values})"
+        self.insert_params = [(f"v{i}", f) for i, f in enumerate(self.fields)]
+        self.password_fields = [f for f in self.fields if f.type == "password"]
+        #: the autodate fields a create, and an update, stamps with the time of the write
+        self.stamped_on_create = [f.name for f in self.fields if f.type == "autodate" and getattr(f, "onCreate", False)]
+        self.stamped_on_update = [f.name for f in self.fields if f.type == "autodate" and getattr(f, "onUpdate", False)]
 
     def select(self, alias: str) -> str:
         return self.select_list.replace("{alias}", alias)

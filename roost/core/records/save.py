@@ -211,7 +211,7 @@ async def _validate_and_write(
         if token_field is not None:
             record["tokenKey"] = token_field.autogenerate() or record["tokenKey"]
     await _hash_passwords(app, coll, record)
-    _stamp(coll, record, is_new=original is None)
+    _stamp(app, coll, record, is_new=original is None)
     record_id = str(record["id"])
     if plan.new:
         await store_new(app, coll, record_id, plan)
@@ -243,10 +243,9 @@ async def _validate_event(uploaded: set[str], event: RecordEvent) -> None:
 async def _insert(conn: Connection, event: RecordEvent) -> None:
     coll, record = event.collection, event.record
     codec = codec_for(coll, conn.dialect)
-    params = {f"v{i}": f.to_db(record.get(f.name)) for i, f in enumerate(coll.fields)}
-    values = ", ".join(codec.placeholder(f.name, f"v{i}") for i, f in enumerate(coll.fields))
+    params = {param: f.to_db(record.get(f.name)) for param, f in codec.insert_params}
     try:
-        await conn.execute(f"INSERT INTO {codec.table} ({codec.columns}) VALUES ({values})", params)
+        await conn.execute(codec.insert_sql, params)
     except UniqueViolation as exc:
         raise ValidationFailed("Failed to create record.", _unique_errors(coll, exc)) from exc
 
@@ -405,18 +404,23 @@ async def _missing_relations(app: App, field: Any, value: Any) -> FieldError | N
 
 
 async def _hash_passwords(app: App, coll: Collection, record: Record) -> None:
+    fields = codec_for(coll, app.dialect).password_fields
+    if not fields:
+        return
     policy = password_policy(app)  # bcrypt (the field's cost) or argon2id, per roostAuth settings
-    for field in coll.fields:
+    for field in fields:
         value = record.get(field.name)
-        if field.type == "password" and isinstance(value, PlainPassword):
+        if isinstance(value, PlainPassword):
             record[field.name] = await asyncio.to_thread(policy.hash, value, field.cost)  # type: ignore[attr-defined]
 
 
-def _stamp(coll: Collection, record: Record, is_new: bool) -> None:
-    now = now_string()
-    for field in coll.fields:
-        if field.type == "autodate" and getattr(field, "onCreate" if is_new else "onUpdate", False):
-            record[field.name] = now
+def _stamp(app: App, coll: Collection, record: Record, is_new: bool) -> None:
+    codec = codec_for(coll, app.dialect)
+    names = codec.stamped_on_create if is_new else codec.stamped_on_update
+    if names:
+        now = now_string()
+        for name in names:
+            record[name] = now
 
 
 def _unique_errors(coll: Collection, exc: UniqueViolation) -> dict[str, FieldError]:

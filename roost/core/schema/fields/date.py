@@ -46,7 +46,7 @@ def format_datetime(moment: datetime) -> str:
 
 def now_string() -> str:
     """The current UTC time as PocketBase formats datetimes."""
-    return format_datetime(datetime.now(UTC))
+    return datetime.now(UTC).replace(tzinfo=None).isoformat(" ", "milliseconds") + "Z"  # format_datetime's text
 
 
 def parse_datetime(raw: Any) -> datetime | None:
