@@ -59,7 +59,7 @@ class Connection(Protocol):
 class _Backend(Protocol):
     async def ping(self) -> None: ...
 
-    def read(self) -> AbstractAsyncContextManager[Any]: ...
+    def read(self) -> AbstractAsyncContextManager[Connection]: ...
 
     def begin(self) -> AbstractAsyncContextManager[Any]: ...
 
@@ -101,6 +101,7 @@ class Database:
                 url, self.dialect, schema=schema, pool_size=pool_size, query_timeout=query_timeout,
                 trace_sql=trace_sql, metrics=metrics,
             )  # fmt: skip
+        self._shared_reader: Callable[[], Connection] | None = getattr(self._backend, "shared_reader", None)
 
     async def ping(self) -> None:
         """Open the database once, turning driver failures into one clear error."""
@@ -167,16 +168,34 @@ class Database:
         if current is not None:
             current.after_rollback.append(callback)
 
+    def _ready_reader(self) -> Connection | None:
+        """What a read can run on without read()'s two context managers (an async generator
+        each, which asyncio also registers): this task's transaction, or the backend's one
+        shared read connection (SQLite's); None when a connection must be checked out."""
+        current = _current_tx.get()
+        if current is None and self._shared_reader is not None:
+            return self._shared_reader()
+        return current
+
     async def fetch_all(self, sql: str, params: Mapping[str, Any] | None = None) -> list[Row]:
-        async with self.read() as conn:
+        ready = self._ready_reader()
+        if ready is not None:
+            return await ready.fetch_all(sql, params)
+        async with self._backend.read() as conn:
             return await conn.fetch_all(sql, params)
 
     async def fetch_one(self, sql: str, params: Mapping[str, Any] | None = None) -> Row | None:
-        async with self.read() as conn:
+        ready = self._ready_reader()
+        if ready is not None:
+            return await ready.fetch_one(sql, params)
+        async with self._backend.read() as conn:
             return await conn.fetch_one(sql, params)
 
     async def fetch_value(self, sql: str, params: Mapping[str, Any] | None = None) -> Any:
-        async with self.read() as conn:
+        ready = self._ready_reader()
+        if ready is not None:
+            return await ready.fetch_value(sql, params)
+        async with self._backend.read() as conn:
             return await conn.fetch_value(sql, params)
 
     def quote(self, name: str) -> str:

@@ -229,6 +229,11 @@ class SqliteBackend:
     async def read(self) -> AsyncIterator[SqliteConnection]:
         yield self._connections()[0]
 
+    def shared_reader(self) -> SqliteConnection:
+        """The read connection every reader shares: what :meth:`read` yields, without the
+        context manager (``Database`` reads through it directly)."""
+        return self._connections()[0]
+
     @asynccontextmanager
     async def begin(self) -> AsyncIterator[SqliteConnection]:
         writer = self._connections()[1]
