@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import re
 import secrets
@@ -129,15 +130,8 @@ def new_log_ids(created: Sequence[float]) -> list[str]:
 
 
 def _created(ts: float) -> str:
-    millis = int(ts * 1000) % 1000
-    return f"{time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(ts))}.{millis:03d}Z"
-
-
-def _header(headers: Sequence[tuple[bytes, bytes]], name: bytes) -> str:
-    for key, value in headers:
-        if key == name:
-            return value.decode("latin-1")
-    return ""
+    second, millis = divmod(int(ts * 1000), 1000)
+    return f"{time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(second))}.{millis:03d}Z"
 
 
 def request_url(path: str, query: bytes) -> str:
@@ -152,33 +146,56 @@ def request_url(path: str, query: bytes) -> str:
     return f"{path}?{text}"
 
 
+class _RowOptions:
+    """What the settings say about every request row of a batch (read once per batch)."""
+
+    __slots__ = ("leftmost", "log_auth_id", "log_ip", "proxy_headers")
+
+    def __init__(self, settings: dict[str, Any]) -> None:
+        logs = settings.get("logs") or {}
+        proxy = settings.get("trustedProxy") or {}
+        self.log_auth_id = bool(logs.get("logAuthId"))
+        self.log_ip = bool(logs.get("logIP", True))
+        self.proxy_headers = proxy.get("headers") or ()
+        self.leftmost = bool(proxy.get("useLeftmostIP"))
+
+
 def request_row(entry: RequestEntry, settings: dict[str, Any], log_id: str = "") -> dict[str, Any]:
     """The ``_logs`` row of one request, as PocketBase writes it."""
-    logs = settings.get("logs") or {}
+    return _request_row(entry, _RowOptions(settings), log_id or new_log_id(entry.created), _created(entry.created))
+
+
+def _request_row(entry: RequestEntry, options: _RowOptions, log_id: str, created: str) -> dict[str, Any]:
     url = request_url(entry.path, entry.query)
     info = entry.info
+    referer = agent = None
+    for name, value in entry.headers:  # the first of each, in one pass
+        if name == b"user-agent":
+            if agent is None:
+                agent = value.decode("latin-1")
+        elif name == b"referer" and referer is None:
+            referer = value.decode("latin-1")
     data: dict[str, Any] = {
         "type": "request",
         "method": entry.method,
         "url": url,
         "status": entry.status,
         "execTime": round(entry.exec_ms, 6),
-        "referer": _header(entry.headers, b"referer"),
-        "userAgent": _header(entry.headers, b"user-agent"),
+        "referer": referer or "",
+        "userAgent": agent or "",
         "auth": info.auth_collection.name if info is not None and info.auth and info.auth_collection else "",
     }
-    if logs.get("logAuthId") and info is not None and info.auth:
-        data["authId"] = info.auth_id
-    if info is not None and info.api_key is not None:
-        data["apiKey"] = info.api_key.id  # the key's id only: never the key
-    if logs.get("logIP", True):
-        proxy = settings.get("trustedProxy") or {}
+    if info is not None:
+        if options.log_auth_id and info.auth:
+            data["authId"] = info.auth_id
+        if info.api_key is not None:
+            data["apiKey"] = info.api_key.id  # the key's id only: never the key
+    if options.log_ip:
         data["remoteIP"] = entry.peer
-        data["userIP"] = client_ip(entry.peer, entry.headers, proxy.get("headers") or (), bool(proxy.get("useLeftmostIP")))
+        data["userIP"] = client_ip(entry.peer, entry.headers, options.proxy_headers, options.leftmost)
     if entry.error is not None:
         data["error"], data["details"] = entry.error
-    return {"id": log_id or new_log_id(entry.created), "level": entry.level, "message": f"{entry.method} {url}",
-            "data": data, "created": _created(entry.created)}  # fmt: skip
+    return {"id": log_id, "level": entry.level, "message": f"{entry.method} {url}", "data": data, "created": created}
 
 
 class Logs:
@@ -402,19 +419,28 @@ def renew_ids(rows: list[dict[str, Any]], batch: Sequence[RequestEntry | AppEntr
 
 def build_rows(batch: Sequence[RequestEntry | AppEntry], settings: dict[str, Any]) -> list[dict[str, Any]]:
     ids = new_log_ids([e.created for e in batch])
-    return [
-        request_row(e, settings, log_id) if isinstance(e, RequestEntry) else _app_row(e, log_id)
-        for e, log_id in zip(batch, ids, strict=True)
-    ]
+    options = _RowOptions(settings)
+    rows: list[dict[str, Any]] = []
+    second, prefix = -1, ""  # a batch's entries share a few seconds: each is formatted once
+    for entry, log_id in zip(batch, ids, strict=True):
+        if isinstance(entry, AppEntry):
+            rows.append(_app_row(entry, log_id))
+            continue
+        at, millis = divmod(int(entry.created * 1000), 1000)
+        if at != second:
+            second, prefix = at, time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(at))
+        rows.append(_request_row(entry, options, log_id, f"{prefix}.{millis:03d}Z"))
+    return rows
 
 
-_INSERT = 'INSERT INTO "_logs" ("id", "level", "message", "data", "created") VALUES (:id, :level, :message, :data, :created)'
-#: a whole batch in one statement, from one JSON array of ``[id, level, message, data, created]``
-_INSERT_ALL = (
-    'INSERT INTO "_logs" ("id", "level", "message", "data", "created") '
-    "SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'), "
-    "json_extract(value, '$[3]'), json_extract(value, '$[4]') FROM json_each(?)"
-)
+#: rows per INSERT statement on SQLite (5 parameters each, within any build's 999-variable limit)
+INSERT_CHUNK = 100
+
+
+@functools.lru_cache(maxsize=INSERT_CHUNK)
+def _insert_values(rows: int) -> str:
+    """One INSERT of ``rows`` rows: a batch goes in a few statements, each one step."""
+    return 'INSERT INTO "_logs" ("id", "level", "message", "data", "created") VALUES ' + ", ".join(["(?, ?, ?, ?, ?)"] * rows)
 
 
 def _without_nul(row: dict[str, Any]) -> dict[str, Any]:
@@ -474,13 +500,15 @@ class _ThreadWriter:
 
     @staticmethod
     def _insert(conn: sqlite3.Connection, rows: list[dict[str, Any]]) -> None:
-        if any("\x00" in row["message"] for row in rows):  # SQLite's JSON text stops at a NUL
-            conn.executemany(_INSERT, [{**row, "data": orjson.dumps(row["data"]).decode()} for row in rows])
-        else:
-            # one statement, not a step per row: sqlite3 lets go of the GIL at every step,
-            # and the serving thread then had to hand it back for each row
-            values = [[r["id"], r["level"], r["message"], orjson.dumps(r["data"]).decode(), r["created"]] for r in rows]
-            conn.execute(_INSERT_ALL, (orjson.dumps(values).decode(),))
+        # a few statements of many rows, not a step per row: sqlite3 lets go of the GIL at every
+        # step, and the serving thread then had to hand it back for each row
+        dumps = orjson.dumps
+        for start in range(0, len(rows), INSERT_CHUNK):
+            chunk = rows[start : start + INSERT_CHUNK]
+            params: list[Any] = []
+            for r in chunk:
+                params += (r["id"], r["level"], r["message"], dumps(r["data"]).decode(), r["created"])
+            conn.execute(_insert_values(len(chunk)), params)
 
     async def close(self) -> None:
         def close_connection() -> None:
