@@ -212,21 +212,32 @@ class Logs:
         #: on SQLite the rows are built and inserted in a worker thread (see _ThreadWriter)
         self._writer: _ThreadWriter | None = None
         self._writing = asyncio.Lock()
+        self._limits_of: tuple[Any, tuple[bool, int]] = (None, (False, 0))
 
     # ----- settings --------------------------------------------------------------------------
     def _settings(self) -> dict[str, Any]:
         return self._app.settings.data.get("logs") or {}
 
+    def _limits(self) -> tuple[bool, int]:
+        """(``maxDays`` > 0, ``minLevel``), read again only when the settings were replaced
+        (an update swaps in a new dict): every request asks."""
+        data = self._app.settings.data
+        if self._limits_of[0] is not data:
+            logs = data.get("logs") or {}
+            enabled = int(logs.get("maxDays", 5) or 0) > 0
+            self._limits_of = (data, (enabled, int(logs.get("minLevel", 0) or 0)))
+        return self._limits_of[1]
+
     @property
     def enabled(self) -> bool:
         """Request logging is on unless ``logs.maxDays`` is 0."""
-        return int(self._settings().get("maxDays", 5) or 0) > 0
+        return self._limits()[0]
 
     # ----- the hot path ----------------------------------------------------------------------
     def add(self, entry: RequestEntry | AppEntry) -> None:
         """Queue one entry (dropped when logging is off or below ``logs.minLevel``)."""
-        logs = self._settings()
-        if int(logs.get("maxDays", 5) or 0) <= 0 or entry.level < int(logs.get("minLevel", 0) or 0):
+        enabled, min_level = self._limits()
+        if not enabled or entry.level < min_level:
             return
         self._buffer.append(entry)
         if len(self._buffer) >= self.batch_size:

@@ -158,7 +158,7 @@ class HttpEdge:
         cancelled = False
         try:
             roost = self.roost
-            if superuser_checks_apply(roost, scope):
+            if superuser_checks_apply(roost, scope, headers):
                 await check_superuser_access(roost, scope)
             limits = self.limiter.limits(roost)
             retry_after = None if limits is None else await self.limiter.retry_after(roost, limits, scope)
