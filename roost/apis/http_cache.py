@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from roost.apis.request import aggregate_query, app_of, list_query, request_info
+from roost.apis.responses import raw_response
 from roost.core.cache.responses import ReadRequest, body_etag
 from roost.core.errors import RoostError
 from roost.core.events import RequestInfo
@@ -130,9 +131,9 @@ def _aggregate_request(request: Request) -> ReadRequest | None:
 
 def respond(request: Request, body: bytes, etag: str, info: RequestInfo) -> Response:
     """A 200 (or 304) JSON response with validators, cache policy and negotiated compression."""
-    headers = {"ETag": f'W/"{etag}"', "Cache-Control": _cache_control(info), "Vary": VARY}
+    headers = [(b"etag", f'W/"{etag}"'.encode()), (b"cache-control", _cache_control(info).encode()), (b"vary", VARY.encode())]
     if _matches(request.headers.get("if-none-match", ""), etag):
-        return Response(status_code=304, headers=headers)
+        return raw_response(b"", 304, headers, content_type=None)
     encoding = (
         _encoding(request.headers.get("accept-encoding", ""))
         if len(body) >= MIN_COMPRESS_BYTES
@@ -140,8 +141,8 @@ def respond(request: Request, body: bytes, etag: str, info: RequestInfo) -> Resp
     )
     if encoding:
         body = _compressed.get(etag, encoding, body)
-        headers["Content-Encoding"] = encoding
-    return Response(body, headers=headers, media_type="application/json")
+        headers.append((b"content-encoding", encoding.encode()))
+    return raw_response(body, 200, headers)
 
 
 def _cache_control(info: RequestInfo) -> str:

@@ -89,6 +89,9 @@ async def request_info(request: Request, body: dict[str, Any] | None = None, *, 
     )
     if not authenticate:
         return info
+    if not carries_credentials(request.scope):  # a guest: no header to look into
+        request.scope["roost.info"] = info
+        return info
     token = auth_token(request) or request.headers.get("x-api-key", "").strip()
     if api_keys.looks_like_key(token):
         await api_keys.authenticate(app_of(request), token, info)
