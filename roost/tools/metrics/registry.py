@@ -137,7 +137,7 @@ class Metrics:
                 children = self._http_children[key] = (self.http_requests.labels(*labels), self.http_duration.labels(*labels))
             children[0].inc(count)
             # prometheus-client's Histogram has no call for many observations at once; these
-            # are the values its observe() adds to (tests/tools/test_metrics.py compares them)
+            # are the values its observe() adds to (tests/tools/test_metrics_fold.py compares them)
             duration = children[1]
             duration._sum.inc(seconds)
             for value, bucket_count in zip(duration._buckets, buckets, strict=True):
