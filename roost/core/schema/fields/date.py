@@ -38,12 +38,7 @@ _MONTHS = {m: i for i, m in enumerate(
 
 def format_datetime(moment: datetime) -> str:
     """Format as ``YYYY-MM-DD HH:MM:SS.mmmZ`` in UTC (sub-millisecond digits are truncated)."""
-    if moment.tzinfo is None:
-        utc = moment
-    elif moment.tzinfo is UTC:  # the clock's own time (now_string): no conversion to make
-        utc = moment.replace(tzinfo=None)
-    else:
-        utc = moment.astimezone(UTC).replace(tzinfo=None)
+    utc = moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
     # isoformat truncates to milliseconds and always writes four year digits (strftime's %Y
     # does not on glibc: year 1 would come out as "1-01-01")
     return utc.isoformat(" ", "milliseconds") + "Z"
@@ -51,7 +46,7 @@ def format_datetime(moment: datetime) -> str:
 
 def now_string() -> str:
     """The current UTC time as PocketBase formats datetimes."""
-    return format_datetime(datetime.now(UTC))
+    return datetime.now(UTC).replace(tzinfo=None).isoformat(" ", "milliseconds") + "Z"  # format_datetime's text
 
 
 def parse_datetime(raw: Any) -> datetime | None:
