@@ -3,8 +3,8 @@
 
 Timings of a few microseconds scatter by a third on a shared VM; instruction counts do not. Each
 measurement runs Roost's ASGI stack in process (as ``bench/edge.py --asgi-only`` does: a
-synthetic ``GET``, or a ``POST`` that creates a record, the request-log rows written inside the count, JSON request lines into a
-buffer as under ``roost serve``) under ``valgrind --tool=callgrind`` twice, with ``--lo`` and
+synthetic ``GET``, or a ``POST`` that creates a record, the request-log rows written inside the
+count, JSON request lines into a buffer as under ``roost serve``) under ``valgrind --tool=callgrind`` twice, with ``--lo`` and
 ``--hi`` requests after the same start-up, and reports the difference over ``hi - lo``: the
 start-up, the warm-up and the shutdown cancel out.
 

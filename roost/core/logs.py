@@ -129,9 +129,24 @@ def new_log_ids(created: Sequence[float]) -> list[str]:
     return ids
 
 
+class _Stamps:
+    """Formats creation times (seconds) as the ``created`` column, each second's date and time
+    once: the entries of a batch share a few seconds."""
+
+    __slots__ = ("prefix", "second")
+
+    def __init__(self) -> None:
+        self.second, self.prefix = -1, ""
+
+    def __call__(self, ts: float) -> str:
+        second, millis = divmod(int(ts * 1000), 1000)
+        if second != self.second:
+            self.second, self.prefix = second, time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(second))
+        return f"{self.prefix}.{millis:03d}Z"
+
+
 def _created(ts: float) -> str:
-    second, millis = divmod(int(ts * 1000), 1000)
-    return f"{time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(second))}.{millis:03d}Z"
+    return _Stamps()(ts)
 
 
 def request_url(path: str, query: bytes) -> str:
@@ -380,9 +395,8 @@ def _default_order(dialect: str) -> str:
     return "" if dialect == "sqlite" else ' ORDER BY "_r"."created", "_r"."id"'
 
 
-def _app_row(entry: AppEntry, log_id: str) -> dict[str, Any]:
-    return {"id": log_id, "level": entry.level, "message": entry.message,
-            "data": entry.data, "created": _created(entry.created)}  # fmt: skip
+def _app_row(entry: AppEntry, log_id: str, created: str) -> dict[str, Any]:
+    return {"id": log_id, "level": entry.level, "message": entry.message, "data": entry.data, "created": created}
 
 
 def _api_row(row: Any) -> dict[str, Any]:
@@ -430,17 +444,14 @@ def renew_ids(rows: list[dict[str, Any]], batch: Sequence[RequestEntry | AppEntr
 
 def build_rows(batch: Sequence[RequestEntry | AppEntry], settings: dict[str, Any]) -> list[dict[str, Any]]:
     ids = new_log_ids([e.created for e in batch])
-    options = _RowOptions(settings)
-    rows: list[dict[str, Any]] = []
-    second, prefix = -1, ""  # a batch's entries share a few seconds: each is formatted once
+    options, stamps = _RowOptions(settings), _Stamps()
+    rows = []
     for entry, log_id in zip(batch, ids, strict=True):
-        if isinstance(entry, AppEntry):
-            rows.append(_app_row(entry, log_id))
-            continue
-        at, millis = divmod(int(entry.created * 1000), 1000)
-        if at != second:
-            second, prefix = at, time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(at))
-        rows.append(_request_row(entry, options, log_id, f"{prefix}.{millis:03d}Z"))
+        created = stamps(entry.created)
+        if isinstance(entry, RequestEntry):
+            rows.append(_request_row(entry, options, log_id, created))
+        else:
+            rows.append(_app_row(entry, log_id, created))
     return rows
 
 

@@ -38,7 +38,12 @@ _MONTHS = {m: i for i, m in enumerate(
 
 def format_datetime(moment: datetime) -> str:
     """Format as ``YYYY-MM-DD HH:MM:SS.mmmZ`` in UTC (sub-millisecond digits are truncated)."""
-    utc = moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
+    if moment.tzinfo is None:
+        utc = moment
+    elif moment.tzinfo is UTC:  # the clock's own time (now_string): no conversion to make
+        utc = moment.replace(tzinfo=None)
+    else:
+        utc = moment.astimezone(UTC).replace(tzinfo=None)
     # isoformat truncates to milliseconds and always writes four year digits (strftime's %Y
     # does not on glibc: year 1 would come out as "1-01-01")
     return utc.isoformat(" ", "milliseconds") + "Z"
@@ -46,7 +51,7 @@ def format_datetime(moment: datetime) -> str:
 
 def now_string() -> str:
     """The current UTC time as PocketBase formats datetimes."""
-    return datetime.now(UTC).replace(tzinfo=None).isoformat(" ", "milliseconds") + "Z"  # format_datetime's text
+    return format_datetime(datetime.now(UTC))
 
 
 def parse_datetime(raw: Any) -> datetime | None:
