@@ -17,7 +17,7 @@ from roost.apis.auth.session_cookie import authenticate as authenticate_cookie
 from roost.core.app import App
 from roost.core.auth import api_keys, tokens
 from roost.core.errors import BadRequest, RoostError
-from roost.core.events import RequestInfo
+from roost.core.events import RequestHeaders, RequestInfo
 from roost.core.records.aggregate import AggregateQuery
 from roost.core.records.files import Upload
 from roost.core.records.queries import ListQuery
@@ -83,7 +83,7 @@ async def request_info(request: Request, body: dict[str, Any] | None = None, *, 
     info = RequestInfo(
         method=request.method,
         query=dict(request.query_params) if request.scope.get("query_string") else {},
-        headers={k.decode("latin-1").lower().replace("-", "_"): v.decode("latin-1") for k, v in request.scope["headers"]},
+        headers=RequestHeaders(request.scope["headers"]),
         body=body or {},
         ip=client_ip_of(request),
     )

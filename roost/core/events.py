@@ -11,7 +11,7 @@ the caller as :class:`RequestInfo`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -23,6 +23,43 @@ Record = dict[str, Any]
 #: the app that fired an event (a ``roost.core.base.App``). Events sit below the App protocol,
 #: which is built from them, so they name it only in prose.
 App = Any
+
+
+class RequestHeaders(Mapping[str, str]):
+    """A request's headers keyed as the rule language names them (``X-Token`` -> ``x_token``),
+    decoded from the raw ``(name, value)`` byte pairs when first read: most requests (a guest's
+    view or list, a record create) never read them, and decoding every header cost about as much
+    as building the rest of the :class:`RequestInfo`. A repeated header keeps its last value."""
+
+    __slots__ = ("_decoded", "_raw")
+
+    def __init__(self, raw: Sequence[tuple[bytes, bytes]]) -> None:
+        self._raw = raw
+        self._decoded: dict[str, str] | None = None
+
+    def _items(self) -> dict[str, str]:
+        decoded = self._decoded
+        if decoded is None:
+            decoded = self._decoded = {k.decode("latin-1").lower().replace("-", "_"): v.decode("latin-1") for k, v in self._raw}
+        return decoded
+
+    def __getitem__(self, key: str) -> str:
+        return self._items()[key]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self._items().get(key, default)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._items()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items())
+
+    def __len__(self) -> int:
+        return len(self._items())
+
+    def __repr__(self) -> str:
+        return repr(self._items())
 
 
 @dataclass
@@ -38,7 +75,7 @@ class RequestInfo:
     auth_collection: Collection | None = None
     method: str = "GET"
     query: dict[str, str] = field(default_factory=dict)
-    headers: dict[str, str] = field(default_factory=dict)
+    headers: Mapping[str, str] = field(default_factory=dict)
     body: dict[str, Any] = field(default_factory=dict)
     context: str = "default"
     ip: str = ""

@@ -10,7 +10,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.parser import text_string_to_metric_families
 
 from roost.tools.metrics import registry
-from roost.tools.metrics.registry import LATENCY_BUCKETS, Metrics
+from roost.tools.metrics.registry import LATENCY_BUCKETS, QUERY_BUCKETS, Metrics
 
 #: on and around every bucket bound, below the first and past the last
 LATENCIES = [0.0, 0.0004, *LATENCY_BUCKETS, *(b + 1e-9 for b in LATENCY_BUCKETS), 42.0]
@@ -41,6 +41,29 @@ def test_a_fold_publishes_what_observing_each_request_would() -> None:
     expected = _samples(generate_latest(reference), "roost_http_request")
     assert ours == {**expected, ("roost_http_requests_in_flight", frozenset()): 0.0}
     assert ("roost_http_requests_total", frozenset({"method": "OTHER", "route": "none", "status": "404"}.items())) in ours
+
+
+async def test_statements_and_cache_lookups_fold_into_what_recording_each_would_give() -> None:
+    metrics = Metrics()
+    reference = CollectorRegistry()
+    histogram = Histogram("roost_db_query_duration_seconds", "", buckets=QUERY_BUCKETS, registry=reference)
+    cache = Counter("roost_cache_requests", "", ("result",), registry=reference)
+    timings = [0.0, 0.00003, *QUERY_BUCKETS, *(b + 1e-9 for b in QUERY_BUCKETS), 9.5]
+    for seconds in timings:
+        metrics.query_finished(seconds)
+        histogram.observe(seconds)
+    metrics.query_finished_anywhere(0.002)  # another thread's statement: recorded at once
+    histogram.observe(0.002)
+    for hit in (True, False, True, True):
+        metrics.cache_lookup(hit)
+        cache.labels("hit" if hit else "miss").inc()
+    unfolded = _samples(generate_latest(metrics.registry), "roost_db_query")
+    assert unfolded[("roost_db_query_duration_seconds_count", frozenset())] == 1  # a loop runs: only the direct one yet
+    metrics.fold()
+    for prefix in ("roost_db_query", "roost_cache_requests"):
+        assert _samples(generate_latest(metrics.registry), prefix) == _samples(generate_latest(reference), prefix)
+    metrics.fold()  # nothing new: a second fold adds nothing
+    assert _samples(generate_latest(metrics.registry), "roost_cache_requests") == _samples(generate_latest(reference), "roost_cache_requests")
 
 
 async def test_requests_are_published_within_the_fold_interval(monkeypatch: pytest.MonkeyPatch) -> None:

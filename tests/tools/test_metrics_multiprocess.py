@@ -130,6 +130,8 @@ async def main():
     metrics = create_metrics(True)
     metrics.request_started()
     metrics.request_finished("GET", "/api/health", 200, 0.002)  # not yet folded: a loop runs
+    metrics.query_finished(0.0003)
+    metrics.cache_lookup(True)
     child = os.fork()
     if child == 0:  # the parent's pending request is not the child's to publish
         metrics.fold()
@@ -147,3 +149,5 @@ def test_a_forked_child_does_not_publish_its_parents_pending_requests(tmp_path: 
     values = _values(_run(SCRAPE, tmp_path))
     assert values[("roost_http_requests_total", ok)] == 1
     assert values[("roost_http_request_duration_seconds_count", ok)] == 1
+    assert values[("roost_db_query_duration_seconds_count", frozenset())] == 1
+    assert values[("roost_cache_requests_total", frozenset({"result": "hit"}.items()))] == 1

@@ -37,7 +37,7 @@ def instrument_engine(engine: Engine, metrics: Metrics, pool_size: int) -> None:
     def after(conn: Any, _cursor: Any, _sql: Any, _params: Any, _context: Any, _many: Any) -> None:
         started = conn.info.get(_STARTED)
         if started:
-            metrics.query_finished(time.perf_counter() - started.pop())
+            metrics.query_finished_anywhere(time.perf_counter() - started.pop())
 
     event.listen(engine.pool, "checkout", checked_out)
     event.listen(engine.pool, "checkin", checked_in)

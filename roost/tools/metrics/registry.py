@@ -7,10 +7,10 @@ nothing is created at import time and tests see only their app's numbers. Under 
 current state (in-flight requests, connections, pool use) sum over the *live* workers only.
 
 The recording methods sit on the request path, so each is a dictionary lookup of a cached
-labelled child plus the increment. The HTTP request metrics, taken for every request, are
-cheaper still: a request adds to plain numbers, and :meth:`Metrics.fold` moves them into
-prometheus-client's values (each update of which takes a lock, and under multiprocess mode
-writes a file). A fold runs at every scrape of this process, and within :data:`FOLD_EVERY`
+labelled child plus the increment. What every request records (the HTTP request metrics, each
+SQL statement's time on the event loop, the response cache's hits and misses) is cheaper still:
+it adds to plain numbers, and :meth:`Metrics.fold` moves them into prometheus-client's values
+(each update of which takes a lock, and under multiprocess mode writes a file). A fold runs at every scrape of this process, and within :data:`FOLD_EVERY`
 seconds of a request on a timer of the event loop, so a scrape that another worker answers
 sees this one's requests at most that late. :class:`NullMetrics` (metrics switched off)
 records nothing.
@@ -85,6 +85,10 @@ class Metrics:
         self.in_flight = 0
         #: not yet folded: per (method, route, status), [count, seconds, then a count per latency bucket]
         self._http_pending: dict[tuple[str, str, int], list[Any]] = {}
+        #: not yet folded: SQL statements timed on the event loop, [count, seconds, then per bucket]
+        self._query_pending = _no_queries()
+        #: not yet folded: response cache [hits, misses]
+        self._cache_pending = [0, 0]
         self._fold_due = False
         _LIVE.add(self)
 
@@ -124,9 +128,21 @@ class Metrics:
         loop.call_later(FOLD_EVERY, self.fold)
 
     def fold(self) -> None:
-        """Move the HTTP request numbers taken since the last fold into prometheus-client's
-        values, where a scrape reads them. Call it from the thread that serves requests."""
+        """Move the numbers taken since the last fold (HTTP requests, statements, cache lookups)
+        into prometheus-client's values, where a scrape reads them. Call it from the thread that
+        serves requests."""
         self._fold_due = False
+        queries = self._query_pending
+        if queries[0]:
+            self._query_pending = _no_queries()
+            _add_observations(self.db_query_duration, queries[1], queries[2:])
+        hits, misses = self._cache_pending
+        if hits or misses:
+            self._cache_pending = [0, 0]
+            if hits:
+                self._cache_hit.inc(hits)
+            if misses:
+                self._cache_miss.inc(misses)
         pending, self._http_pending = self._http_pending, {}
         self.http_in_flight.set(self.in_flight)
         for key, (count, seconds, *buckets) in pending.items():
@@ -136,16 +152,20 @@ class Metrics:
                 labels = (method, route, str(status))
                 children = self._http_children[key] = (self.http_requests.labels(*labels), self.http_duration.labels(*labels))
             children[0].inc(count)
-            # prometheus-client's Histogram has no call for many observations at once; these
-            # are the values its observe() adds to (tests/tools/test_metrics_fold.py compares them)
-            duration = children[1]
-            duration._sum.inc(seconds)
-            for value, bucket_count in zip(duration._buckets, buckets, strict=True):
-                if bucket_count:
-                    value.inc(bucket_count)
+            _add_observations(children[1], seconds, buckets)
 
     # ----- database ------------------------------------------------------------------------------
     def query_finished(self, seconds: float) -> None:
+        """One statement timed on the event loop's thread (folded; see :meth:`fold`)."""
+        pending = self._query_pending
+        pending[0] += 1
+        pending[1] += seconds
+        pending[2 + bisect_left(QUERY_BUCKETS, seconds)] += 1
+        if not self._fold_due:
+            self._fold_soon()
+
+    def query_finished_anywhere(self, seconds: float) -> None:
+        """One statement timed on any thread (SQLAlchemy's events): recorded at once."""
         self.db_query_duration.observe(seconds)
 
     def pool_sized(self, size: int) -> None:
@@ -159,7 +179,10 @@ class Metrics:
 
     # ----- features ------------------------------------------------------------------------------
     def cache_lookup(self, hit: bool) -> None:
-        (self._cache_hit if hit else self._cache_miss).inc()
+        """One response cache lookup on the event loop's thread (folded; see :meth:`fold`)."""
+        self._cache_pending[0 if hit else 1] += 1
+        if not self._fold_due:
+            self._fold_soon()
 
     def realtime_connected(self) -> None:
         self.realtime_connections.inc()
@@ -191,6 +214,21 @@ class Metrics:
         self.mail_queue.set(size)
 
 
+def _no_queries() -> list[Any]:
+    return [0, 0.0] + [0] * (len(QUERY_BUCKETS) + 1)
+
+
+def _add_observations(histogram: Any, seconds: float, buckets: list[int]) -> None:
+    """Add many observations to one histogram child: their ``seconds`` and per-bucket counts.
+
+    prometheus-client's Histogram has no call for this; these are the values its ``observe()``
+    adds to (tests/tools/test_metrics_fold.py compares the two)."""
+    histogram._sum.inc(seconds)
+    for value, bucket_count in zip(histogram._buckets, buckets, strict=True):
+        if bucket_count:
+            value.inc(bucket_count)
+
+
 #: every recording Metrics of this process, for :func:`_forget_at_fork`
 _LIVE: weakref.WeakSet[Metrics] = weakref.WeakSet()
 
@@ -199,6 +237,8 @@ def _forget_at_fork() -> None:
     """In a forked child, the numbers not yet folded and the requests in flight are the parent's."""
     for metrics in _LIVE:
         metrics._http_pending = {}
+        metrics._query_pending = _no_queries()
+        metrics._cache_pending = [0, 0]
         metrics.in_flight = 0
         metrics._fold_due = False
 
@@ -227,6 +267,9 @@ class NullMetrics(Metrics):
         pass
 
     def query_finished(self, seconds: float) -> None:
+        pass
+
+    def query_finished_anywhere(self, seconds: float) -> None:
         pass
 
     def pool_sized(self, size: int) -> None:
