@@ -9,6 +9,7 @@ resolver's path walking. A missing key is NULL, never an error, as in PocketBase
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any, Protocol
 
@@ -95,7 +96,7 @@ def _static_path(
     name, modifier = split_modifier(props[-1])
     value: Any = data
     for key in [*props[:-1], name]:
-        value = value.get(key, _MISSING) if isinstance(value, dict) else _MISSING
+        value = value.get(key, _MISSING) if isinstance(value, Mapping) else _MISSING
     if modifier == "isset":
         return Operand.of_value(value is not _MISSING)
     return _static(resolver, None if value is _MISSING else value, modifier, binder)
