@@ -1,4 +1,5 @@
-"""Randomised cache coherence: two cached instances sharing Redis and one database, against an uncached one.
+"""Randomised cache coherence: two cached instances sharing Redis (or an embedded hub) and one database,
+against an uncached one.
 
 Writes (creates, updates, deletes, rule-relevant and relation changes, a rule change) and reads
 (lists with filters, sorts and expands, views; as a guest and as two users) are interleaved at
@@ -61,19 +62,29 @@ async def _db_config(backend: str, tmp_path: Path) -> tuple[dict[str, Any], str]
     return {"data_dir": tmp_path, "db_url": PG_URL, "db_schema": schema}, schema
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+@pytest.fixture(params=["sqlite", "postgres", "sqlite-hub"])
 async def world(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[World]:
+    """Two cached instances and an uncached one. ``sqlite-hub``: the two cached ones are joined by
+    an embedded hub, as ``roost serve``'s workers are (``memory://`` bodies, shared counters)."""
     from roost.apis import build_asgi
     from roost.config import Config
     from roost.core.app import App
     from roost.core.superusers import manage_superuser
 
-    if reason := await redis_reachable():
-        skip_or_fail(reason)
-    base, schema = await _db_config(str(request.param), tmp_path)
-    apps = [App(Config(**base, cache_url=REDIS_URL)), App(Config(**base, cache_url=REDIS_URL)), App(Config(**base))]
+    if request.param == "sqlite-hub":
+        cached: dict[str, Any] = {"cache_url": "memory://", "hub_url": request.getfixturevalue("hub_url")}
+    else:
+        if reason := await redis_reachable():
+            skip_or_fail(reason)
+        cached = {"cache_url": REDIS_URL}
+    base, schema = await _db_config(str(request.param).removesuffix("-hub"), tmp_path)
+    apps = [App(Config(**base, **cached)), App(Config(**base, **cached)), App(Config(**base))]
     for app in apps:
         await app.bootstrap()
+    if request.param == "sqlite-hub":
+        from roost.tools.cache.hub import HubCache
+
+        assert isinstance(apps[0].response_cache.backend, HubCache)
     await manage_superuser(apps[0], "upsert", "su@example.com", "password123")
     clients = [
         httpx.AsyncClient(transport=httpx.ASGITransport(app=build_asgi(a)), base_url="http://roost.test")

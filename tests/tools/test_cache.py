@@ -113,3 +113,60 @@ async def test_unreachable_backends_raise_cache_error() -> None:
         backend = create_cache(url)
         with pytest.raises(CacheError):
             await backend.start()
+
+
+async def test_data_version_counters_start_at_random_and_move_on_a_bump(cache: Cache) -> None:
+    a, b = _key("va"), _key("vb")
+    first = await cache.counters([a, b])
+    assert all(value.isdigit() for value in first)
+    assert await cache.counters([a, b]) == first  # reading does not move them
+    await cache.bump(a)
+    after = await cache.counters([a, b])
+    assert int(after[0]) == int(first[0]) + 1
+    if not _same_slot(cache, a, b):  # the hub's page may put two keys in one slot, by design
+        assert after[1] == first[1]
+    fresh = _key("vc")
+    await cache.bump(fresh)  # a bump of a counter never read starts it
+    assert (await cache.counters([fresh]))[0].isdigit()
+
+
+def _same_slot(cache: Cache, a: str, b: str) -> bool:
+    from roost.tools.cache.hub import HubCache
+
+    return isinstance(cache, HubCache) and cache._offset(a) == cache._offset(b)
+
+
+BUMPS = 20_000
+
+
+async def test_hub_counters_are_shared_by_every_process_without_asking_the_hub(hub_url: str) -> None:
+    """Workers read the hub's counter page directly, and bumps from several processes at once are
+    each counted (the page file's lock)."""
+    import subprocess
+    import sys
+    import time
+
+    key = _key("shared")
+    reader = create_cache(hub_url)
+    await reader.start()
+    try:
+        start = int((await reader.counters([key]))[0])
+        program = (
+            "import asyncio, sys, time\n"
+            "from roost.tools.cache import create_cache\n"
+            "async def main():\n"
+            "    c = create_cache(sys.argv[1])\n"
+            "    await c.start()\n"
+            "    time.sleep(max(0.0, float(sys.argv[3]) - time.time()))  # all start together\n"
+            "    for _ in range(BUMPS):\n"
+            "        await c.bump(sys.argv[2])\n"
+            "    await c.close()\n"
+            "asyncio.run(main())\n"
+        ).replace("BUMPS", str(BUMPS))
+        at = str(time.time() + 2)
+        bumpers = [subprocess.Popen([sys.executable, "-c", program, hub_url, key, at]) for _ in range(3)]
+        assert [p.wait(timeout=60) for p in bumpers] == [0, 0, 0]
+        await reader._client.close()  # reading needs no connection to the hub
+        assert int((await reader.counters([key]))[0]) == (start + 3 * BUMPS) % (1 << 64)
+    finally:
+        await reader.close()

@@ -9,7 +9,8 @@ backend, with no broadcast: the old keys are simply never asked for again and ex
 
 Ordering makes this safe: the versions are read *before* the query runs, so a response can only
 be stored under versions at least as old as the data it shows. Counters start at a random value
-so a counter lost to eviction can never come back to a value an old entry used.
+so a counter lost to eviction can never come back to a value an old entry used
+(``roost.tools.cache.base``).
 """
 
 from __future__ import annotations
@@ -187,15 +188,7 @@ class ResponseCache:
 
     async def _versions(self, ids: list[str]) -> list[str]:
         assert self.backend is not None
-        keys = [self._version_key(i) for i in ids]
-        values = await self.backend.get_many(keys)
-        for n, value in enumerate(values):
-            if value is None:
-                await self.backend.add(keys[n], _fresh_counter())
-                values[n] = (await self.backend.get_many([keys[n]]))[0]
-                if values[n] is None:
-                    raise CacheError("a data-version counter was evicted at once")
-        return [v.decode() for v in values if v is not None]
+        return [v.decode() for v in await self.backend.counters([self._version_key(i) for i in ids])]
 
     def _version_key(self, collection_id: str) -> str:
         return f"{self.namespace}v:{collection_id}"
@@ -219,19 +212,12 @@ class ResponseCache:
         for collection_id in sorted(ids):
             key = self._version_key(collection_id)
             try:
-                if await self.backend.incr(key) is None and not await self.backend.add(
-                    key, _fresh_counter()
-                ):
-                    await self.backend.incr(key)
+                await self.backend.bump(key)
             except CacheError:
                 log.exception(
                     "could not bump the data version of %s; cached reads may be stale until they expire",
                     key,
                 )
-
-
-def _fresh_counter() -> bytes:
-    return str(secrets.randbits(62)).encode()
 
 
 def _context(scope: ReadScope, info: RequestInfo) -> str:

@@ -1,19 +1,34 @@
 """The response cache of workers joined by the embedded hub.
 
-Entries (response bodies) stay in each worker's memory; the data-version counters, which every
-entry key embeds, live on the hub. A write in one worker bumps the shared counter, so every
-worker's next lookup builds a new key and misses: no body crosses the socket and no
-invalidation needs broadcasting, yet no worker serves a response older than a write it could see.
+Entries (response bodies) stay in each worker's memory. The data-version counters, which every
+entry key embeds, are shared by the workers in a page of memory the hub creates next to its
+socket (:data:`roost.tools.hub.protocol.COUNTERS_FILE`): a slot per counter, picked by a hash
+of its key. A write in one worker bumps the slot, so every worker's next lookup builds a new key
+and misses: no body crosses the socket and no invalidation needs broadcasting, yet no worker
+serves a response older than a write it could see. A lookup reads the slot without a round
+trip to the hub; a bump takes a lock on the page file for its read and write.
+
+Two counters that share a slot are bumped together: a write then retires the other
+collection's entries too, which costs misses but never a stale answer.
 """
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
+import mmap
+import os
+import struct
 from collections.abc import Sequence
+from pathlib import Path
 
 from roost.tools.cache.base import CacheError
 from roost.tools.cache.memory import MemoryCache
 from roost.tools.hub import HubClient, HubError
 from roost.tools.hub import protocol as p
+
+_SLOT = struct.Struct("=Q")
+_WRAP = (1 << 64) - 1
 
 
 class HubCache:
@@ -25,12 +40,49 @@ class HubCache:
         self._client = HubClient(url)
         self._local = MemoryCache()
         self.prefix = prefix
+        self._page_path = Path(url.removeprefix("hub://")).parent / p.COUNTERS_FILE
+        self._page_fd = -1
+        self._page: mmap.mmap | None = None
 
     async def start(self) -> None:
         try:
             await self._client.connect()
         except HubError as exc:
             raise CacheError(str(exc)) from exc
+        if self._page is None:
+            try:
+                fd = os.open(self._page_path, os.O_RDWR | os.O_CLOEXEC)
+            except OSError as exc:
+                raise CacheError(f"the hub's counter page cannot be opened: {exc}") from exc
+            try:
+                self._page = mmap.mmap(fd, p.COUNTER_SLOTS * _SLOT.size)
+            except (OSError, ValueError) as exc:
+                os.close(fd)
+                raise CacheError(f"the hub's counter page cannot be mapped: {exc}") from exc
+            self._page_fd = fd
+
+    def _offset(self, key: str) -> int:
+        digest = hashlib.blake2b(key.encode(), digest_size=8).digest()
+        return int.from_bytes(digest, "little") % p.COUNTER_SLOTS * _SLOT.size
+
+    async def counters(self, keys: Sequence[str]) -> list[bytes]:
+        page = self._page
+        if page is None:
+            raise CacheError("the response cache is not started")
+        # an aligned 8-byte slot: a read racing a bump sees the old or the new value, or at worst
+        # a mix of them, which names no stored entry and only misses
+        return [str(_SLOT.unpack_from(page, self._offset(k))[0]).encode() for k in keys]
+
+    async def bump(self, key: str) -> None:
+        page = self._page
+        if page is None:
+            raise CacheError("the response cache is not started")
+        offset = self._offset(key)
+        fcntl.flock(self._page_fd, fcntl.LOCK_EX)  # bumps from every worker, one at a time
+        try:
+            _SLOT.pack_into(page, offset, (_SLOT.unpack_from(page, offset)[0] + 1) & _WRAP)
+        finally:
+            fcntl.flock(self._page_fd, fcntl.LOCK_UN)
 
     async def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
         values = await self._local.get_many(keys)
@@ -63,6 +115,10 @@ class HubCache:
     async def close(self) -> None:
         await self._local.close()
         await self._client.close()
+        if self._page is not None:
+            self._page.close()
+            os.close(self._page_fd)
+            self._page, self._page_fd = None, -1
 
     async def _request(self, op: int, *fields: bytes) -> list[bytes]:
         try:

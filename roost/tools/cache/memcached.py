@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
-from roost.tools.cache.base import CacheError
+from roost.tools.cache.base import CacheError, KeyCounters
 
 MAX_KEY = 250
 #: memcached reads an expiry above 30 days as a Unix time stamp
@@ -27,7 +27,7 @@ def _exptime(ttl: float) -> int:
     return min(math.ceil(ttl), MAX_RELATIVE_TTL) if ttl > 0 else 0
 
 
-class MemcachedCache:
+class MemcachedCache(KeyCounters):
     """Entries and counters in memcached; shared by every instance pointed at the same server."""
 
     shared = True

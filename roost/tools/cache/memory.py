@@ -6,10 +6,12 @@ import time
 from collections import OrderedDict
 from collections.abc import Sequence
 
+from roost.tools.cache.base import KeyCounters
+
 DEFAULT_MAX_BYTES = 64 << 20
 
 
-class MemoryCache:
+class MemoryCache(KeyCounters):
     """Least-recently-used entries up to ``max_bytes`` of values, with lazy expiry."""
 
     shared = False

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from roost.tools import redis_pool
-from roost.tools.cache.base import CacheError
+from roost.tools.cache.base import CacheError, KeyCounters
 
 # INCR creates a missing key at 1; counters must report "missing" instead (see base.py)
 _INCR_EXISTING = (
@@ -14,7 +14,7 @@ _INCR_EXISTING = (
 )
 
 
-class RedisCache:
+class RedisCache(KeyCounters):
     """One connection pool; every operation is a single round trip."""
 
     shared = True

@@ -88,3 +88,9 @@ async def read_frame(reader: asyncio.StreamReader) -> tuple[int, int, list[bytes
 def number(value: float) -> bytes:
     """A number as a field."""
     return repr(value).encode() if isinstance(value, float) else str(value).encode()
+
+
+#: the page of shared data-version counters the hub creates next to its socket, for the response
+#: cache of its workers (``roost.tools.cache.hub``): 8-byte slots, each starting at random
+COUNTERS_FILE = "counters"
+COUNTER_SLOTS = 4096

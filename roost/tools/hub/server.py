@@ -301,6 +301,12 @@ class HubThread:
         remove_stale_hubs()
         self.directory = tempfile.mkdtemp(prefix=PREFIX)  # mode 0700
         self.path = str(Path(self.directory) / "hub.sock")
+        self.counters = Path(self.directory) / p.COUNTERS_FILE
+        fd = os.open(self.counters, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+        try:
+            os.write(fd, os.urandom(p.COUNTER_SLOTS * 8))
+        finally:
+            os.close(fd)
         self._loop = asyncio.new_event_loop()
         self._hub = Hub()
         self._ready = threading.Event()
@@ -334,8 +340,9 @@ class HubThread:
         if self._thread.is_alive():
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(timeout=5)
-        with contextlib.suppress(OSError):
-            os.unlink(self.path)
+        for path in (self.path, self.counters):
+            with contextlib.suppress(OSError):
+                os.unlink(path)
         with contextlib.suppress(OSError):
             os.rmdir(self.directory)
 
@@ -352,8 +359,9 @@ def remove_stale_hubs() -> None:
             sock = directory / "hub.sock"
             if sock.exists() and _accepts(str(sock)):
                 continue
-            with contextlib.suppress(FileNotFoundError):
-                sock.unlink()
+            for path in (sock, directory / p.COUNTERS_FILE):
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
             directory.rmdir()
         except OSError:
             continue
