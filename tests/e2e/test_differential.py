@@ -63,12 +63,7 @@ def corpus_run(request: pytest.FixtureRequest) -> dict[str, dict[str, dict[str, 
     return {corpus: {item["name"]: item for item in items} for corpus, items in results.items()}
 
 
-#: each kind's corpus run is a module fixture, set up once per xdist worker that gets one of its
-#: cases: a group per kind keeps its cases on one worker, so the corpus is played once per kind
-KIND_PARAMS = [pytest.param(kind, marks=pytest.mark.xdist_group(f"differential-{kind}")) for kind in KINDS]
-
-
-@pytest.mark.parametrize("corpus_run", KIND_PARAMS, indirect=True, scope="module")
+@pytest.mark.parametrize("corpus_run", KINDS, indirect=True, scope="module")
 @pytest.mark.parametrize(("corpus", "name"), CASES, ids=[f"{c}::{n}" for c, n in CASES])
 def test_answer_matches_reference_snapshot(
     corpus_run: dict[str, dict[str, dict[str, Any]]],
