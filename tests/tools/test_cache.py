@@ -170,3 +170,30 @@ async def test_hub_counters_are_shared_by_every_process_without_asking_the_hub(h
         assert int((await reader.counters([key]))[0]) == (start + 3 * BUMPS) % (1 << 64)
     finally:
         await reader.close()
+
+
+async def test_hub_counters_stay_on_the_hub_when_it_has_no_page(caplog: pytest.LogCaptureFixture) -> None:
+    """Workers of this version under a supervisor started by an older one (replaced by SIGHUP
+    after an upgrade) find no counter page: they keep the counters as keys on the hub."""
+    from pathlib import Path
+
+    from roost.tools.hub import HubThread
+    from roost.tools.hub import protocol as p
+
+    hub = HubThread()
+    hub.start()
+    try:
+        Path(hub.directory, p.COUNTERS_FILE).unlink()
+        first, second = create_cache(hub.url), create_cache(hub.url)
+        await first.start()
+        await second.start()
+        assert "no counter page" in caplog.text
+        key = _key("nopage")
+        start = int((await first.counters([key]))[0])
+        assert (await second.counters([key]))[0] == str(start).encode()
+        await second.bump(key)
+        assert int((await first.counters([key]))[0]) == start + 1
+        await first.close()
+        await second.close()
+    finally:
+        hub.stop()

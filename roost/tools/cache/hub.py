@@ -16,23 +16,26 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import logging
 import mmap
 import os
 import struct
 from collections.abc import Sequence
 from pathlib import Path
 
-from roost.tools.cache.base import CacheError
+from roost.tools.cache.base import CacheError, KeyCounters
 from roost.tools.cache.memory import MemoryCache
 from roost.tools.hub import HubClient, HubError
 from roost.tools.hub import protocol as p
 
+log = logging.getLogger("roost.cache")
 _SLOT = struct.Struct("=Q")
 _WRAP = (1 << 64) - 1
 
 
-class HubCache:
-    """Bodies in a per-process :class:`MemoryCache`; ``add``/``incr`` keys (counters) on the hub."""
+class HubCache(KeyCounters):
+    """Bodies in a per-process :class:`MemoryCache`; ``add``/``incr`` keys on the hub; the
+    data-version counters in the hub's page of shared memory."""
 
     shared = True
 
@@ -50,16 +53,26 @@ class HubCache:
         except HubError as exc:
             raise CacheError(str(exc)) from exc
         if self._page is None:
-            try:
-                fd = os.open(self._page_path, os.O_RDWR | os.O_CLOEXEC)
-            except OSError as exc:
-                raise CacheError(f"the hub's counter page cannot be opened: {exc}") from exc
-            try:
-                self._page = mmap.mmap(fd, p.COUNTER_SLOTS * _SLOT.size)
-            except (OSError, ValueError) as exc:
-                os.close(fd)
-                raise CacheError(f"the hub's counter page cannot be mapped: {exc}") from exc
-            self._page_fd = fd
+            self._map_page()
+
+    def _map_page(self) -> None:
+        """Map the hub's counter page. A hub started by an older Roost (workers replaced by
+        SIGHUP after an upgrade run under the old supervisor) has none, or one of another size:
+        the counters then stay keys on the hub, one round trip per cached read, as they were."""
+        try:
+            fd = os.open(self._page_path, os.O_RDWR | os.O_CLOEXEC)
+        except OSError as exc:
+            log.warning("response cache: the hub has no counter page (%s); counters stay on the hub", exc)
+            return
+        try:
+            if os.fstat(fd).st_size != p.COUNTER_SLOTS * _SLOT.size:
+                raise ValueError("the page is not the size this version uses")
+            self._page = mmap.mmap(fd, p.COUNTER_SLOTS * _SLOT.size)
+        except (OSError, ValueError) as exc:
+            os.close(fd)
+            log.warning("response cache: the hub's counter page cannot be mapped (%s); counters stay on the hub", exc)
+            return
+        self._page_fd = fd
 
     def _offset(self, key: str) -> int:
         digest = hashlib.blake2b(key.encode(), digest_size=8).digest()
@@ -68,7 +81,7 @@ class HubCache:
     async def counters(self, keys: Sequence[str]) -> list[bytes]:
         page = self._page
         if page is None:
-            raise CacheError("the response cache is not started")
+            return await KeyCounters.counters(self, keys)
         # an aligned 8-byte slot: a read racing a bump sees the old or the new value, or at worst
         # a mix of them, which names no stored entry and only misses
         return [str(_SLOT.unpack_from(page, self._offset(k))[0]).encode() for k in keys]
@@ -76,7 +89,8 @@ class HubCache:
     async def bump(self, key: str) -> None:
         page = self._page
         if page is None:
-            raise CacheError("the response cache is not started")
+            await KeyCounters.bump(self, key)
+            return
         offset = self._offset(key)
         fcntl.flock(self._page_fd, fcntl.LOCK_EX)  # bumps from every worker, one at a time
         try:
