@@ -133,7 +133,7 @@ async def test_data_version_counters_start_at_random_and_move_on_a_bump(cache: C
 def _same_slot(cache: Cache, a: str, b: str) -> bool:
     from roost.tools.cache.hub import HubCache
 
-    return isinstance(cache, HubCache) and cache._offset(a) == cache._offset(b)
+    return isinstance(cache, HubCache) and cache._slot(a) == cache._slot(b)
 
 
 BUMPS = 20_000

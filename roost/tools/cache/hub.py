@@ -19,7 +19,6 @@ import hashlib
 import logging
 import mmap
 import os
-import struct
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -29,7 +28,7 @@ from roost.tools.hub import HubClient, HubError
 from roost.tools.hub import protocol as p
 
 log = logging.getLogger("roost.cache")
-_SLOT = struct.Struct("=Q")
+_SLOT_BYTES = 8
 _WRAP = (1 << 64) - 1
 
 
@@ -46,6 +45,9 @@ class HubCache(KeyCounters):
         self._page_path = Path(url.removeprefix("hub://")).parent / p.COUNTERS_FILE
         self._page_fd = -1
         self._page: mmap.mmap | None = None
+        #: the page as native unsigned 64-bit slots: each read and write of a slot is one aligned
+        #: 8-byte load or store (``struct`` with a byte-order prefix would copy byte by byte)
+        self._slots: memoryview | None = None
 
     async def start(self) -> None:
         try:
@@ -65,36 +67,37 @@ class HubCache(KeyCounters):
             log.warning("response cache: the hub has no counter page (%s); counters stay on the hub", exc)
             return
         try:
-            if os.fstat(fd).st_size != p.COUNTER_SLOTS * _SLOT.size:
+            if os.fstat(fd).st_size != p.COUNTER_SLOTS * _SLOT_BYTES:
                 raise ValueError("the page is not the size this version uses")
-            self._page = mmap.mmap(fd, p.COUNTER_SLOTS * _SLOT.size)
+            self._page = mmap.mmap(fd, p.COUNTER_SLOTS * _SLOT_BYTES)
+            self._slots = memoryview(self._page).cast("Q")
         except (OSError, ValueError) as exc:
             os.close(fd)
             log.warning("response cache: the hub's counter page cannot be mapped (%s); counters stay on the hub", exc)
             return
         self._page_fd = fd
 
-    def _offset(self, key: str) -> int:
+    @staticmethod
+    def _slot(key: str) -> int:
         digest = hashlib.blake2b(key.encode(), digest_size=8).digest()
-        return int.from_bytes(digest, "little") % p.COUNTER_SLOTS * _SLOT.size
+        return int.from_bytes(digest, "little") % p.COUNTER_SLOTS
 
     async def counters(self, keys: Sequence[str]) -> list[bytes]:
-        page = self._page
-        if page is None:
+        slots = self._slots
+        if slots is None:
             return await KeyCounters.counters(self, keys)
-        # an aligned 8-byte slot: a read racing a bump sees the old or the new value, or at worst
-        # a mix of them, which names no stored entry and only misses
-        return [str(_SLOT.unpack_from(page, self._offset(k))[0]).encode() for k in keys]
+        # one aligned load per slot: a read racing a bump sees the old value or the new one
+        return [str(slots[self._slot(k)]).encode() for k in keys]
 
     async def bump(self, key: str) -> None:
-        page = self._page
-        if page is None:
+        slots = self._slots
+        if slots is None:
             await KeyCounters.bump(self, key)
             return
-        offset = self._offset(key)
+        slot = self._slot(key)
         fcntl.flock(self._page_fd, fcntl.LOCK_EX)  # bumps from every worker, one at a time
         try:
-            _SLOT.pack_into(page, offset, (_SLOT.unpack_from(page, offset)[0] + 1) & _WRAP)
+            slots[slot] = (slots[slot] + 1) & _WRAP
         finally:
             fcntl.flock(self._page_fd, fcntl.LOCK_UN)
 
@@ -130,9 +133,11 @@ class HubCache(KeyCounters):
         await self._local.close()
         await self._client.close()
         if self._page is not None:
+            if self._slots is not None:
+                self._slots.release()  # an exported view would keep the map open
             self._page.close()
             os.close(self._page_fd)
-            self._page, self._page_fd = None, -1
+            self._page, self._slots, self._page_fd = None, None, -1
 
     async def _request(self, op: int, *fields: bytes) -> list[bytes]:
         try:
