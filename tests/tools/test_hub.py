@@ -142,14 +142,14 @@ def test_a_killed_hubs_directory_is_removed_by_the_next_hub(
     dead = tmp_path / "roost-hub-dead"
     dead.mkdir()
     (dead / "hub.sock").write_text("")  # a socket file nobody listens on any more
-    (dead / p.COUNTERS_FILE).write_bytes(bytes(8 * p.COUNTER_SLOTS))  # and its counter page
+    (dead / p.COUNTERS_FILE).write_bytes(bytes(p.COUNTER_PAGE_BYTES))  # and its counter page
     os.utime(dead, (0, 0))
     live = HubThread()
     live.start()
     os.utime(live.directory, (0, 0))
     server.remove_stale_hubs()
     assert not dead.exists() and os.path.exists(live.path)
-    assert live.counters.stat().st_size == 8 * p.COUNTER_SLOTS
+    assert live.counters.stat().st_size == p.COUNTER_PAGE_BYTES
     live.stop()
     assert not os.path.exists(live.directory)  # the socket and the page go with it
 

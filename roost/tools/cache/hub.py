@@ -28,7 +28,6 @@ from roost.tools.hub import HubClient, HubError
 from roost.tools.hub import protocol as p
 
 log = logging.getLogger("roost.cache")
-_SLOT_BYTES = 8
 _WRAP = (1 << 64) - 1
 
 
@@ -67,9 +66,9 @@ class HubCache(KeyCounters):
             log.warning("response cache: the hub has no counter page (%s); counters stay on the hub", exc)
             return
         try:
-            if os.fstat(fd).st_size != p.COUNTER_SLOTS * _SLOT_BYTES:
+            if os.fstat(fd).st_size != p.COUNTER_PAGE_BYTES:
                 raise ValueError("the page is not the size this version uses")
-            self._page = mmap.mmap(fd, p.COUNTER_SLOTS * _SLOT_BYTES)
+            self._page = mmap.mmap(fd, p.COUNTER_PAGE_BYTES)
             self._slots = memoryview(self._page).cast("Q")
         except (OSError, ValueError) as exc:
             os.close(fd)
@@ -85,14 +84,14 @@ class HubCache(KeyCounters):
     async def counters(self, keys: Sequence[str]) -> list[bytes]:
         slots = self._slots
         if slots is None:
-            return await KeyCounters.counters(self, keys)
+            return await super().counters(keys)
         # one aligned load per slot: a read racing a bump sees the old value or the new one
         return [str(slots[self._slot(k)]).encode() for k in keys]
 
     async def bump(self, key: str) -> None:
         slots = self._slots
         if slots is None:
-            await KeyCounters.bump(self, key)
+            await super().bump(key)
             return
         slot = self._slot(key)
         fcntl.flock(self._page_fd, fcntl.LOCK_EX)  # bumps from every worker, one at a time

@@ -94,3 +94,5 @@ def number(value: float) -> bytes:
 #: cache of its workers (``roost.tools.cache.hub``): 8-byte slots, each starting at random
 COUNTERS_FILE = "counters"
 COUNTER_SLOTS = 4096
+#: the page's size in bytes: one unsigned 64-bit word per slot
+COUNTER_PAGE_BYTES = COUNTER_SLOTS * 8

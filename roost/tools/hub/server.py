@@ -304,7 +304,7 @@ class HubThread:
         self.counters = Path(self.directory) / p.COUNTERS_FILE
         fd = os.open(self.counters, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
         try:
-            os.write(fd, os.urandom(p.COUNTER_SLOTS * 8))
+            os.write(fd, os.urandom(p.COUNTER_PAGE_BYTES))
         finally:
             os.close(fd)
         self._loop = asyncio.new_event_loop()
