@@ -2,19 +2,29 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import io
 import json
 import logging
+import time
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
 
 import pytest
 
 from roost.config import Config
 from roost.tools.structured_logs import (
+    LINE_DELAY,
+    MAX_HELD,
     REQUEST_ID,
+    WRITE_CHUNK,
     configure,
     escape_controls,
     formatter,
     log_fields,
+    log_line,
     request_id,
     unconfigure,
 )
@@ -157,26 +167,113 @@ class _CountedWrites(io.StringIO):
         return super().write(text)
 
 
-async def test_request_lines_of_one_loop_turn_leave_in_one_write_and_in_order() -> None:
-    import asyncio
-
-    access = logging.getLogger("roost.test.access")
-    out, level = _CountedWrites(), logging.getLogger().level
+@contextlib.contextmanager
+def _configured(out: io.StringIO) -> Iterator[None]:
+    level = logging.getLogger().level
     try:
         configure("json", "info", stream=out)
+        yield
+    finally:
+        unconfigure()
+        logging.getLogger().setLevel(level)
+        logging.captureWarnings(False)
+
+
+async def test_request_lines_are_held_then_leave_in_one_write_and_in_order() -> None:
+    access = logging.getLogger("roost.test.access")
+    out = _CountedWrites()
+    with _configured(out):
+        logged_at = time.time()
         for n in range(5):
             log_fields(access, logging.INFO, f"GET /{n} 200", {"status": 200})
-        assert out.getvalue() == ""  # held until the end of this turn of the loop
         await asyncio.sleep(0)
+        assert out.getvalue() == ""  # held for up to LINE_DELAY, not rendered yet
+        await asyncio.sleep(LINE_DELAY * 3)
         assert out.writes == 1 and len(out.getvalue().splitlines()) == 5
+        stamp = json.loads(out.getvalue().splitlines()[0])["timestamp"]
+        # stamped when logged, not when written
+        assert abs(datetime.fromisoformat(stamp).timestamp() - logged_at) < LINE_DELAY
         log_fields(access, logging.INFO, "GET /held 200", {"status": 200})
         logging.getLogger("roost.test").warning("a warning")  # writes what is held first
         log_fields(access, logging.INFO, "GET /last 200", {"status": 200})
         for handler in logging.getLogger().handlers:  # as logging.shutdown does at exit
             handler.flush()
-    finally:
-        unconfigure()
-        logging.getLogger().setLevel(level)
-        logging.captureWarnings(False)
     messages = [json.loads(line)["message"] for line in out.getvalue().splitlines()]
     assert messages == [*(f"GET /{n} 200" for n in range(5)), "GET /held 200", "a warning", "GET /last 200"]
+
+
+async def test_held_lines_leave_in_writes_of_whole_lines_that_a_pipe_keeps_whole() -> None:
+    access = logging.getLogger("roost.test.access")
+    out = _Writes()
+    with _configured(out):
+        for n in range(300):
+            log_fields(access, logging.INFO, f"GET /{n} 200", {"status": 200, "user_agent": "x" * (n % 90)})
+        await asyncio.sleep(LINE_DELAY * 3)
+    assert len(out.chunks) > 1
+    assert all(len(chunk.encode()) <= WRITE_CHUNK and chunk.endswith("\n") for chunk in out.chunks)
+    assert [json.loads(line)["message"] for line in "".join(out.chunks).splitlines()] == [f"GET /{n} 200" for n in range(300)]
+
+
+async def test_a_full_hold_is_written_at_once() -> None:
+    access = logging.getLogger("roost.test.access")
+    out = _CountedWrites()
+    with _configured(out):
+        for n in range(MAX_HELD):
+            log_fields(access, logging.INFO, f"GET /{n} 200", {"status": 200})
+        assert len(out.getvalue().splitlines()) == MAX_HELD  # no wait for the timer
+        log_fields(access, logging.INFO, "GET /next 200", {"status": 200})
+        assert len(out.getvalue().splitlines()) == MAX_HELD
+        await asyncio.sleep(LINE_DELAY * 3)
+        assert out.getvalue().splitlines()[-1].count("GET /next 200") == 1
+
+
+async def test_a_line_that_cannot_be_rendered_costs_only_itself() -> None:
+    access = logging.getLogger("roost.test.access")
+
+    def broken(source: str) -> tuple[str, dict[str, Any]]:
+        raise ValueError(source)
+
+    out = io.StringIO()
+    with _configured(out):
+        log_fields(access, logging.INFO, "GET /a 200", {"status": 200})
+        log_line(access, logging.INFO, broken, "no fields here")
+        log_fields(access, logging.INFO, "GET /b 200", {"status": 200})
+        await asyncio.sleep(LINE_DELAY * 3)
+    lines = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [(line["level"], line["message"]) for line in lines] == [
+        ("info", "GET /a 200"),
+        ("error", "could not render a roost.test.access line: ValueError('no fields here')"),
+        ("info", "GET /b 200"),
+    ]
+
+
+def test_lines_held_by_a_loop_that_ended_leave_with_the_next_loops_lines() -> None:
+    access = logging.getLogger("roost.test.access")
+
+    async def log_and_leave(message: str, wait: float) -> None:
+        log_fields(access, logging.INFO, message, {"status": 200})
+        await asyncio.sleep(wait)
+
+    out = io.StringIO()
+    with _configured(out):
+        asyncio.run(log_and_leave("GET /first 200", 0))  # its timer never fires
+        assert out.getvalue() == ""
+        asyncio.run(log_and_leave("GET /second 200", LINE_DELAY * 3))
+        assert [json.loads(line)["message"] for line in out.getvalue().splitlines()] == ["GET /first 200", "GET /second 200"]
+
+
+def test_without_a_loop_a_line_is_written_at_once() -> None:
+    out = io.StringIO()
+    with _configured(out):
+        log_fields(logging.getLogger("roost.test.access"), logging.INFO, "GET /now 200", {"status": 200})
+        assert json.loads(out.getvalue())["message"] == "GET /now 200"
+
+
+class _Writes(io.StringIO):
+    def __init__(self) -> None:
+        super().__init__()
+        self.chunks: list[str] = []
+
+    def write(self, text: str) -> int:
+        self.chunks.append(text)
+        return super().write(text)

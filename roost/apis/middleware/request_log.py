@@ -6,7 +6,8 @@ The request path pays for a clock read, a status capture and one append: the row
 headers, auth) is built later by the writer job. An error answer's ``message`` and ``data`` are
 kept as the entry's ``error`` and ``details``, as PocketBase logs them. The stdout line is
 written only when something listens to ``roost.request`` at info level; it holds no header but
-the User-Agent, and the URL's ``token`` values masked, like the row.
+the User-Agent, and the URL's ``token`` values masked, like the row. Like the row, it is made
+after the answer left: the request passes on what it is made from.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from starlette.types import Scope
 from roost.apis.request import request_info
 from roost.core.events import RequestInfo
 from roost.core.logs import Logs, RequestEntry, request_url
-from roost.tools.structured_logs import log_fields
+from roost.tools.structured_logs import log_line
 
 log = logging.getLogger("roost.logs")
 #: one line per finished request (kept out of the ``_logs`` table, which has its own rows)
@@ -70,7 +71,10 @@ class RequestLogger:
             peer = client[0] if client else ""
             path = (scope.get("raw_path") or b"").decode("latin-1").split("?", 1)[0] or scope["path"]
             if line:
-                _log_line(scope, headers, request_id, path, status, exec_ms, peer, info)
+                route = getattr(scope.get("route"), "path", None)
+                source = (request_id, scope["method"], path, scope.get("query_string", b""), route, status, exec_ms, peer,
+                          info, headers.get(b"user-agent", b""))  # fmt: skip
+                log_line(ACCESS, logging.ERROR if status >= 500 else logging.INFO, _line_of, source)
             if table:
                 error = _error_of(error_body) if status >= 400 else None
                 self.logs.add(RequestEntry(
@@ -81,24 +85,28 @@ class RequestLogger:
             log.exception("could not log %s %s", scope["method"], scope["path"])
 
 
-def _log_line(scope: Scope, headers: dict[bytes, bytes], request_id: bytes, path: str, status: int, exec_ms: float,
-              peer: str, info: RequestInfo | None) -> None:  # fmt: skip
-    """The request's structured line: ids, route template, status and timing, never a secret."""
+#: what a request's line is made from, taken as the request ends
+LineSource = tuple[bytes, str, str, bytes, str | None, int, float, str, RequestInfo | None, bytes]
+
+
+def _line_of(source: LineSource) -> tuple[str, dict[str, Any]]:
+    """The request's structured line: ids, route template, status and timing, never a secret.
+    Rendered after the answer left, with the other lines of the moment (see ``log_line``)."""
+    request_id, method, path, query, route, status, exec_ms, peer, info, user_agent = source
     collection = info.auth_collection if info is not None and info.auth else None
     fields = {
         "request_id": request_id.decode(),
-        "method": scope["method"],
-        "url": request_url(path, scope.get("query_string", b"")),
-        "route": getattr(scope.get("route"), "path", None),
+        "method": method,
+        "url": request_url(path, query),
+        "route": route,
         "status": status,
         "duration_ms": round(exec_ms, 3),
         "auth": collection.name if collection is not None else "",
         "auth_id": info.auth_id if info is not None and collection is not None else "",
         "ip": peer,
-        "user_agent": headers.get(b"user-agent", b"").decode("latin-1"),
+        "user_agent": user_agent.decode("latin-1"),
     }
-    level = logging.ERROR if status >= 500 else logging.INFO
-    log_fields(ACCESS, level, f"{scope['method']} {path} {status}", fields)
+    return f"{method} {path} {status}", fields
 
 
 def _error_of(body: bytes | None) -> tuple[str, Any]:
