@@ -143,12 +143,11 @@ class StructuredFormatter(logging.Formatter):
             event["exc_info"] = record.exc_info
         return self.render(event)
 
-    def format_fields(self, logger: str, level: int, message: str, fields: dict[str, Any], created: float | None = None) -> str:
-        """The line of a record that never was one (see :func:`log_fields`), stamped ``created``
-        (seconds since the epoch; now when None)."""
-        when = datetime.now(UTC) if created is None else datetime.fromtimestamp(created, UTC)
+    def format_fields(self, logger: str, level: int, message: str, fields: dict[str, Any], created: float) -> str:
+        """The line of a record that never was one (see :func:`log_line`), stamped ``created``
+        (seconds since the epoch)."""
         event: EventDict = {
-            "timestamp": when.isoformat().replace("+00:00", "Z"),
+            "timestamp": datetime.fromtimestamp(created, UTC).isoformat().replace("+00:00", "Z"),
             "level": logging.getLevelName(level).lower(),
             "logger": logger,
             self.message_key: message,
@@ -170,9 +169,8 @@ class JsonFormatter(StructuredFormatter):
     def __init__(self) -> None:
         super().__init__([_json_line], message_key="message")
 
-    def format_fields(self, logger: str, level: int, message: str, fields: dict[str, Any], created: float | None = None) -> str:
-        when = datetime.now(UTC) if created is None else datetime.fromtimestamp(created, UTC)
-        event = {"timestamp": when, "level": _LEVEL_NAMES.get(level) or logging.getLevelName(level).lower(),
+    def format_fields(self, logger: str, level: int, message: str, fields: dict[str, Any], created: float) -> str:
+        event = {"timestamp": datetime.fromtimestamp(created, UTC), "level": _LEVEL_NAMES.get(level) or logging.getLevelName(level).lower(),
                  "logger": logger, "message": message, **fields}  # fmt: skip
         line = orjson.dumps(event, default=repr, option=orjson.OPT_UTC_Z).decode()
         if "\x85" in line or "\u2028" in line or "\u2029" in line:
@@ -226,12 +224,13 @@ class _StdoutHandler(logging.StreamHandler):  # type: ignore[type-arg]
         size = 0
         for line in lines:
             line += self.terminator
-            if chunk and size + len(line) > WRITE_CHUNK:
+            length = len(line) if line.isascii() else len(line.encode())  # bytes, as the pipe counts
+            if chunk and size + length > WRITE_CHUNK:
                 self.stream.write("".join(chunk))
                 self.stream.flush()
                 chunk, size = [], 0
             chunk.append(line)
-            size += len(line)
+            size += length
         if chunk:
             self.stream.write("".join(chunk))
             self.stream.flush()

@@ -214,6 +214,18 @@ async def test_held_lines_leave_in_writes_of_whole_lines_that_a_pipe_keeps_whole
     assert [json.loads(line)["message"] for line in "".join(out.chunks).splitlines()] == [f"GET /{n} 200" for n in range(300)]
 
 
+async def test_the_write_limit_counts_bytes_not_characters() -> None:
+    access = logging.getLogger("roost.test.access")
+    out = _Writes()
+    with _configured(out):
+        for n in range(100):
+            log_fields(access, logging.INFO, f"GET /{n} 200", {"status": 200, "user_agent": "é" * 90})
+        await asyncio.sleep(LINE_DELAY * 3)
+    assert len(out.chunks) > 1
+    assert all(len(chunk.encode()) <= WRITE_CHUNK and chunk.endswith("\n") for chunk in out.chunks)
+    assert len("".join(out.chunks).splitlines()) == 100
+
+
 async def test_a_full_hold_is_written_at_once() -> None:
     access = logging.getLogger("roost.test.access")
     out = _CountedWrites()
