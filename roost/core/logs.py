@@ -175,12 +175,18 @@ class _RowOptions:
         self.leftmost = bool(proxy.get("useLeftmostIP"))
 
 
+#: a ``_logs`` row as the writers take it: id, level, message, data (a dict), created
+Row = tuple[str, int, str, dict[str, Any], str]
+
+
 def request_row(entry: RequestEntry, settings: dict[str, Any], log_id: str = "") -> dict[str, Any]:
     """The ``_logs`` row of one request, as PocketBase writes it."""
-    return _request_row(entry, _RowOptions(settings), log_id or new_log_id(entry.created), _created(entry.created))
+    message, data = _request_data(entry, _RowOptions(settings))
+    return _as_dict((log_id or new_log_id(entry.created), entry.level, message, data, _created(entry.created)))
 
 
-def _request_row(entry: RequestEntry, options: _RowOptions, log_id: str, created: str) -> dict[str, Any]:
+def _request_data(entry: RequestEntry, options: _RowOptions) -> tuple[str, dict[str, Any]]:
+    """The message and data of a request's row."""
     url = request_url(entry.path, entry.query)
     info = entry.info
     referer = agent = None
@@ -210,7 +216,12 @@ def _request_row(entry: RequestEntry, options: _RowOptions, log_id: str, created
         data["userIP"] = client_ip(entry.peer, entry.headers, options.proxy_headers, options.leftmost)
     if entry.error is not None:
         data["error"], data["details"] = entry.error
-    return {"id": log_id, "level": entry.level, "message": f"{entry.method} {url}", "data": data, "created": created}
+    return f"{entry.method} {url}", data
+
+
+def _as_dict(row: Row) -> dict[str, Any]:
+    log_id, level, message, data, created = row
+    return {"id": log_id, "level": level, "message": message, "data": data, "created": created}
 
 
 class Logs:
@@ -313,7 +324,7 @@ class Logs:
             if self._writer is not None:
                 # cancelling this await leaves the batch to the writer thread, which commits it
                 return await self._writer.write(batch, settings)
-            rows = build_rows(batch, settings)
+            rows = log_rows(batch, settings)
             try:
                 for attempt in range(1, ID_ATTEMPTS + 1):
                     try:
@@ -395,10 +406,6 @@ def _default_order(dialect: str) -> str:
     return "" if dialect == "sqlite" else ' ORDER BY "_r"."created", "_r"."id"'
 
 
-def _app_row(entry: AppEntry, log_id: str, created: str) -> dict[str, Any]:
-    return {"id": log_id, "level": entry.level, "message": entry.message, "data": entry.data, "created": created}
-
-
 def _api_row(row: Any) -> dict[str, Any]:
     data = row["data"]
     if isinstance(data, (str, bytes)):
@@ -436,22 +443,29 @@ async def create_logs_table(db: Database) -> None:
             await conn.execute_ddl(f"CREATE INDEX IF NOT EXISTS {q(name)} ON {t} ({q(column)})")
 
 
-def renew_ids(rows: list[dict[str, Any]], batch: Sequence[RequestEntry | AppEntry]) -> None:
+def renew_ids(rows: list[Row], batch: Sequence[RequestEntry | AppEntry]) -> None:
     """Give the rows of ``batch`` fresh ids, after one of theirs was already taken."""
-    for row, log_id in zip(rows, new_log_ids([e.created for e in batch]), strict=True):
-        row["id"] = log_id
+    for i, log_id in enumerate(new_log_ids([e.created for e in batch])):
+        rows[i] = (log_id, *rows[i][1:])
 
 
 def build_rows(batch: Sequence[RequestEntry | AppEntry], settings: dict[str, Any]) -> list[dict[str, Any]]:
+    """The rows of ``batch`` as dicts (see :func:`log_rows`)."""
+    return [_as_dict(row) for row in log_rows(batch, settings)]
+
+
+def log_rows(batch: Sequence[RequestEntry | AppEntry], settings: dict[str, Any]) -> list[Row]:
+    """The rows of ``batch``, in one pass: the settings read once, each second formatted once."""
     ids = new_log_ids([e.created for e in batch])
-    options, stamps = _RowOptions(settings), _Stamps()
-    rows = []
+    options, stamps, request = _RowOptions(settings), _Stamps(), RequestEntry
+    rows: list[Row] = []
     for entry, log_id in zip(batch, ids, strict=True):
-        created = stamps(entry.created)
-        if isinstance(entry, RequestEntry):
-            rows.append(_request_row(entry, options, log_id, created))
+        if type(entry) is request:
+            message, data = _request_data(entry, options)
+            rows.append((log_id, entry.level, message, data, stamps(entry.created)))
         else:
-            rows.append(_app_row(entry, log_id, created))
+            assert isinstance(entry, AppEntry)
+            rows.append((log_id, entry.level, entry.message, entry.data, stamps(entry.created)))
     return rows
 
 
@@ -502,7 +516,7 @@ class _ThreadWriter:
             self._conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
             self._conn.execute("PRAGMA busy_timeout = 10000")
             self._conn.execute("PRAGMA synchronous = NORMAL")
-        rows = build_rows(batch, settings)
+        rows = log_rows(batch, settings)
         for attempt in range(1, ID_ATTEMPTS + 1):
             self._conn.execute("BEGIN IMMEDIATE")
             try:
@@ -521,15 +535,15 @@ class _ThreadWriter:
         return len(rows)
 
     @staticmethod
-    def _insert(conn: sqlite3.Connection, rows: list[dict[str, Any]]) -> None:
+    def _insert(conn: sqlite3.Connection, rows: list[Row]) -> None:
         # a few statements of many rows, not a step per row: sqlite3 lets go of the GIL at every
         # step, and the serving thread then had to hand it back for each row
         dumps = orjson.dumps
         for start in range(0, len(rows), INSERT_CHUNK):
             chunk = rows[start : start + INSERT_CHUNK]
             params: list[Any] = []
-            for r in chunk:
-                params += (r["id"], r["level"], r["message"], dumps(r["data"]).decode(), r["created"])
+            for log_id, level, message, data, created in chunk:
+                params += (log_id, level, message, dumps(data).decode(), created)
             conn.execute(_insert_values(len(chunk)), params)
 
     async def close(self) -> None:
@@ -541,10 +555,10 @@ class _ThreadWriter:
         self._executor.shutdown(wait=True)
 
 
-async def insert_rows(db: Database, rows: list[dict[str, Any]]) -> None:
+async def insert_rows(db: Database, rows: list[Row]) -> None:
     q = db.quote
     value = "CAST(:data AS JSONB)" if db.dialect == "postgresql" else ":data"
-    params = [{**row, "data": orjson.dumps(row["data"]).decode()} for row in rows]
+    params = [{**_as_dict(row), "data": orjson.dumps(row[3]).decode()} for row in rows]
     if db.dialect == "postgresql":  # it stores no NUL in text or jsonb: one would lose the batch
         params = [_without_nul(row) if "\x00" in row["message"] or "\\u0000" in row["data"] else row for row in params]
     async with db.transaction() as conn:

@@ -198,12 +198,18 @@ class _StdoutHandler(logging.StreamHandler):  # type: ignore[type-arg]
 
     def write_later(self, logger: str, level: int, render: Render[_S], source: _S) -> None:
         """Hold the line ``render(source)`` makes, stamped now; written at once without a loop."""
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            loop = None
         with self.lock or contextlib.nullcontext():
             self._held.append((time.time(), logger, level, render, source))
+            timer_loop = self._timer_loop
+            if timer_loop is not None and timer_loop.is_running():  # its timer writes this line too
+                if len(self._held) >= MAX_HELD:
+                    self._write_held()
+                return
+            # asked only when no timer is pending: on Python 3.11 each call costs a getpid()
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                loop = None
             if loop is None or len(self._held) >= MAX_HELD:
                 self._write_held()
             elif self._timer_loop is not loop:  # none pending, or on a loop that has ended

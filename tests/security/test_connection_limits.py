@@ -118,6 +118,47 @@ def test_an_idle_connection_is_cut_off(server: LiveServer) -> None:
         assert _answer(sock) == b""  # closed without a word; never a hang past the timeout
 
 
+def _health_on(sock: socket.socket) -> bytes:
+    """One health request on an open keep-alive connection; its whole answer."""
+    sock.sendall(b"GET /api/health HTTP/1.1\r\nHost: x\r\n\r\n")
+    answer = b""
+    while b"\r\n\r\n" not in answer or not answer.endswith(b"}"):
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        answer += chunk
+    return answer
+
+
+def test_a_connection_idle_after_its_answer_is_closed_at_the_keep_alive_timeout(server: LiveServer) -> None:
+    """uvicorn's keep-alive timeout (5 s): kept by one watch per connection, not a timer per request."""
+    with _open(server) as sock:
+        assert _health_on(sock).startswith(b"HTTP/1.1 200")
+        answered = time.monotonic()
+        sock.settimeout(15)
+        assert _answer(sock) == b""
+        idle = time.monotonic() - answered
+    assert 4.5 <= idle <= 8, idle
+
+
+def test_a_busy_connection_outlives_its_deadlines_and_its_next_head_has_one_too(server: LiveServer) -> None:
+    """Requests 0.4 s apart for 5 s on one connection (past the 2 s head deadline set when it
+    opened, and 5 s after its first answer) are all answered; then a slow head on the same
+    connection is cut off by its own deadline."""
+    with _open(server) as sock:
+        started = time.monotonic()
+        answered = 0
+        while time.monotonic() - started < 5:
+            assert _health_on(sock).startswith(b"HTTP/1.1 200")
+            answered += 1
+            time.sleep(0.4)
+        assert answered >= 10
+        sock.sendall(b"GET /api/health HTTP/1.1\r\nHost: x\r\n")
+        slow_since = time.monotonic()
+        assert _dribble_until_closed(sock, b"X-Slow: " + b"a" * 40, 0.25)
+        assert time.monotonic() - slow_since < 6
+
+
 def test_a_head_over_the_size_limit_answers_431(server: LiveServer) -> None:
     with _open(server) as sock:
         sock.settimeout(10)
