@@ -154,13 +154,13 @@ async def test_a_header_that_could_break_the_head_is_refused_as_uvicorn_refuses_
 
 async def test_the_wrong_message_order_and_a_body_that_does_not_fit_raise_as_in_uvicorn() -> None:
     cycle, _, _ = _cycle(roost=True)
-    with pytest.raises(RuntimeError, match="Expected ASGI message 'http.response.start'"):
+    with pytest.raises(RuntimeError, match=r"Expected ASGI message 'http\.response\.start'"):
         await cycle.send(_body(b"x"))  # type: ignore[arg-type]
     cycle, _, _ = _cycle(roost=True)
     await cycle.send(_start(200, (b"content-length", b"1")))  # type: ignore[arg-type]
     with pytest.raises(RuntimeError, match="longer than Content-Length"):
         await cycle.send(_body(b"xx"))  # type: ignore[arg-type]
-    cycle, transport, _ = _cycle(roost=True)
+    cycle, _, _ = _cycle(roost=True)
     await cycle.send(_start(200, (b"content-length", b"3")))  # type: ignore[arg-type]
     with pytest.raises(RuntimeError, match="shorter than Content-Length"):
         await cycle.send(_body(b"x"))  # type: ignore[arg-type]
