@@ -23,7 +23,9 @@ headers were read into memory. This subclass adds, per connection:
 * one socket write per response where uvicorn makes two, and a cheaper head
   (:class:`ResponseCycle`).
 
-Everything else (keep-alive timeout, WebSocket upgrade, flow control) is uvicorn's own.
+The head deadline and uvicorn's keep-alive timeout (its value is kept) share one timer per
+connection instead of a timer per request each (:meth:`GuardedHttpToolsProtocol._expect`).
+Everything else (parsing, WebSocket upgrade, flow control) is uvicorn's own.
 """
 
 from __future__ import annotations
