@@ -227,7 +227,7 @@ def _as_dict(row: Row) -> dict[str, Any]:
 class Logs:
     """The app's log buffer, its writer job and the queries of the logs API."""
 
-    def __init__(self, app: App, *, flush_interval: float = 0.2, batch_size: int = 2000) -> None:
+    def __init__(self, app: App, *, flush_interval: float = 0.2, batch_size: int = 500) -> None:
         self._app = app
         self.flush_interval = flush_interval
         self.batch_size = batch_size
