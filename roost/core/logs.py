@@ -449,11 +449,6 @@ def renew_ids(rows: list[Row], batch: Sequence[RequestEntry | AppEntry]) -> None
         rows[i] = (log_id, *rows[i][1:])
 
 
-def build_rows(batch: Sequence[RequestEntry | AppEntry], settings: dict[str, Any]) -> list[dict[str, Any]]:
-    """The rows of ``batch`` as dicts (see :func:`log_rows`)."""
-    return [_as_dict(row) for row in log_rows(batch, settings)]
-
-
 def log_rows(batch: Sequence[RequestEntry | AppEntry], settings: dict[str, Any]) -> list[Row]:
     """The rows of ``batch``, in one pass: the settings read once, each second formatted once."""
     ids = new_log_ids([e.created for e in batch])
