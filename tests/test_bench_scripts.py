@@ -9,6 +9,8 @@ import py_compile
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
@@ -38,3 +40,53 @@ def test_the_creates_run_after_every_read(monkeypatch: pytest.MonkeyPatch) -> No
     given = ["health", "create", "list", "view-auth", "list-auth"]
     assert run.run_order(given) == ["health", "list", "view-auth", "list-auth", "create"]
     assert run.run_order(run.ALL_SCENARIOS)[-1] == "create"
+
+
+def _bench_run(monkeypatch: pytest.MonkeyPatch) -> Any:
+    spec = importlib.util.spec_from_file_location("bench_run", BENCH / "run.py")
+    assert spec is not None and spec.loader is not None
+    run = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "bench_run", run)
+    spec.loader.exec_module(run)
+    return run
+
+
+#: a process that works for about ``sys.argv[1]`` CPU seconds, then sleeps
+_WORK_THEN_SLEEP = "import sys, time\nend = time.process_time() + float(sys.argv[1])\nwhile time.process_time() < end: pass\ntime.sleep(60)\n"
+
+
+def test_work_left_after_a_round_is_counted(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A server that keeps working after its round (a log backlog) is waited for, and the CPU it
+    used meanwhile is what the all-in figure adds; one that never goes idle is reported so."""
+    run = _bench_run(monkeypatch)
+    busy = subprocess.Popen([sys.executable, "-c", _WORK_THEN_SLEEP, "0.8"])
+    forever = subprocess.Popen([sys.executable, "-c", _WORK_THEN_SLEEP, "600"])
+    try:
+        cpu, waited, idle = run.catch_up(SimpleNamespace(pid=busy.pid), limit=20)
+        assert idle
+        assert 0.4 <= cpu <= 1.3, cpu
+        assert waited >= 0.4
+        cpu, waited, idle = run.catch_up(SimpleNamespace(pid=forever.pid), limit=1.0)
+        assert not idle
+        assert cpu >= 0.3 and waited >= 1.0
+    finally:
+        busy.kill()
+        forever.kill()
+        busy.wait()
+        forever.wait()
+
+
+def test_the_all_in_table_compares_cpu_per_request(monkeypatch: pytest.MonkeyPatch) -> None:
+    run = _bench_run(monkeypatch)
+    def one_round(rps: float, cpu_ms: float, all_in_ms: float, after_s: float, requests: int) -> dict[str, Any]:
+        return {"ok": True, "rps": rps, "latency_us": {"p50": 1, "p99": 2}, "server_cpu_cores": 1.5,
+                "server_cpu_ms_per_req": cpu_ms, "all_in_cpu_ms_per_req": all_in_ms, "after_s": after_s,
+                "went_idle": True, "requests": requests, "statuses": {"200": requests}, "errors": {}}  # fmt: skip
+
+    rounds = {"roost": [one_round(100.0, 0.06, 0.06, 0.2, 500)], "pocketbase": [one_round(150.0, 0.05, 0.075, 4.0, 750)]}
+    entry = {"title": "health", "failed": False, **{k: run.summarise_rounds(v) for k, v in rounds.items()}}
+    entry["all_in_ratio"] = entry["pocketbase"]["all_in_cpu_ms_per_req_median"] / entry["roost"]["all_in_cpu_ms_per_req_median"]
+    table = run.all_in_table({"results": [{"size": 10, "config": "default", "scenarios": {"health": entry}}]})
+    assert "| 10 | health | 1.25 (60.0 µs / 75.0 µs; PB +4.0 s) |" in table
+    older = {"results": [{"size": 10, "config": "default", "scenarios": {"health": {"title": "health", "failed": False}}}]}
+    assert run.all_in_table(older) == []  # a report from before the all-in figures renders without the table
