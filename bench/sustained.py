@@ -1,0 +1,235 @@
+#!/usr/bin/env python3
+"""Sustained load: Roost and PocketBase each under one long wrk run, and the work each leaves
+for after it.
+
+    .venv/bin/python bench/sustained.py                  # 30 s per run, health and a record view
+    .venv/bin/python bench/sustained.py --duration 60 --scenarios health
+
+Both servers start fresh with their defaults (``roost serve``, ``pocketbase serve``), with the
+same public ``posts`` collection and one record. For each scenario, one server after the other
+(each waits for both to be idle first), it runs ``wrk -t1 -c32`` for ``--duration`` seconds and
+reads:
+
+* req/s and server CPU per request during the run (utime + stime of the process tree);
+* how many of the run's requests have a row in the request log when the run ends, from each
+  server's logs API (``GET /api/logs``, ``totalItems``);
+* how long the server keeps working after the run (until it uses under 10% of a core over
+  0.25 s), the CPU it spends meanwhile, and the run's "all-in" CPU per request (both together);
+* the largest RSS of its process tree from the start of the run until it is idle again.
+
+A 5 s round of ``bench/run.py`` sees the first of these; a server that puts part of each
+request's work off (PocketBase writes its request log from a queue that falls behind under
+load) shows the rest here: the queue's length in memory and the time it takes to drain.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+SU_EMAIL, SU_PASSWORD = "sustained@example.com", "sustained-password-1"
+#: seconds a server may keep working after its run before the bench stops waiting
+CATCH_UP_LIMIT = 600.0
+
+
+def _load_run() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("bench_run", REPO / "bench" / "run.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["bench_run"] = module  # its dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+run = _load_run()
+
+
+@dataclass
+class Server:
+    name: str
+    argv: list[str]
+    port: int
+    proc: subprocess.Popen[bytes] | None = None
+    token: str = ""
+    view: str = ""
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(self.argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                     start_new_session=True)  # fmt: skip
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if run.http(self.base, "GET", "/api/health", timeout=2)[0] == 200:
+                    return
+            except Exception:
+                if self.proc.poll() is not None:
+                    sys.exit(f"{self.name} exited with {self.proc.returncode}")
+                time.sleep(0.2)
+        sys.exit(f"{self.name} did not answer within 60 s")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, 15)
+            try:
+                self.proc.wait(60)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, 9)
+                self.proc.wait()
+
+    def seed(self) -> None:
+        login = run.must(self.base, "POST", "/api/collections/_superusers/auth-with-password",
+                         {"identity": SU_EMAIL, "password": SU_PASSWORD})  # fmt: skip
+        self.token = login["token"]
+        collection = {"name": "posts", "type": "base", "listRule": "", "viewRule": "", "createRule": "",
+                      "fields": [{"name": "title", "type": "text"}, {"name": "views", "type": "number"}]}  # fmt: skip
+        run.must(self.base, "POST", "/api/collections", collection, token=self.token)
+        record = run.must(self.base, "POST", "/api/collections/posts/records", {"title": "hello", "views": 3})
+        self.view = f"/api/collections/posts/records/{record['id']}"
+
+    def logged(self) -> int:
+        """Rows in the request log now, from the server's logs API."""
+        page = run.must(self.base, "GET", "/api/logs?perPage=1", token=self.token)
+        return int(page["totalItems"])
+
+    def rss_kb(self) -> int:
+        return sum(run.read_status_kb(p, "VmRSS") for p in run.process_tree(self.pid))
+
+
+class RssWatch:
+    """The largest RSS of a server's process tree, sampled every 0.25 s until stopped."""
+
+    def __init__(self, server: Server) -> None:
+        self.server, self.peak_kb = server, server.rss_kb()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._thread.start()
+
+    def _watch(self) -> None:
+        while not self._stop.wait(0.25):
+            self.peak_kb = max(self.peak_kb, self.server.rss_kb())
+
+    def stop(self) -> int:
+        self._stop.set()
+        self._thread.join()
+        return max(self.peak_kb, self.server.rss_kb())
+
+
+def measure(server: Server, path: str, seconds: int, connections: int) -> dict[str, Any]:
+    before_rows = server.logged()
+    watch = RssWatch(server)
+    cpu0 = run.cpu_seconds(server.pid)
+    started = time.monotonic()
+    out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", server.base + path],
+                         capture_output=True, text=True, timeout=seconds + 120).stdout  # fmt: skip
+    wall = time.monotonic() - started
+    cpu = run.cpu_seconds(server.pid) - cpu0
+    rows_at_end = server.logged() - before_rows
+    after_cpu, after_s, idle = run.catch_up(server, CATCH_UP_LIMIT)
+    peak_kb = watch.stop()
+    rows_after = server.logged() - before_rows
+    total = re.search(r"(\d+) requests in", out)
+    if not total or "Non-2xx" in out or "Socket errors" in out:
+        raise RuntimeError(f"{server.name} {path}: wrk said\n{out}")
+    requests = int(total.group(1))
+    return {
+        "requests": requests,
+        "rps": requests / wall,
+        "cpu_us": 1e6 * cpu / requests,
+        # the logs API reads made here are requests too: at most three rows more than the run's
+        "logged_at_end": min(rows_at_end / requests, 1.0),
+        "logged_after": min(rows_after / requests, 1.0),
+        "after_s": after_s,
+        "idle": idle,
+        "all_in_us": 1e6 * (cpu + after_cpu) / requests,
+        "peak_rss_mib": peak_kb / 1024,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    ap.add_argument("--duration", type=int, default=30, help="seconds of each wrk run (default 30)")
+    ap.add_argument("--scenarios", default="health,view", help="health and/or view (default both)")
+    ap.add_argument("--connections", type=int, default=32)
+    args = ap.parse_args(argv)
+    if not shutil.which("wrk"):
+        sys.exit("wrk is needed (apt-get install wrk)")
+    scenarios = [s.strip() for s in args.scenarios.split(",") if s.strip()]
+    if not scenarios or set(scenarios) - {"health", "view"}:
+        sys.exit("--scenarios takes health and/or view")
+
+    work = Path(tempfile.mkdtemp(prefix="roost-sustained-"))
+    pocketbase, roost = run.find_binary("pocketbase"), run.find_binary("roost")
+    servers = []
+    for name, tool in (("roost", roost), ("pocketbase", pocketbase)):
+        data = work / name
+        subprocess.run([tool, "superuser", "upsert", SU_EMAIL, SU_PASSWORD, "--dir", str(data)],
+                       check=True, capture_output=True)  # fmt: skip
+        port = run.free_port()
+        servers.append(Server(name, [tool, "serve", "--http", f"127.0.0.1:{port}", "--dir", str(data)], port))
+
+    results: dict[tuple[str, str], dict[str, Any]] = {}
+    try:
+        for server in servers:
+            server.start()
+            server.seed()
+        for scenario in scenarios:
+            for server in servers:
+                run.settle(servers)
+                path = "/api/health" if scenario == "health" else server.view
+                res = measure(server, path, args.duration, args.connections)
+                results[(server.name, scenario)] = res
+                print(f"{scenario:7} {server.name:11} {res['rps']:>9,.0f} req/s {res['cpu_us']:>6.1f} µs/req during; "
+                      f"{100 * res['logged_at_end']:.0f}% logged at the end; busy {res['after_s']:.1f} s more"
+                      f"{'' if res['idle'] else ' (never idle)'}; all-in {res['all_in_us']:.1f} µs/req; "
+                      f"peak RSS {res['peak_rss_mib']:.0f} MiB", flush=True)  # fmt: skip
+    finally:
+        for server in servers:
+            server.stop()
+        shutil.rmtree(work, ignore_errors=True)
+
+    print(f"\nwrk -t1 -c{args.connections} -d{args.duration}s per server and scenario; {os.cpu_count()} CPUs\n")
+    print("| scenario | server | req/s during the run | CPU µs/req during | request log rows at the end "
+          "| busy after (s) | all-in CPU µs/req | peak RSS MiB |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|")
+    for scenario in scenarios:
+        for server in servers:
+            r = results[(server.name, scenario)]
+            print(f"| {scenario} | {server.name} | {r['rps']:,.0f} | {r['cpu_us']:.1f} | {100 * r['logged_at_end']:.0f}% "
+                  f"| {r['after_s']:.1f}{'' if r['idle'] else '+'} | {r['all_in_us']:.1f} | {r['peak_rss_mib']:.0f} |")  # fmt: skip
+    print("\n| scenario | Roost/PocketBase req/s during the run | PocketBase/Roost all-in CPU per request "
+          "| PocketBase/Roost peak RSS |")
+    print("|---|---:|---:|---:|")
+    for scenario in scenarios:
+        r, p = results[("roost", scenario)], results[("pocketbase", scenario)]
+        print(f"| {scenario} | {r['rps'] / p['rps']:.2f} | {p['all_in_us'] / r['all_in_us']:.2f} "
+              f"| {p['peak_rss_mib'] / r['peak_rss_mib']:.2f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
