@@ -131,18 +131,23 @@ def new_log_ids(created: Sequence[float]) -> list[str]:
 
 class _Stamps:
     """Formats creation times (seconds) as the ``created`` column, each second's date and time
-    once: the entries of a batch share a few seconds."""
+    once and each millisecond's stamp once: the entries of a batch share a few seconds, and
+    under load a worker logs several requests a millisecond."""
 
-    __slots__ = ("prefix", "second")
+    __slots__ = ("ms", "prefix", "second", "stamp")
 
     def __init__(self) -> None:
-        self.second, self.prefix = -1, ""
+        self.second, self.prefix, self.ms, self.stamp = -1, "", -1, ""
 
     def __call__(self, ts: float) -> str:
-        second, millis = divmod(int(ts * 1000), 1000)
+        ms = int(ts * 1000)
+        if ms == self.ms:
+            return self.stamp
+        second, millis = divmod(ms, 1000)
         if second != self.second:
             self.second, self.prefix = second, time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(second))
-        return f"{self.prefix}.{millis:03d}Z"
+        self.ms, self.stamp = ms, f"{self.prefix}.{millis:03d}Z"
+        return self.stamp
 
 
 def _created(ts: float) -> str:
