@@ -479,10 +479,9 @@ def _insert_values(rows: int) -> str:
     return 'INSERT INTO "_logs" ("id", "level", "message", "data", "created") VALUES ' + ", ".join(["(?, ?, ?, ?, ?)"] * rows)
 
 
-def _without_nul(row: dict[str, Any]) -> dict[str, Any]:
-    """``row`` (its data already JSON text) with each NUL replaced by U+FFFD."""
-    data = _replace_nul(orjson.loads(row["data"]))
-    return {**row, "message": row["message"].replace("\x00", "\ufffd"), "data": orjson.dumps(data).decode()}
+def _without_nul(message: str, data: str) -> tuple[str, str]:
+    """``message`` and ``data`` (JSON text) with each NUL replaced by U+FFFD."""
+    return message.replace("\x00", "\ufffd"), orjson.dumps(_replace_nul(orjson.loads(data))).decode()
 
 
 def _replace_nul(value: Any) -> Any:
@@ -556,17 +555,48 @@ class _ThreadWriter:
 
 
 async def insert_rows(db: Database, rows: list[Row]) -> None:
+    if db.dialect == "postgresql":
+        await _insert_rows_pg(db, rows)
+        return
     q = db.quote
-    value = "CAST(:data AS JSONB)" if db.dialect == "postgresql" else ":data"
     params = [{**_as_dict(row), "data": orjson.dumps(row[3]).decode()} for row in rows]
-    if db.dialect == "postgresql":  # it stores no NUL in text or jsonb: one would lose the batch
-        params = [_without_nul(row) if "\x00" in row["message"] or "\\u0000" in row["data"] else row for row in params]
     async with db.transaction() as conn:
         await conn.execute(
             f"INSERT INTO {q(TABLE)} ({q('id')}, {q('level')}, {q('message')}, {q('data')}, {q('created')}) "
-            f"VALUES (:id, :level, :message, {value}, :created)",
+            "VALUES (:id, :level, :message, :data, :created)",
             params,
         )
+
+
+#: a batch of rows in one statement on PostgreSQL: one array per column, unnested
+_PG_INSERT = (
+    f'INSERT INTO "{TABLE}" ("id", "level", "message", "data", "created") '
+    "SELECT i, l, m, CAST(d AS JSONB), c FROM unnest(CAST(:ids AS TEXT[]), CAST(:levels AS INTEGER[]), "
+    "CAST(:messages AS TEXT[]), CAST(:data AS TEXT[]), CAST(:created AS TEXT[])) AS t(i, l, m, d, c)"
+)
+
+
+async def _insert_rows_pg(db: Database, rows: list[Row]) -> None:
+    """The rows in one statement (its own transaction, no ``BEGIN``/``COMMIT`` round trips): the
+    request log of a server on PostgreSQL is written on the event loop, and a statement per row
+    (``executemany``) cost a few µs of it for every request served."""
+    dumps = orjson.dumps
+    ids: list[str] = []
+    levels: list[int] = []
+    messages: list[str] = []
+    data: list[str] = []
+    created: list[str] = []
+    for log_id, level, message, values, stamp in rows:
+        text = dumps(values).decode()
+        if "\x00" in message or "\\u0000" in text:  # PostgreSQL stores no NUL in text or jsonb
+            message, text = _without_nul(message, text)
+        ids.append(log_id)
+        levels.append(level)
+        messages.append(message)
+        data.append(text)
+        created.append(stamp)
+    async with db.transaction(one_statement=True) as conn:
+        await conn.execute(_PG_INSERT, {"ids": ids, "levels": levels, "messages": messages, "data": data, "created": created})
 
 
 class AppLogHandler(logging.Handler):

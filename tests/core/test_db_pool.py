@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from roost.config import Config, cpu_count, default_pool_size
 from roost.core.db import pg_pool
-from roost.core.db.base import DatabaseUnavailable, UniqueViolation
+from roost.core.db.base import DatabaseUnavailable, QueryError, UniqueViolation
 from roost.core.db.facade import Database
 from roost.core.db.postgres import PgBackend
 from tests.conftest import PG_URL, _pg_available, skip_or_fail
@@ -72,6 +72,20 @@ async def _backend_pid(backend: PgBackend) -> int:
         return int(await conn.fetch_value("SELECT pg_backend_pid()"))
 
 
+async def test_a_one_statement_read_gives_its_connection_back_after_an_answer_or_an_error() -> None:
+    backend = await _pg_backend()
+    try:
+        first = await backend.read_one("fetch_value", "SELECT pg_backend_pid()", None)
+        with pytest.raises(QueryError):
+            await backend.read_one("fetch_value", "SELECT * FROM no_such_table_here", None)
+        assert await backend.read_one("fetch_value", "SELECT pg_backend_pid()", None) == first
+        assert await backend.read_one("fetch_one", "SELECT 1 AS a", None) == {"a": 1}
+        rows = await backend.read_one("fetch_all", "SELECT n FROM generate_series(1, :k) AS n", {"k": 2})
+        assert rows == [{"n": 1}, {"n": 2}]
+    finally:
+        await backend.close()
+
+
 async def test_a_free_connection_is_reused_and_none_is_opened_twice() -> None:
     backend = await _pg_backend()
     try:
@@ -97,12 +111,17 @@ async def test_a_connection_left_inside_a_transaction_is_closed_not_reused() -> 
         await backend.close()
 
 
-async def test_a_request_cancelled_mid_statement_does_not_hand_its_connection_on() -> None:
+@pytest.mark.parametrize("way", ["read", "read_one"])
+async def test_a_request_cancelled_mid_statement_does_not_hand_its_connection_on(way: str) -> None:
+    """Through a read connection, and through the one-statement read the database facade uses."""
     backend = await _pg_backend()
     try:
         first = await _backend_pid(backend)
 
         async def slow() -> None:
+            if way == "read_one":
+                await backend.read_one("fetch_value", "SELECT pg_sleep(5)", None)
+                return
             async with backend.read() as conn:
                 await conn.fetch_value("SELECT pg_sleep(5)")
 

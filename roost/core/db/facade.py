@@ -102,6 +102,8 @@ class Database:
                 trace_sql=trace_sql, metrics=metrics,
             )  # fmt: skip
         self._shared_reader: Callable[[], Connection] | None = getattr(self._backend, "shared_reader", None)
+        #: one read statement on a pooled connection, without read()'s context managers (PostgreSQL's)
+        self._read_one: Callable[[str, str, Mapping[str, Any] | None], Awaitable[Any]] | None = getattr(self._backend, "read_one", None)
 
     async def ping(self) -> None:
         """Open the database once, turning driver failures into one clear error."""
@@ -181,6 +183,9 @@ class Database:
         ready = self._ready_reader()
         if ready is not None:
             return await ready.fetch_all(sql, params)
+        if self._read_one is not None:
+            rows: list[Row] = await self._read_one("fetch_all", sql, params)
+            return rows
         async with self._backend.read() as conn:
             return await conn.fetch_all(sql, params)
 
@@ -188,6 +193,9 @@ class Database:
         ready = self._ready_reader()
         if ready is not None:
             return await ready.fetch_one(sql, params)
+        if self._read_one is not None:
+            row: Row | None = await self._read_one("fetch_one", sql, params)
+            return row
         async with self._backend.read() as conn:
             return await conn.fetch_one(sql, params)
 
@@ -195,6 +203,8 @@ class Database:
         ready = self._ready_reader()
         if ready is not None:
             return await ready.fetch_value(sql, params)
+        if self._read_one is not None:
+            return await self._read_one("fetch_value", sql, params)
         async with self._backend.read() as conn:
             return await conn.fetch_value(sql, params)
 
