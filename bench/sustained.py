@@ -40,76 +40,35 @@ from types import ModuleType
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
-SU_EMAIL, SU_PASSWORD = "sustained@example.com", "sustained-password-1"
 #: seconds a server may keep working after its run before the bench stops waiting
 CATCH_UP_LIMIT = 600.0
 
 
-def _load_run() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bench_run", REPO / "bench" / "run.py")
+def _load_floor() -> ModuleType:
+    """``bench/floor.py``, whose server handling (and ``bench/run.py``'s helpers) this reuses."""
+    spec = importlib.util.spec_from_file_location("bench_floor", REPO / "bench" / "floor.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
-    sys.modules["bench_run"] = module  # its dataclasses look their module up
+    sys.modules["bench_floor"] = module  # its dataclasses look their module up
     spec.loader.exec_module(module)
     return module
 
 
-run = _load_run()
+floor = _load_floor()
+run = floor.run
 
 
 @dataclass
-class Server:
-    name: str
-    argv: list[str]
-    port: int
-    proc: subprocess.Popen[bytes] | None = None
+class Server(floor.Target):  # type: ignore[name-defined,misc]
+    """A server started and seeded as ``bench/floor.py`` does, which also reads its logs API."""
+
     token: str = ""
-    view: str = ""
-
-    @property
-    def base(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def pid(self) -> int:
-        assert self.proc is not None
-        return self.proc.pid
-
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(self.argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                     start_new_session=True)  # fmt: skip
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if run.http(self.base, "GET", "/api/health", timeout=2)[0] == 200:
-                    return
-            except Exception:
-                if self.proc.poll() is not None:
-                    sys.exit(f"{self.name} exited with {self.proc.returncode}")
-                time.sleep(0.2)
-        sys.exit(f"{self.name} did not answer within 60 s")
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            os.killpg(self.proc.pid, 15)
-            try:
-                self.proc.wait(60)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, 9)
-                self.proc.wait()
 
     def seed(self) -> None:
+        self.view = floor.seed(self.base)
         login = run.must(self.base, "POST", "/api/collections/_superusers/auth-with-password",
-                         {"identity": SU_EMAIL, "password": SU_PASSWORD})  # fmt: skip
+                         {"identity": floor.SU_EMAIL, "password": floor.SU_PASSWORD})  # fmt: skip
         self.token = login["token"]
-        collection = {"name": "posts", "type": "base", "listRule": "", "viewRule": "", "createRule": "",
-                      "fields": [{"name": "title", "type": "text"}, {"name": "views", "type": "number"}]}  # fmt: skip
-        run.must(self.base, "POST", "/api/collections", collection, token=self.token)
-        record = run.must(self.base, "POST", "/api/collections/posts/records", {"title": "hello", "views": 3})
-        self.view = f"/api/collections/posts/records/{record['id']}"
 
     def logged(self) -> int:
         """Rows in the request log now, from the server's logs API."""
@@ -187,10 +146,10 @@ def main(argv: list[str] | None = None) -> int:
     servers = []
     for name, tool in (("roost", roost), ("pocketbase", pocketbase)):
         data = work / name
-        subprocess.run([tool, "superuser", "upsert", SU_EMAIL, SU_PASSWORD, "--dir", str(data)],
+        subprocess.run([tool, "superuser", "upsert", floor.SU_EMAIL, floor.SU_PASSWORD, "--dir", str(data)],
                        check=True, capture_output=True)  # fmt: skip
         port = run.free_port()
-        servers.append(Server(name, [tool, "serve", "--http", f"127.0.0.1:{port}", "--dir", str(data)], port))
+        servers.append(Server(name, [tool, "serve", "--http", f"127.0.0.1:{port}", "--dir", str(data)], port=port))
 
     results: dict[tuple[str, str], dict[str, Any]] = {}
     try:
