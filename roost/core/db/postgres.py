@@ -354,9 +354,9 @@ class PgBackend:
 
     async def read_one(self, method: str, sql: str, params: Mapping[str, Any] | None) -> Any:
         """One read statement on a pooled connection: what ``read()`` gives, without its two
-        context managers (each an async generator, which asyncio also registers: about a tenth
-        of a record view's CPU on PostgreSQL went to the two). ``method`` is ``fetch_all``,
-        ``fetch_one`` or ``fetch_value`` of :class:`PgConnection`."""
+        context managers (each an async generator, which asyncio also registers; in a profile of
+        a record view under load, entering and leaving them took 6.6% of the worker's samples).
+        ``method`` is ``fetch_all``, ``fetch_one`` or ``fetch_value`` of :class:`PgConnection`."""
         pool, conn = await self._acquire()
         reusable = False  # as in _checkout: a cancelled read's connection is not reused
         try:
