@@ -3,7 +3,7 @@ once; every row must be what :func:`request_row` makes of its entry alone."""
 
 from __future__ import annotations
 
-from roost.core.logs import AppEntry, RequestEntry, log_rows, request_row
+from roost.core.logs import AppEntry, RequestEntry, _as_dict, log_rows, request_row
 
 SETTINGS = {"logs": {"maxDays": 5, "logAuthId": True}, "trustedProxy": {"headers": ["X-Forwarded-For"]}}
 HEADERS = [(b"user-agent", b"first/1"), (b"referer", b"https://app.example/a"), (b"user-agent", b"second/2"),
@@ -19,7 +19,7 @@ def test_a_batch_has_the_rows_of_its_entries_one_by_one() -> None:
         for i, ts in enumerate(times)
     ]
     batch.insert(2, AppEntry(times[2], 4, "a warning", {"n": 1}))
-    rows = [dict(zip(("id", "level", "message", "data", "created"), row, strict=True)) for row in log_rows(batch, SETTINGS)]
+    rows = [_as_dict(row) for row in log_rows(batch, SETTINGS)]
     for entry, row in zip(batch, rows, strict=True):
         if isinstance(entry, RequestEntry):
             assert row == request_row(entry, SETTINGS, row["id"])
