@@ -13,7 +13,7 @@ from typing import Any
 
 from roost.core.auth.api_keys import create_table as create_api_keys_table
 from roost.core.cron import create_claims_table
-from roost.core.logs import create_logs_table
+from roost.core.logs import create_logs_table, drop_message_index
 from roost.core.migrations import Migration
 from roost.core.queue import create_table as create_jobs_table
 from roost.core.schema.system import initial_collections
@@ -47,6 +47,14 @@ async def _create_logs_in_main_db(app: Any) -> None:
         await create_logs_table(app.db)
 
 
+async def _drop_logs_message_index(app: Any) -> None:
+    """The request log of a PostgreSQL database made by an earlier version loses its index on
+    ``message`` (see :func:`roost.core.logs.drop_message_index`); SQLite's ``auxiliary.db``
+    drops it when it opens."""
+    if app.db.dialect != "sqlite":
+        await drop_message_index(app.db)
+
+
 async def _in_transaction(app: Any, create: Any) -> None:
     async with app.db.transaction() as conn:
         await create(conn)
@@ -60,4 +68,5 @@ SYSTEM_MIGRATIONS: list[Migration] = [
     Migration("6_jobs", lambda app: _in_transaction(app, create_jobs_table)),
     Migration("7_logs", _create_logs_in_main_db),
     Migration("8_api_keys", lambda app: _in_transaction(app, create_api_keys_table)),
+    Migration("9_logs_without_message_index", _drop_logs_message_index),
 ]

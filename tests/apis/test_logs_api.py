@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
+import urllib.parse
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,8 @@ from starlette.responses import PlainTextResponse
 
 from roost.app import Plugin
 from roost.core.events import ServeEvent
+from roost.core.logs import MESSAGE_INDEX
+from roost.migrations.system import SYSTEM_MIGRATIONS
 from roost.testing import TestApp, make_test_app
 from tests.apis.test_realtime_sse import Stream
 from tests.conftest import Api
@@ -336,6 +339,59 @@ async def test_no_entry_is_lost_at_shutdown_and_logs_live_in_auxiliary_db(tmp_pa
     assert {f"/api/health?n={n}" for n in range(120)} <= urls
     with sqlite3.connect(tmp_path / "data.db") as db:
         assert not db.execute("SELECT name FROM sqlite_master WHERE name = '_logs'").fetchall()
+
+
+async def _log_indexes(api: TestApp) -> set[str]:
+    db = api.app.logs.db
+    sql = {
+        "sqlite": "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = '_logs'",
+        "postgresql": "SELECT indexname AS name FROM pg_indexes WHERE tablename = '_logs' AND schemaname = current_schema()",
+        "mysql": "SELECT INDEX_NAME AS name FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = '_logs'",
+    }[db.dialect]
+    return {row["name"] for row in await db.fetch_all(sql)}
+
+
+async def test_the_log_keeps_no_message_index_and_a_message_filter_still_answers(api: Api) -> None:
+    """Each request's row would land anywhere in an index on ``message`` (its URL): the log
+    keeps none, and the logs API filters on ``message`` by reading the table."""
+    assert MESSAGE_INDEX not in await _log_indexes(api)
+    assert {"idx_logs_level", "idx_logs_created"} <= await _log_indexes(api)
+    for n in range(3):
+        await api.call("GET", f"/api/health?m={n}")
+    q = urllib.parse.quote('message = "GET /api/health?m=1"')
+    items = await _logged(api, f"&filter={q}")
+    assert [item["data"]["url"] for item in items] == ["/api/health?m=1"]
+
+
+async def test_an_auxiliary_db_made_with_the_message_index_loses_it_and_keeps_its_rows(tmp_path: Path) -> None:
+    """The upgrade on SQLite: auxiliary.db drops the index when it opens."""
+    async with make_test_app(tmp_path) as api:
+        await api.call("GET", "/api/health?kept=1")
+        kept = _by_url(await _logged(api), "/api/health?kept=1")
+    with sqlite3.connect(tmp_path / "auxiliary.db") as db:
+        db.execute(f'CREATE INDEX "{MESSAGE_INDEX}" ON "_logs" ("message")')
+    async with make_test_app(tmp_path) as api:
+        assert MESSAGE_INDEX not in await _log_indexes(api)
+        assert (await api.su("GET", f"/api/logs/{kept['id']}")).json() == kept
+
+
+@pytest.mark.parametrize("backend", ["postgres", "mysql"])
+async def test_a_main_database_log_made_with_the_message_index_loses_it_and_keeps_its_rows(api: Api) -> None:
+    """The upgrade on PostgreSQL: the system migration ``9_logs_without_message_index`` drops
+    the index. MySQL's log never had it, and the migration leaves MySQL's as it is."""
+    await api.call("GET", "/api/health?kept=1")
+    kept = _by_url(await _logged(api), "/api/health?kept=1")
+    db = api.app.logs.db
+    if db.dialect == "postgresql":
+        async with db.transaction() as conn:
+            await conn.execute_ddl(f'CREATE INDEX "{MESSAGE_INDEX}" ON "_logs" ("message")')
+        assert MESSAGE_INDEX in await _log_indexes(api)
+    before = await _log_indexes(api)
+    migration = next(m for m in SYSTEM_MIGRATIONS if m.file == "9_logs_without_message_index")
+    assert migration.up is not None
+    await migration.up(api.app)
+    assert await _log_indexes(api) == before - {MESSAGE_INDEX}
+    assert (await api.su("GET", f"/api/logs/{kept['id']}")).json() == kept
 
 
 @pytest.mark.parametrize("backend", ["sqlite"])

@@ -29,7 +29,7 @@ async def test_a_fresh_data_dir_gets_the_schema_of_the_previous_bootstrap(tmp_pa
     app = App(Config(data_dir=tmp_path / "data"))
     await app.bootstrap()
     await app.close()
-    assert list(history(tmp_path / "data")) == ["1_initial_collections", "5_cron_claims", "6_jobs", "7_logs", "8_api_keys"]
+    assert list(history(tmp_path / "data")) == ["1_initial_collections", "5_cron_claims", "6_jobs", "7_logs", "8_api_keys", "9_logs_without_message_index"]
     with sqlite3.connect(tmp_path / "data" / "data.db") as new:
         made_now = set(new.execute(SCHEMA).fetchall())
     old = sqlite3.connect(":memory:")
@@ -59,4 +59,4 @@ async def test_a_data_dir_made_before_the_runner_opens_as_migrated(tmp_path: Pat
         assert created.status_code == 200, created.text
     after = history(data_dir)
     # the old dir gets only the system migrations added since, once
-    assert set(after) == {*before, "5_cron_claims", "6_jobs", "7_logs", "8_api_keys"} and {k: after[k] for k in before} == before
+    assert set(after) == {*before, "5_cron_claims", "6_jobs", "7_logs", "8_api_keys", "9_logs_without_message_index"} and {k: after[k] for k in before} == before
