@@ -20,15 +20,25 @@ reads:
 A 5 s round of ``bench/run.py`` sees the first of these; a server that puts part of each
 request's work off (PocketBase writes its request log from a queue that falls behind under
 load) shows the rest here: the queue's length in memory and the time it takes to drain.
+
+A fresh server's request log is empty, a running one's is not: ``--grown-log N`` fills each
+server's log with N rows before the runs (``auxiliary.db`` written with sqlite3 while the server
+is stopped, each row shaped as that server writes it: Roost's ids follow time, PocketBase's are
+random), and the ``varied`` scenario asks for ``/api/health`` with a different query string each
+time, so each request's row has a message of its own, as record URLs do.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib.util
+import json
 import os
+import random
 import re
 import shutil
+import sqlite3
+import string
 import subprocess
 import sys
 import tempfile
@@ -66,6 +76,9 @@ class Server(floor.Target):  # type: ignore[name-defined,misc]
 
     def seed(self) -> None:
         self.view = floor.seed(self.base)
+        self.seed_login()
+
+    def seed_login(self) -> None:
         login = run.must(self.base, "POST", "/api/collections/_superusers/auth-with-password",
                          {"identity": floor.SU_EMAIL, "password": floor.SU_PASSWORD})  # fmt: skip
         self.token = login["token"]
@@ -98,12 +111,52 @@ class RssWatch:
         return max(self.peak_kb, self.server.rss_kb())
 
 
-def measure(server: Server, path: str, seconds: int, connections: int) -> dict[str, Any]:
+#: the ``varied`` scenario's requests: /api/health with a query string of its own each time
+VARIED_LUA = """
+local n = 0
+request = function()
+  n = n + 1
+  return wrk.format("GET", "/api/health?n=" .. n .. "&r=" .. math.random(1, 1000000000))
+end
+"""
+
+
+def fill_log(data_dir: Path, rows: int, ids: str) -> None:
+    """Add ``rows`` request-log rows to ``data_dir/auxiliary.db``, from the last day, each with a
+    message of its own; ``ids`` is "time" (in the order of their times) or "random". The table's
+    indexes are dropped for the fill and made again after it, as they were."""
+    with sqlite3.connect(data_dir / "auxiliary.db") as db:
+        indexes = [sql for (sql,) in db.execute(
+            "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = '_logs' AND sql IS NOT NULL")]  # fmt: skip
+        for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = '_logs' AND sql IS NOT NULL").fetchall():
+            db.execute(f'DROP INDEX "{name}"')
+        start = time.time() - 86_400
+        alphabet = string.ascii_lowercase + string.digits
+        rng = random.Random(7)
+
+        def row(i: int) -> tuple[Any, ...]:
+            ts = start + i * 86_400 / rows
+            stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(ts)) + f".{int(ts * 1000) % 1000:03d}Z"
+            log_id = f"{i:015d}" if ids == "time" else "".join(rng.choices(alphabet, k=15))
+            url = f"/api/health?n={i}&r={rng.randrange(1_000_000_000)}"
+            data = json.dumps({"type": "request", "method": "GET", "url": url, "status": 200, "execTime": 0.4, "referer": "",
+                               "userAgent": "wrk", "auth": "", "remoteIP": "127.0.0.1", "userIP": "127.0.0.1"})  # fmt: skip
+            return log_id, 0, f"GET {url}", data, stamp
+
+        for chunk in range(0, rows, 100_000):
+            db.executemany('INSERT OR IGNORE INTO "_logs" ("id", "level", "message", "data", "created") VALUES (?, ?, ?, ?, ?)',
+                           (row(i) for i in range(chunk, min(chunk + 100_000, rows))))  # fmt: skip
+        for sql in indexes:
+            db.execute(sql)
+
+
+def measure(server: Server, path: str, seconds: int, connections: int, script: Path | None = None) -> dict[str, Any]:
     before_rows = server.logged()
     watch = RssWatch(server)
     cpu0 = run.cpu_seconds(server.pid)
     started = time.monotonic()
-    out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", server.base + path],
+    lua = ["-s", str(script)] if script is not None else []
+    out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", *lua, server.base + path],
                          capture_output=True, text=True, timeout=seconds + 120).stdout  # fmt: skip
     wall = time.monotonic() - started
     cpu = run.cpu_seconds(server.pid) - cpu0
@@ -132,14 +185,19 @@ def measure(server: Server, path: str, seconds: int, connections: int) -> dict[s
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     ap.add_argument("--duration", type=int, default=30, help="seconds of each wrk run (default 30)")
-    ap.add_argument("--scenarios", default="health,view", help="health and/or view (default both)")
+    ap.add_argument("--scenarios", default="health,view",
+                    help="health, view and varied (health with a query string of its own per request); default health,view")  # fmt: skip
     ap.add_argument("--connections", type=int, default=32)
+    ap.add_argument("--grown-log", type=int, default=0, metavar="N",
+                    help="fill each server's request log with N rows before the runs (default 0)")  # fmt: skip
     args = ap.parse_args(argv)
     if not shutil.which("wrk"):
         sys.exit("wrk is needed (apt-get install wrk)")
     scenarios = [s.strip() for s in args.scenarios.split(",") if s.strip()]
-    if not scenarios or set(scenarios) - {"health", "view"}:
-        sys.exit("--scenarios takes health and/or view")
+    if not scenarios or set(scenarios) - {"health", "view", "varied"}:
+        sys.exit("--scenarios takes health, view and/or varied")
+    if args.grown_log < 0:
+        sys.exit("--grown-log takes a number of rows, 0 or more")
 
     work = Path(tempfile.mkdtemp(prefix="roost-sustained-"))
     pocketbase, roost = run.find_binary("pocketbase"), run.find_binary("roost")
@@ -151,16 +209,26 @@ def main(argv: list[str] | None = None) -> int:
         port = run.free_port()
         servers.append(Server(name, [tool, "serve", "--http", f"127.0.0.1:{port}", "--dir", str(data)], port=port))
 
+    script = work / "varied.lua"
+    script.write_text(VARIED_LUA)
     results: dict[tuple[str, str], dict[str, Any]] = {}
     try:
         for server in servers:
             server.start()
             server.seed()
+            if args.grown_log:
+                server.stop()
+                began = time.monotonic()
+                fill_log(work / server.name, args.grown_log, "time" if server.name == "roost" else "random")
+                print(f"{server.name}: {args.grown_log:,} rows added to the request log in {time.monotonic() - began:.0f} s", flush=True)
+                server.start()
+                server.token = ""
+                server.seed_login()
         for scenario in scenarios:
             for server in servers:
                 run.settle(servers)
-                path = "/api/health" if scenario == "health" else server.view
-                res = measure(server, path, args.duration, args.connections)
+                path = server.view if scenario == "view" else "/api/health"
+                res = measure(server, path, args.duration, args.connections, script if scenario == "varied" else None)
                 results[(server.name, scenario)] = res
                 print(f"{scenario:7} {server.name:11} {res['rps']:>9,.0f} req/s {res['cpu_us']:>6.1f} µs/req during; "
                       f"{100 * res['logged_at_end']:.0f}% logged at the end; busy {res['after_s']:.1f} s more"
@@ -171,7 +239,8 @@ def main(argv: list[str] | None = None) -> int:
             server.stop()
         shutil.rmtree(work, ignore_errors=True)
 
-    print(f"\nwrk -t1 -c{args.connections} -d{args.duration}s per server and scenario; {os.cpu_count()} CPUs\n")
+    grown = f"; {args.grown_log:,} rows in each request log beforehand" if args.grown_log else ""
+    print(f"\nwrk -t1 -c{args.connections} -d{args.duration}s per server and scenario; {os.cpu_count()} CPUs{grown}\n")
     print("| scenario | server | req/s during the run | CPU µs/req during | request log rows at the end "
           "| busy after (s) | all-in CPU µs/req | peak RSS MiB |")
     print("|---|---|---:|---:|---:|---:|---:|---:|")

@@ -5,6 +5,7 @@ went unnoticed)."""
 from __future__ import annotations
 
 import importlib.util
+import json
 import py_compile
 import subprocess
 import sys
@@ -90,3 +91,40 @@ def test_the_all_in_table_compares_cpu_per_request(monkeypatch: pytest.MonkeyPat
     assert "| 10 | health | 1.25 (60.0 µs / 75.0 µs; PB +4.0 s) |" in table
     older = {"results": [{"size": 10, "config": "default", "scenarios": {"health": {"title": "health", "failed": False}}}]}
     assert run.all_in_table(older) == []  # a report from before the all-in figures renders without the table
+
+
+def _bench_sustained(monkeypatch: pytest.MonkeyPatch) -> Any:
+    for name in ("bench_floor", "bench_run"):
+        monkeypatch.delitem(sys.modules, name, raising=False)
+    spec = importlib.util.spec_from_file_location("bench_sustained", BENCH / "sustained.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "bench_sustained", module)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("ids", ["time", "random"])
+def test_a_grown_log_holds_rows_shaped_as_each_server_writes_them(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, ids: str) -> None:
+    """``--grown-log``: the rows land in the server's own table, each with a message of its own,
+    with Roost's kind of ids (in time order) or PocketBase's (random), and the table keeps the
+    indexes it had."""
+    import sqlite3
+
+    sustained = _bench_sustained(monkeypatch)
+    with sqlite3.connect(tmp_path / "auxiliary.db") as db:
+        db.execute('CREATE TABLE "_logs" ("id" TEXT PRIMARY KEY NOT NULL, "level" INTEGER DEFAULT 0 NOT NULL, '
+                   '"message" TEXT DEFAULT \'\' NOT NULL, "data" JSON DEFAULT \'{}\' NOT NULL, "created" TEXT NOT NULL)')  # fmt: skip
+        db.execute('CREATE INDEX "idx_logs_level" ON "_logs" ("level")')
+        db.execute('CREATE INDEX "idx_logs_message" ON "_logs" ("message")')
+    sustained.fill_log(tmp_path, 2500, ids)
+    with sqlite3.connect(tmp_path / "auxiliary.db") as db:
+        rows = db.execute('SELECT "id", "message", "data", "created" FROM "_logs" ORDER BY rowid').fetchall()
+        indexes = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL")}
+    assert len(rows) == 2500 and len({r[1] for r in rows}) == 2500
+    assert indexes == {"idx_logs_level", "idx_logs_message"}
+    created = [r[3] for r in rows]
+    assert created == sorted(created) and all(len(c) == 24 and c.endswith("Z") for c in created)
+    assert all(json.loads(data)["url"] == message.removeprefix("GET ") for _, message, data, _ in rows)
+    in_time_order = [r[0] for r in rows] == sorted(r[0] for r in rows)
+    assert in_time_order is (ids == "time")
