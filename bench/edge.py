@@ -232,10 +232,12 @@ class Served:
         data = work / f"data-{self.port}"
         subprocess.run([roost, "superuser", "upsert", SU_EMAIL, SU_PASSWORD, "--dir", str(data)], check=True, capture_output=True)
         self.log = (work / f"serve-{self.port}.log").open("wb")
-        # another Roost source tree (``--baseline``) goes first on the path
+        # another Roost source tree (``--baseline``) goes first on the path; the server runs in
+        # ``work``, since its supervisor and workers (``python -m``) put their current directory
+        # before PYTHONPATH, and from inside a checkout they would run that checkout's Roost
         env = {**os.environ, "PYTHONPATH": source} if source else None
         self.proc = subprocess.Popen([roost, "serve", "--http", f"127.0.0.1:{self.port}", "--dir", str(data), *flags],
-                                     stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True, env=env)  # fmt: skip
+                                     stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True, env=env, cwd=work)  # fmt: skip
         self.conn = self._connect()
         self.token = _call(self.conn, "POST", "/api/collections/_superusers/auth-with-password",
                            {"identity": SU_EMAIL, "password": SU_PASSWORD})["token"]  # fmt: skip

@@ -99,8 +99,11 @@ class Target:
         return self.proc is not None and self.proc.poll() is None
 
     def start(self) -> None:
+        # not in the caller's directory: ``roost serve`` starts its supervisor and workers with
+        # ``python -m``, which puts the current directory first on the path, so from inside a
+        # checkout they would run that checkout's Roost whatever PYTHONPATH names
         self.proc = subprocess.Popen(self.argv, env={**os.environ, **self.env}, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+                                     stderr=subprocess.DEVNULL, start_new_session=True, cwd=tempfile.gettempdir())  # fmt: skip
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:

@@ -128,3 +128,45 @@ def test_a_grown_log_holds_rows_shaped_as_each_server_writes_them(monkeypatch: p
     assert all(json.loads(data)["url"] == message.removeprefix("GET ") for _, message, data, _ in rows)
     in_time_order = [r[0] for r in rows] == sorted(r[0] for r in rows)
     assert in_time_order is (ids == "time")
+
+
+def _load(monkeypatch: pytest.MonkeyPatch, name: str, script: str) -> Any:
+    spec = importlib.util.spec_from_file_location(name, BENCH / script)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, name, module)
+    spec.loader.exec_module(module)
+    return module
+
+
+class _Started(Exception):
+    pass
+
+
+def test_servers_run_outside_any_checkout(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """``roost serve`` starts its supervisor and workers with ``python -m``, which puts the
+    current directory first on the path: started from inside a checkout they would run that
+    checkout's Roost, not the build under test (``--baseline`` names it through PYTHONPATH).
+    The benches start servers in a directory without a ``roost`` package."""
+    for name in ("bench_floor", "bench_run"):
+        monkeypatch.delitem(sys.modules, name, raising=False)
+    floor = _load(monkeypatch, "bench_floor", "floor.py")
+    edge = _load(monkeypatch, "bench_edge", "edge.py")
+    started: list[dict[str, Any]] = []
+
+    def popen(*args: Any, **kwargs: Any) -> Any:
+        started.append(kwargs)
+        if hasattr(kwargs.get("stdout"), "close"):
+            kwargs["stdout"].close()  # the server's log file, opened for it
+        raise _Started
+
+    monkeypatch.chdir(BENCH.parent)  # the repository, which holds a roost package
+    monkeypatch.setattr(subprocess, "Popen", popen)
+    monkeypatch.setattr(subprocess, "run", lambda *a, **k: None)
+    with pytest.raises(_Started):
+        floor.Target("roost", ["roost", "serve"]).start()
+    with pytest.raises(_Started):
+        edge.Served("roost", [], tmp_path, source="/elsewhere")
+    assert len(started) == 2
+    for kwargs in started:
+        assert kwargs.get("cwd") is not None and not (Path(kwargs["cwd"]) / "roost").exists()
