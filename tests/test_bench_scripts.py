@@ -33,23 +33,24 @@ def test_bench_run_lists_its_options() -> None:
 def test_the_creates_run_after_every_read(monkeypatch: pytest.MonkeyPatch) -> None:
     """Each server keeps the posts it created, so a read after the creates would compare
     different tables; the bench runs the creates last, whatever order it is given."""
-    spec = importlib.util.spec_from_file_location("bench_run", BENCH / "run.py")
-    assert spec is not None and spec.loader is not None
-    run = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, "bench_run", run)  # its dataclasses look their module up
-    spec.loader.exec_module(run)
+    run = _bench_run(monkeypatch)
     given = ["health", "create", "list", "view-auth", "list-auth"]
     assert run.run_order(given) == ["health", "list", "view-auth", "list-auth", "create"]
     assert run.run_order(run.ALL_SCENARIOS)[-1] == "create"
 
 
-def _bench_run(monkeypatch: pytest.MonkeyPatch) -> Any:
-    spec = importlib.util.spec_from_file_location("bench_run", BENCH / "run.py")
+def _load(monkeypatch: pytest.MonkeyPatch, name: str, script: str) -> Any:
+    """``bench/<script>`` as module ``name`` (its dataclasses look their module up)."""
+    spec = importlib.util.spec_from_file_location(name, BENCH / script)
     assert spec is not None and spec.loader is not None
-    run = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, "bench_run", run)
-    spec.loader.exec_module(run)
-    return run
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, name, module)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _bench_run(monkeypatch: pytest.MonkeyPatch) -> Any:
+    return _load(monkeypatch, "bench_run", "run.py")
 
 
 #: a process that works for about ``sys.argv[1]`` CPU seconds, then sleeps
@@ -96,12 +97,7 @@ def test_the_all_in_table_compares_cpu_per_request(monkeypatch: pytest.MonkeyPat
 def _bench_sustained(monkeypatch: pytest.MonkeyPatch) -> Any:
     for name in ("bench_floor", "bench_run"):
         monkeypatch.delitem(sys.modules, name, raising=False)
-    spec = importlib.util.spec_from_file_location("bench_sustained", BENCH / "sustained.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, "bench_sustained", module)
-    spec.loader.exec_module(module)
-    return module
+    return _load(monkeypatch, "bench_sustained", "sustained.py")
 
 
 @pytest.mark.parametrize("ids", ["time", "random"])
@@ -128,15 +124,6 @@ def test_a_grown_log_holds_rows_shaped_as_each_server_writes_them(monkeypatch: p
     assert all(json.loads(data)["url"] == message.removeprefix("GET ") for _, message, data, _ in rows)
     in_time_order = [r[0] for r in rows] == sorted(r[0] for r in rows)
     assert in_time_order is (ids == "time")
-
-
-def _load(monkeypatch: pytest.MonkeyPatch, name: str, script: str) -> Any:
-    spec = importlib.util.spec_from_file_location(name, BENCH / script)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, name, module)
-    spec.loader.exec_module(module)
-    return module
 
 
 class _Started(Exception):
