@@ -126,9 +126,8 @@ def fill_log(data_dir: Path, rows: int, ids: str) -> None:
     message of its own; ``ids`` is "time" (in the order of their times) or "random". The table's
     indexes are dropped for the fill and made again after it, as they were."""
     with sqlite3.connect(data_dir / "auxiliary.db") as db:
-        indexes = [sql for (sql,) in db.execute(
-            "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = '_logs' AND sql IS NOT NULL")]  # fmt: skip
-        for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = '_logs' AND sql IS NOT NULL").fetchall():
+        indexes = db.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = '_logs' AND sql IS NOT NULL").fetchall()
+        for name, _ in indexes:
             db.execute(f'DROP INDEX "{name}"')
         start = time.time() - 86_400
         alphabet = string.ascii_lowercase + string.digits
@@ -146,7 +145,7 @@ def fill_log(data_dir: Path, rows: int, ids: str) -> None:
         for chunk in range(0, rows, 100_000):
             db.executemany('INSERT OR IGNORE INTO "_logs" ("id", "level", "message", "data", "created") VALUES (?, ?, ?, ?, ?)',
                            (row(i) for i in range(chunk, min(chunk + 100_000, rows))))  # fmt: skip
-        for sql in indexes:
+        for _, sql in indexes:
             db.execute(sql)
 
 
@@ -222,7 +221,6 @@ def main(argv: list[str] | None = None) -> int:
                 fill_log(work / server.name, args.grown_log, "time" if server.name == "roost" else "random")
                 print(f"{server.name}: {args.grown_log:,} rows added to the request log in {time.monotonic() - began:.0f} s", flush=True)
                 server.start()
-                server.token = ""
                 server.seed_login()
         for scenario in scenarios:
             for server in servers:
